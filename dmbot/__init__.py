@@ -1,0 +1,5 @@
+"""dmbot: Direct Message bots on X (Twitter)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,197 @@
+"""The store interface: inbox, event claims, conversation state and outbox.
+
+Every backend (memory, SQLite, Redis) implements :class:`Store`, and one
+contract suite (``tests/test_store_contract.py``) runs against all of them.
+
+The pieces and their guarantees:
+
+- **inbox**: raw webhook deliveries. ``append`` returns only once the delivery
+  is durable; ``read`` hands out deliveries not yet handed to this consumer;
+  ``ack`` removes them once every event in them is committed. Deliveries read
+  but not acknowledged are handed out again after a restart.
+- **claims**: the ids of events already handled. A claim is written in the
+  same transaction as the state change and the replies it caused
+  (:meth:`Store.commit`), so an event is handled effectively once.
+- **conversation state**: one JSON document per (account, peer).
+- **outbox**: the actions (DMs, read receipts) that handlers produced,
+  sent by the sender in order per conversation.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dmbot.types import ConversationKey, JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A stored webhook delivery: the raw body as X sent it."""
+
+    id: str
+    body: bytes
+    received_at: float
+    partition: str = ""
+
+
+class OutboxStatus(enum.IntEnum):
+    PENDING = 0
+    SENT = 1
+    FAILED = 2
+    DELIVERED = 3
+    """Sent, and X echoed it back to the webhook."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One action to perform on X for a conversation.
+
+    ``kind`` is ``"dm"`` (payload: the ``message_data`` object of
+    ``direct_messages/events/new``) or ``"read"`` (payload:
+    ``{"last_read_event_id": ...}``).
+    """
+
+    id: int
+    account: str
+    peer: str
+    kind: str
+    payload: JSONObject
+    created_at: float
+    attempts: int = 0
+    next_at: float = 0.0
+    source_event_id: str = ""
+    status: OutboxStatus = OutboxStatus.PENDING
+    error: str = ""
+    error_code: int | None = None
+    sent_id: str = ""
+
+    @property
+    def conversation(self) -> ConversationKey:
+        return (self.account, self.peer)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAction:
+    """An action a handler produced, before it has an outbox id."""
+
+    kind: str
+    payload: JSONObject
+
+
+@dataclass(slots=True)
+class Commit:
+    """What handling one event changes, written in one transaction.
+
+    Attributes:
+        event_id: the claim to write (empty: nothing to claim).
+        status: ``"done"``, ``"failed"`` or ``"ignored"``; kept with the claim.
+        conversation: whose state and outbox change.
+        state: the new conversation document, or None to leave it unchanged.
+        actions: actions appended to the outbox, in order.
+    """
+
+    event_id: str
+    conversation: ConversationKey
+    status: str = "done"
+    state: JSONObject | None = None
+    actions: list[NewAction] = field(default_factory=list)
+
+
+class Store(abc.ABC):
+    """Durable storage behind the webhook, the worker and the sender."""
+
+    #: True when several processes may share this store (Redis).
+    shared: bool = False
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect, create tables; called once before use."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Flush and release resources."""
+
+    async def ping(self) -> bool:
+        """True while the store can take writes."""
+        return True
+
+    # -- inbox -------------------------------------------------------------
+    @abc.abstractmethod
+    async def append(self, body: bytes, received_at: float, partition: str = "") -> str:
+        """Store one delivery durably and return its inbox id."""
+
+    @abc.abstractmethod
+    async def read(self, limit: int = 256) -> list[InboxItem]:
+        """Deliveries not yet handed to this consumer, oldest first."""
+
+    @abc.abstractmethod
+    async def ack(self, ids: Sequence[str]) -> None:
+        """Forget deliveries whose events are all committed."""
+
+    @abc.abstractmethod
+    async def inbox_size(self) -> int:
+        """Deliveries stored and not yet acknowledged."""
+
+    # -- claims and conversations ------------------------------------------
+    @abc.abstractmethod
+    async def claimed(self, event_id: str) -> bool:
+        """True if a commit already claimed this event id."""
+
+    @abc.abstractmethod
+    async def load(self, conversation: ConversationKey) -> JSONObject:
+        """The conversation's document ({} for a new conversation)."""
+
+    @abc.abstractmethod
+    async def commit(self, commit: Commit) -> bool:
+        """Write claim, state and outbox actions in one transaction.
+
+        Returns False, and writes nothing, when ``commit.event_id`` is already
+        claimed.
+        """
+
+    @abc.abstractmethod
+    async def expire_claims(self, older_than: float) -> int:
+        """Drop claims written before ``older_than``; return how many."""
+
+    # -- outbox ------------------------------------------------------------
+    @abc.abstractmethod
+    async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        """The first pending action of each conversation whose ``next_at`` has come."""
+
+    @abc.abstractmethod
+    async def sent(self, item_id: int, sent_id: str) -> None:
+        """Record that X accepted the action (``sent_id``: the DM id X gave it)."""
+
+    @abc.abstractmethod
+    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
+        """Record a transient failure; the action is due again at ``next_at``."""
+
+    @abc.abstractmethod
+    async def failed(self, item_id: int, error: str, code: int | None) -> None:
+        """Record a permanent failure; the action is not tried again."""
+
+    @abc.abstractmethod
+    async def outbox(self, conversation: ConversationKey | None = None) -> list[OutboxItem]:
+        """Every action kept in the outbox (for a conversation), oldest first."""
+
+    @abc.abstractmethod
+    async def delivered(self, sent_id: str) -> bool:
+        """Mark the action X created as ``sent_id`` echoed back; False if unknown."""
+
+    # -- small key/value facts (learned app id, ...) -----------------------
+    @abc.abstractmethod
+    async def get_fact(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def set_fact(self, key: str, value: str) -> None: ...
+
+
+def describe(value: Any) -> str:
+    """A short, secret-free description of a store URL for logs."""
+    text = str(value)
+    if "@" in text:
+        scheme, _, rest = text.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return text

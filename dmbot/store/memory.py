@@ -1,0 +1,142 @@
+"""An in-process store: fast, and gone when the process ends. For tests."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store
+from dmbot.types import ConversationKey, JSONObject
+
+
+class MemoryStore(Store):
+    """Everything in dictionaries; same semantics as the durable backends."""
+
+    def __init__(self) -> None:
+        self._inbox: dict[int, InboxItem] = {}
+        self._inbox_ids = itertools.count(1)
+        self._cursor = 0
+        self._claims: dict[str, tuple[float, str]] = {}
+        self._docs: dict[ConversationKey, JSONObject] = {}
+        self._outbox: dict[int, OutboxItem] = {}
+        self._outbox_ids = itertools.count(1)
+        self._facts: dict[str, str] = {}
+
+    async def open(self) -> None:
+        # A new consumer is handed every unacknowledged delivery again.
+        self._cursor = 0
+
+    async def append(self, body: bytes, received_at: float, partition: str = "") -> str:
+        seq = next(self._inbox_ids)
+        self._inbox[seq] = InboxItem(str(seq), body, received_at, partition)
+        return str(seq)
+
+    async def read(self, limit: int = 256) -> list[InboxItem]:
+        items = [item for seq, item in self._inbox.items() if seq > self._cursor][:limit]
+        if items:
+            self._cursor = int(items[-1].id)
+        return items
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        for item_id in ids:
+            self._inbox.pop(int(item_id), None)
+
+    async def inbox_size(self) -> int:
+        return len(self._inbox)
+
+    async def claimed(self, event_id: str) -> bool:
+        return event_id in self._claims
+
+    async def load(self, conversation: ConversationKey) -> JSONObject:
+        return copy.deepcopy(self._docs.get(conversation, {}))
+
+    async def commit(self, commit: Commit) -> bool:
+        if commit.event_id:
+            if commit.event_id in self._claims:
+                return False
+            self._claims[commit.event_id] = (time.time(), commit.status)
+        if commit.state is not None:
+            self._docs[commit.conversation] = copy.deepcopy(commit.state)
+        now = time.time()
+        account, peer = commit.conversation
+        for action in commit.actions:
+            item_id = next(self._outbox_ids)
+            self._outbox[item_id] = OutboxItem(
+                id=item_id,
+                account=account,
+                peer=peer,
+                kind=action.kind,
+                payload=copy.deepcopy(action.payload),
+                created_at=now,
+                next_at=now,
+                source_event_id=commit.event_id,
+            )
+        return True
+
+    async def expire_claims(self, older_than: float) -> int:
+        old = [key for key, (at, _) in self._claims.items() if at < older_than]
+        for key in old:
+            del self._claims[key]
+        done = [
+            item.id
+            for item in self._outbox.values()
+            if item.status != OutboxStatus.PENDING and item.created_at < older_than
+        ]
+        for item_id in done:
+            del self._outbox[item_id]
+        return len(old)
+
+    async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        firsts: dict[ConversationKey, OutboxItem] = {}
+        for item in self._outbox.values():
+            if item.status == OutboxStatus.PENDING and item.conversation not in firsts:
+                firsts[item.conversation] = item
+        ready = sorted((i for i in firsts.values() if i.next_at <= now), key=lambda i: i.id)
+        return ready[:limit]
+
+    async def sent(self, item_id: int, sent_id: str) -> None:
+        self._update(item_id, status=OutboxStatus.SENT, sent_id=sent_id, error="")
+
+    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._update(item_id, next_at=next_at, error=error, attempts=item.attempts + 1)
+
+    async def failed(self, item_id: int, error: str, code: int | None) -> None:
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._update(
+                item_id,
+                status=OutboxStatus.FAILED,
+                error=error,
+                error_code=code,
+                attempts=item.attempts + 1,
+            )
+
+    def _update(self, item_id: int, **changes: object) -> None:
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._outbox[item_id] = replace(item, **changes)  # type: ignore[arg-type]
+
+    async def outbox(self, conversation: ConversationKey | None = None) -> list[OutboxItem]:
+        return [
+            item
+            for item in self._outbox.values()
+            if conversation is None or item.conversation == conversation
+        ]
+
+    async def delivered(self, sent_id: str) -> bool:
+        for item in self._outbox.values():
+            if sent_id and item.sent_id == sent_id:
+                self._update(item.id, status=OutboxStatus.DELIVERED)
+                return True
+        return False
+
+    async def get_fact(self, key: str) -> str | None:
+        return self._facts.get(key)
+
+    async def set_fact(self, key: str, value: str) -> None:
+        self._facts[key] = value

@@ -1,0 +1,400 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+All SQL runs on one writer thread that owns the connection, so the event
+loop never blocks on the disk. The thread takes every operation queued since
+its last round and runs them in ONE transaction (a group commit): under load,
+hundreds of webhook appends share a single commit, and each caller's future
+resolves only once the transaction holding its operation is committed. Each
+operation runs inside its own savepoint, so one that fails (a claim that
+already exists) does not undo its neighbours.
+
+Durability: WAL with ``synchronous=NORMAL`` keeps every committed
+transaction across ``kill -9`` of the process; ``synchronous=FULL`` also
+across power loss, at the price of an fsync per group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dmbot.errors import StorageError
+from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store
+from dmbot.types import ConversationKey, JSONObject
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body BLOB NOT NULL,
+    received REAL NOT NULL,
+    partition TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS claims (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    status INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conversations (
+    account TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (account, peer)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    status INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    code INTEGER,
+    sent_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (account, peer, id) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS outbox_sent_id ON outbox (sent_id) WHERE sent_id != '';
+CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+_STATUS_CODES = {"done": 0, "failed": 1, "ignored": 2}
+_OUTBOX_COLUMNS = (
+    "id, account, peer, kind, payload, created, attempts, next_at, source, status, error, code,"
+    " sent_id"
+)
+_STOP = object()
+
+
+class _AlreadyClaimed(Exception):
+    """Raised inside a savepoint to roll back a commit whose claim exists."""
+
+
+class SqliteStore(Store):
+    """The durable default: ``store: sqlite:///dmbot.db``."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "normal") -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._cursor = 0
+        self._broken: BaseException | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    async def open(self) -> None:
+        if self._thread is not None:
+            return
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.Thread(
+            target=self._run, args=(loop, ready), name=f"dmbot-sqlite:{self.path.name}", daemon=True
+        )
+        self._thread.start()
+        await ready
+        self._cursor = 0
+
+    async def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.to_thread(thread.join)
+
+    async def ping(self) -> bool:
+        try:
+            await self._call(lambda db: db.execute("SELECT 1").fetchone())
+        except StorageError:
+            return False
+        return True
+
+    # -- the writer thread -------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.parent and not self.path.parent.exists():
+            raise StorageError(
+                f"cannot open SQLite store {self.path}: directory {self.path.parent} does not "
+                "exist; create it or change `store:` in config.yaml"
+            )
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(_SCHEMA)
+        return db
+
+    def _run(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
+        try:
+            db = self._connect()
+        except (sqlite3.Error, StorageError, OSError) as exc:
+            error = exc if isinstance(exc, StorageError) else self._error("open", exc)
+            loop.call_soon_threadsafe(_settle, ready, None, error)
+            return
+        loop.call_soon_threadsafe(_settle, ready, None, None)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch = [first]
+                while len(batch) < 1000:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        self._queue.put(_STOP)
+                        break
+                    batch.append(item)
+                self._round(db, loop, batch)
+        finally:
+            db.close()
+
+    def _round(
+        self,
+        db: sqlite3.Connection,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[Operation, asyncio.Future[Any]]],
+    ) -> None:
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for op, future in batch:
+                db.execute("SAVEPOINT op")
+                try:
+                    value = op(db)
+                except _AlreadyClaimed:
+                    db.execute("ROLLBACK TO op")
+                    value = False
+                except sqlite3.Error as exc:
+                    db.execute("ROLLBACK TO op")
+                    results.append((future, None, self._error("write", exc)))
+                    continue
+                db.execute("RELEASE op")
+                results.append((future, value, None))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.rollback()
+            error = self._error("commit", exc)
+            results = [(future, None, error) for _, future in batch]
+        loop.call_soon_threadsafe(_settle_all, results)
+
+    def _error(self, what: str, exc: BaseException) -> StorageError:
+        return StorageError(
+            f"SQLite store {self.path}: {what} failed ({exc}); check the disk space and the "
+            "file permissions"
+        )
+
+    async def _call(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._thread is None:
+            raise StorageError("the SQLite store is not open; call `await store.open()` first")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put((op, future))
+        return await future
+
+    # -- inbox -------------------------------------------------------------
+    async def append(self, body: bytes, received_at: float, partition: str = "") -> str:
+        def op(db: sqlite3.Connection) -> str:
+            cur = db.execute(
+                "INSERT INTO inbox (body, received, partition) VALUES (?, ?, ?)",
+                (body, received_at, partition),
+            )
+            return str(cur.lastrowid)
+
+        return await self._call(op)
+
+    async def read(self, limit: int = 256) -> list[InboxItem]:
+        cursor = self._cursor
+
+        def op(db: sqlite3.Connection) -> list[InboxItem]:
+            rows = db.execute(
+                "SELECT id, body, received, partition FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+                (cursor, limit),
+            ).fetchall()
+            return [InboxItem(str(r[0]), bytes(r[1]), r[2], r[3]) for r in rows]
+
+        items = await self._call(op)
+        if items:
+            self._cursor = max(self._cursor, int(items[-1].id))
+        return items
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        rows = [(int(i),) for i in ids]
+        await self._call(lambda db: db.executemany("DELETE FROM inbox WHERE id = ?", rows))
+
+    async def inbox_size(self) -> int:
+        row = await self._call(lambda db: db.execute("SELECT COUNT(*) FROM inbox").fetchone())
+        return int(row[0])
+
+    # -- claims and conversations ------------------------------------------
+    async def claimed(self, event_id: str) -> bool:
+        row = await self._call(
+            lambda db: db.execute("SELECT 1 FROM claims WHERE id = ?", (event_id,)).fetchone()
+        )
+        return row is not None
+
+    async def load(self, conversation: ConversationKey) -> JSONObject:
+        row = await self._call(
+            lambda db: db.execute(
+                "SELECT doc FROM conversations WHERE account = ? AND peer = ?", conversation
+            ).fetchone()
+        )
+        return dict(json.loads(row[0])) if row else {}
+
+    async def commit(self, commit: Commit) -> bool:
+        now = time.time()
+        state = None if commit.state is None else json.dumps(commit.state, separators=(",", ":"))
+        account, peer = commit.conversation
+        actions = [
+            (account, peer, a.kind, json.dumps(a.payload), now, now, commit.event_id)
+            for a in commit.actions
+        ]
+
+        def op(db: sqlite3.Connection) -> bool:
+            if commit.event_id:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO claims (id, at, status) VALUES (?, ?, ?)",
+                    (commit.event_id, int(now), _STATUS_CODES.get(commit.status, 0)),
+                )
+                if cur.rowcount == 0:
+                    raise _AlreadyClaimed
+            if state is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO conversations (account, peer, doc) VALUES (?, ?, ?)",
+                    (account, peer, state),
+                )
+            db.executemany(
+                "INSERT INTO outbox (account, peer, kind, payload, created, next_at, source)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                actions,
+            )
+            return True
+
+        return await self._call(op)
+
+    async def expire_claims(self, older_than: float) -> int:
+        def op(db: sqlite3.Connection) -> int:
+            removed = db.execute("DELETE FROM claims WHERE at < ?", (int(older_than),)).rowcount
+            db.execute("DELETE FROM outbox WHERE status != 0 AND created < ?", (older_than,))
+            return int(removed)
+
+        return await self._call(op)
+
+    # -- outbox ------------------------------------------------------------
+    async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        def op(db: sqlite3.Connection) -> list[OutboxItem]:
+            rows = db.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id IN ("
+                " SELECT MIN(id) FROM outbox WHERE status = 0 GROUP BY account, peer)"
+                " AND next_at <= ? ORDER BY id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            return [_outbox_item(r) for r in rows]
+
+        return await self._call(op)
+
+    async def sent(self, item_id: int, sent_id: str) -> None:
+        await self._call(
+            lambda db: db.execute(
+                "UPDATE outbox SET status = ?, sent_id = ?, error = '' WHERE id = ?",
+                (int(OutboxStatus.SENT), sent_id, item_id),
+            )
+        )
+
+    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
+        await self._call(
+            lambda db: db.execute(
+                "UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1 WHERE id = ?",
+                (next_at, error, item_id),
+            )
+        )
+
+    async def failed(self, item_id: int, error: str, code: int | None) -> None:
+        await self._call(
+            lambda db: db.execute(
+                "UPDATE outbox SET status = ?, error = ?, code = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (int(OutboxStatus.FAILED), error, code, item_id),
+            )
+        )
+
+    async def outbox(self, conversation: ConversationKey | None = None) -> list[OutboxItem]:
+        def op(db: sqlite3.Connection) -> list[OutboxItem]:
+            if conversation is None:
+                rows = db.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY id").fetchall()
+            else:
+                rows = db.execute(
+                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE account = ? AND peer = ?"
+                    " ORDER BY id",
+                    conversation,
+                ).fetchall()
+            return [_outbox_item(r) for r in rows]
+
+        return await self._call(op)
+
+    async def delivered(self, sent_id: str) -> bool:
+        def op(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
+                "UPDATE outbox SET status = ? WHERE sent_id = ? AND sent_id != ''",
+                (int(OutboxStatus.DELIVERED), sent_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._call(op)
+
+    async def get_fact(self, key: str) -> str | None:
+        row = await self._call(
+            lambda db: db.execute("SELECT value FROM facts WHERE key = ?", (key,)).fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    async def set_fact(self, key: str, value: str) -> None:
+        await self._call(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO facts (key, value) VALUES (?, ?)", (key, value)
+            )
+        )
+
+
+def _outbox_item(row: Sequence[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row[0],
+        account=row[1],
+        peer=row[2],
+        kind=row[3],
+        payload=json.loads(row[4]),
+        created_at=row[5],
+        attempts=row[6],
+        next_at=row[7],
+        source_event_id=row[8],
+        status=OutboxStatus(row[9]),
+        error=row[10],
+        error_code=row[11],
+        sent_id=row[12],
+    )
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _settle_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in results:
+        _settle(future, value, error)
