@@ -17,7 +17,7 @@ from dmbot.signature import digest
 MAX_TOKEN_LENGTH = 256
 """X's tokens are a few dozen characters; anything this long is not one."""
 
-_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{8,%d}={0,2}" % MAX_TOKEN_LENGTH)
+_TOKEN = re.compile(rf"[A-Za-z0-9+/_-]{{8,{MAX_TOKEN_LENGTH}}}={{0,2}}")
 
 
 def is_token(token: str | None) -> bool:
