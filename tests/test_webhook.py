@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from dmbot import signature
+from dmbot.store.memory import MemoryStore
+from dmbot.webhook import create_webhook_app
+
+SECRET = "consumer-secret"
+PATH = "/webhooks/twitter"
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+async def client(store: MemoryStore) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_webhook_app(consumer_secret=SECRET, store=store, path=PATH, max_body_bytes=4096)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as c:
+        yield c
+
+
+def signed(body: bytes) -> dict[str, str]:
+    return {signature.HEADER: signature.sign(SECRET, body), "content-type": "application/json"}
+
+
+async def test_crc_answers_with_hmac_of_token(client: httpx.AsyncClient) -> None:
+    token = "aGVsbG8gd29ybGQ_from-X=="
+    response = await client.get(PATH, params={"crc_token": token, "nonce": "ignored"})
+    assert response.status_code == 200
+    mac = hmac.new(SECRET.encode(), token.encode(), hashlib.sha256).digest()
+    assert response.json() == {"response_token": "sha256=" + base64.b64encode(mac).decode()}
+
+
+@pytest.mark.parametrize("params", [{}, {"crc_token": '{"for_user_id":"1"}'}, {"crc_token": "x"}])
+async def test_crc_refuses_missing_or_malformed_token_unsigned(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    response = await client.get(PATH, params=params)
+    assert response.status_code == 400
+    assert "sha256=" not in response.text
+
+
+async def test_signed_delivery_is_stored_and_acknowledged(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    body = json.dumps({"for_user_id": "1", "follow_events": []}).encode()
+    response = await client.post(PATH, content=body, headers=signed(body))
+    assert response.status_code == 200
+    [item] = await store.read()
+    assert item.body == body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {signature.HEADER: "sha256=AAAA"},
+        {signature.HEADER: signature.sign("another-secret", b'{"a":1}')},
+    ],
+)
+async def test_missing_or_wrong_signature_is_401_and_not_stored(
+    client: httpx.AsyncClient, store: MemoryStore, headers: dict[str, str]
+) -> None:
+    response = await client.post(PATH, content=b'{"a":1}', headers=headers)
+    assert response.status_code == 401
+    assert await store.inbox_size() == 0
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe"])
+async def test_body_that_is_not_a_json_object_is_400_and_not_stored(
+    client: httpx.AsyncClient, store: MemoryStore, body: bytes
+) -> None:
+    response = await client.post(PATH, content=body, headers=signed(body))
+    assert response.status_code == 400
+    assert await store.inbox_size() == 0
+
+
+async def test_body_over_the_limit_is_413_and_not_stored(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    body = json.dumps({"pad": "x" * 5000}).encode()
+    response = await client.post(PATH, content=body, headers=signed(body))
+    assert response.status_code == 413
+    assert await store.inbox_size() == 0
+
+
+async def test_chunked_body_over_the_limit_is_413(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    body = json.dumps({"pad": "x" * 5000}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    response = await client.post(PATH, content=chunks(), headers=signed(body))
+    assert response.status_code == 413
+    assert await store.inbox_size() == 0
+
+
+async def test_healthz_reports_the_store(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["store"] is True
+
+
+async def test_other_paths_are_not_served(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/elsewhere", content=b"{}")).status_code == 404
