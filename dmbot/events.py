@@ -23,6 +23,7 @@ from typing import Any
 from dmbot.types import JSON, JSONObject
 
 __all__ = [
+    "RELATIONSHIP_KINDS",
     "App",
     "Attachment",
     "Button",
@@ -95,11 +96,16 @@ class User:
     name: str = ""
 
     @classmethod
-    def from_payload(cls, obj: JSONObject) -> User:
-        """Build a user from an X user object; ``id_str`` wins over a (lossy) int ``id``."""
+    def from_payload(cls, obj: JSONObject, default_id: str = "") -> User:
+        """Build a user from an X user object; ``id_str`` wins over a (lossy) int ``id``.
+
+        Args:
+            obj: the user object (anything else gives a user with empty fields).
+            default_id: the id when the object has none, e.g. its key in ``users``.
+        """
         obj = _obj(obj)
         return cls(
-            id=_id(obj.get("id_str")) or _id(obj.get("id")),
+            id=_id(obj.get("id_str")) or _id(obj.get("id")) or default_id,
             screen_name=_str(obj.get("screen_name")),
             name=_str(obj.get("name")),
         )
@@ -114,10 +120,14 @@ class App:
     url: str = ""
 
     @classmethod
-    def from_payload(cls, obj: JSONObject) -> App:
-        """Build an app from an entry of the ``apps`` map."""
+    def from_payload(cls, obj: JSONObject, default_id: str = "") -> App:
+        """Build an app from an entry of the ``apps`` map (``default_id``: its key)."""
         obj = _obj(obj)
-        return cls(id=_id(obj.get("id")), name=_str(obj.get("name")), url=_str(obj.get("url")))
+        return cls(
+            id=_id(obj.get("id")) or default_id,
+            name=_str(obj.get("name")),
+            url=_str(obj.get("url")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,22 +626,15 @@ def _parse_item(key: str, parser: _Parser, item: Any, env: _Envelope) -> Event:
         return _unknown(key, item, env, reason)
 
 
-def _parse_users(value: JSON) -> dict[str, User]:
-    users: dict[str, User] = {}
-    for key, obj in _obj(value).items():
-        if isinstance(obj, dict):
-            user = User.from_payload(obj)
-            users[user.id or key] = user if user.id else User(key, user.screen_name, user.name)
-    return users
-
-
-def _parse_apps(value: JSON) -> dict[str, App]:
-    apps: dict[str, App] = {}
-    for key, obj in _obj(value).items():
-        if isinstance(obj, dict):
-            app = App.from_payload(obj)
-            apps[app.id or key] = app if app.id else App(key, app.name, app.url)
-    return apps
+def _user_event(value: JSONObject, env: _Envelope) -> list[Event]:
+    events: list[Event] = []
+    for name, inner in value.items():
+        parser = _USER_EVENT_KEYS.get(name)
+        if parser is None:
+            events.append(_unknown("user_event", {name: inner}, env, f"user_event {name!r}"))
+        else:
+            events.append(_parse_item("user_event", parser, inner, env))
+    return events
 
 
 def parse_delivery(obj: JSONObject) -> Delivery:
@@ -647,26 +650,22 @@ def parse_delivery(obj: JSONObject) -> Delivery:
     if not isinstance(obj, dict):
         unknown = UnknownEvent(raw={"value": obj}, data={"value": obj}, reason="not a JSON object")
         return Delivery("", (unknown,))
-    users, apps = _parse_users(obj.get("users")), _parse_apps(obj.get("apps"))
+    users = {key: User.from_payload(v, key) for key, v in _obj(obj.get("users")).items()}
+    apps = {key: App.from_payload(v, key) for key, v in _obj(obj.get("apps")).items()}
     env = _Envelope(obj, _id(obj.get("for_user_id")), users, apps)
     events: list[Event] = []
     for key, value in obj.items():
         if key in _ENVELOPE_FIELDS:
             continue
         parser = _LIST_KEYS.get(key)
+        known = parser is not None or key == "user_event"
         if key == "user_event" and isinstance(value, dict):
-            for name, inner in value.items():
-                sub = _USER_EVENT_KEYS.get(name)
-                if sub is None:
-                    events.append(_unknown(key, {name: inner}, env, f"user_event {name!r}"))
-                else:
-                    events.append(_parse_item(key, sub, inner, env))
+            events.extend(_user_event(value, env))
         elif parser is not None and isinstance(value, list):
             events.extend(_parse_item(key, parser, item, env) for item in value)
-        elif parser is not None or key == "user_event":
-            events.append(_unknown(key, value, env, f"{key} has an unexpected shape"))
-        elif isinstance(value, list):
+        elif not known and isinstance(value, list):
             events.extend(_unknown(key, item, env, f"unknown key {key!r}") for item in value)
         else:
-            events.append(_unknown(key, value, env, f"unknown key {key!r}"))
+            reason = f"{key} has an unexpected shape" if known else f"unknown key {key!r}"
+            events.append(_unknown(key, value, env, reason))
     return Delivery(env.for_user_id, tuple(events), users, apps)
