@@ -481,20 +481,24 @@ def webhook_url_problem(url: str) -> str | None:
         port = parts.port
     except ValueError:
         return f"{_URL_RULE}; {url} is not a valid URL."
-    issues = []
+    issues, fixes = [], []
+    host_port = parts.netloc.rpartition("@")[2].rpartition("]")[2]
     if parts.scheme != "https":
         issues.append(f"uses {parts.scheme}" if parts.scheme else "has no https:// scheme")
-    if not parts.hostname:
-        issues.append("has no host")
-    host_port = parts.netloc.rpartition("@")[2].rpartition("]")[2]
     if port is not None or ":" in host_port:
         issues.append(f"has port {port}" if port is not None else "has a port separator")
+    if issues:
+        fixes.append(
+            "serve dmbot behind an https proxy or tunnel on port 443 and register that URL"
+        )
+    if not parts.hostname:
+        issues.append("has no host")
     if len(url) > 200:
         issues.append(f"is {len(url)} characters long")
+        fixes.append("choose a shorter path")
     if not issues:
         return None
-    fix = "; serve it through an https proxy or tunnel on port 443 and register that URL"
-    return f"{_URL_RULE}; {url} {' and '.join(issues)}{fix if port or parts.scheme else ''}."
+    return f"{_URL_RULE}; {url} {' and '.join(issues)}{''.join('; ' + f for f in fixes)}."
 
 
 # ---- reading YAML nodes ----
@@ -555,9 +559,8 @@ class _Reader:
         self, node: yaml.Node | None, path: str, known: Collection[str]
     ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """The known keys of a mapping node; reports unknown and repeated keys."""
-        if _is_null(node):
+        if node is None or _is_null(node):
             return {}
-        assert node is not None
         if not isinstance(node, yaml.MappingNode):
             what = path or "the top level"
             self.add(_line(node), f"{what} must be a mapping of keys to values (got {_kind(node)})")
@@ -663,9 +666,8 @@ class _Reader:
 
     def accounts(self, node: yaml.Node | None) -> list[tuple[dict[str, Any], int | None]]:
         """Keyword arguments and line of each item of ``accounts:``."""
-        if _is_null(node):
+        if node is None or _is_null(node):
             return []
-        assert node is not None
         keys = "user_id, access_token and access_token_secret"
         if not isinstance(node, yaml.SequenceNode):
             self.add(
@@ -806,7 +808,9 @@ def load_settings(
         # Only the parser's problem: its snippet of the line could show a secret.
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+        raise ConfigError(
+            f"{where}: invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+        ) from None
     except yaml.YAMLError:
         raise ConfigError(f"{source}: invalid YAML; check the file's syntax") from None
     return _build(root, source, os.environ if env is None else env, _line(root) or 1)

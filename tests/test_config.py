@@ -554,7 +554,10 @@ def test_webhook_url_problem_refuses_http_with_port() -> None:
     assert problem is not None
     assert problem.startswith("X accepts only https webhook URLs without a port")
     assert '"https only, no port in the URL"' in problem
-    assert "http://127.0.0.1:8000/webhooks/twitter uses http and has port 8000" in problem
+    assert (
+        "http://127.0.0.1:8000/webhooks/twitter uses http and has port 8000; serve dmbot "
+        "behind an https proxy or tunnel on port 443" in problem
+    )
 
 
 @pytest.mark.parametrize(
@@ -562,7 +565,7 @@ def test_webhook_url_problem_refuses_http_with_port() -> None:
     [
         ("https://bot.example.com:443/webhooks", "has port 443"),
         ("https://bot.example.com:/webhooks", "has a port separator"),
-        ("https://bot.example.com/" + "a" * 180, "is 204 characters long"),
+        ("https://bot.example.com/" + "a" * 180, "is 204 characters long; choose a shorter path."),
         ("https:///webhooks", "has no host"),
         ("bot.example.com/webhooks", "has no https:// scheme"),
         ("https://[::1/x", "is not a valid URL"),
