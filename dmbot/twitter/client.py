@@ -1,0 +1,562 @@
+"""The X API client: httpx with OAuth 1.0a user context signed by authlib.
+
+One :class:`XClient` acts for one account (its access token) of one app
+(its consumer key). Every answer passes through the app's
+:class:`~dmbot.twitter.ratelimit.RateLimiter`, and every failure is turned
+into :class:`~dmbot.errors.RateLimited`, :class:`~dmbot.errors.TransientError`
+or :class:`~dmbot.errors.PermanentError` by :mod:`dmbot.twitter.errors`.
+
+The HTTP transport is injectable: tests and ``dmbot dev`` pass
+``httpx.ASGITransport(app=emulator.app)`` and talk to the X emulator in process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, quote, urlencode
+
+import httpx
+from authlib.oauth1 import ClientAuth
+
+from dmbot.errors import ConfigError, PermanentError, TransientError
+from dmbot.twitter.errors import error_from_exception, error_from_response
+from dmbot.twitter.paths import (
+    Call,
+    ManagementPaths,
+    SubscriptionCount,
+    Subscriptions,
+    Webhook,
+    paths_for,
+)
+from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.types import JSON, JSONObject
+
+__all__ = [
+    "AccessToken",
+    "OAuth1",
+    "RequestToken",
+    "SentDM",
+    "User",
+    "WelcomeMessage",
+    "WelcomeMessageRule",
+    "XClient",
+]
+
+log = logging.getLogger("dmbot.twitter.client")
+
+DM_SEND = "/1.1/direct_messages/events/new.json"
+WELCOME = "/1.1/direct_messages/welcome_messages"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True, slots=True)
+class SentDM:
+    """A Direct Message X accepted."""
+
+    id: str
+    created_timestamp: str
+    raw: JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The account a set of tokens belongs to."""
+
+    id: str
+    screen_name: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WelcomeMessage:
+    """A welcome message shown when a user opens a conversation."""
+
+    id: str
+    name: str
+    created_timestamp: str
+    message_data: JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class WelcomeMessageRule:
+    """The rule that makes a welcome message the account's default."""
+
+    id: str
+    welcome_message_id: str
+    created_timestamp: str
+
+
+class RequestToken(NamedTuple):
+    """The temporary credentials of the 3-legged OAuth flow."""
+
+    token: str
+    secret: str
+
+
+class AccessToken(NamedTuple):
+    """An account's access token, as the PIN flow returns it."""
+
+    token: str
+    secret: str
+    user_id: str
+    screen_name: str
+
+
+class _Signer(ClientAuth):  # type: ignore[misc]
+    """authlib's OAuth 1.0a client, with the nonce and clock it draws from made injectable."""
+
+    def __init__(
+        self, *args: Any, nonce: Callable[[], str] | None, clock: Callable[[], float], **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self._nonce = nonce
+        self._clock = clock
+
+    def get_oauth_params(self, nonce: str, timestamp: str) -> list[tuple[str, str]]:
+        if self._nonce is not None:
+            nonce = self._nonce()
+        params: list[tuple[str, str]] = super().get_oauth_params(nonce, str(int(self._clock())))
+        return params
+
+
+class OAuth1(httpx.Auth):
+    """Signs httpx requests with OAuth 1.0a HMAC-SHA1 (the signing is authlib's).
+
+    Query and form parameters are signed; a JSON body is sent as is and left
+    out of the signature, as X expects (authlib's own httpx integration would
+    either drop the body or add ``oauth_body_hash``).
+
+    Args:
+        consumer_key: the app's API key.
+        consumer_secret: the app's API key secret.
+        token: the acting account's access token (or a request token); empty
+            for the first step of the PIN flow.
+        token_secret: its secret.
+        callback: ``oauth_callback``, for the request-token step.
+        verifier: ``oauth_verifier``, for the access-token step.
+        nonce: where nonces come from (default: authlib's random tokens).
+        clock: where timestamps come from (default: :func:`time.time`).
+    """
+
+    requires_request_body = True
+
+    def __init__(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        token: str = "",
+        token_secret: str = "",
+        *,
+        callback: str | None = None,
+        verifier: str | None = None,
+        nonce: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._signer = _Signer(
+            consumer_key,
+            consumer_secret,
+            token=token or None,
+            token_secret=token_secret or None,
+            redirect_uri=callback,
+            verifier=verifier,
+            nonce=nonce,
+            clock=clock,
+        )
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        form = request.headers.get("content-type", "").startswith(FORM)
+        headers = {"Content-Type": FORM} if form else {}
+        body = request.content.decode("utf-8") if form else ""
+        _, signed, _ = self._signer.sign(request.method, str(request.url), headers, body)
+        request.headers["Authorization"] = signed["Authorization"]
+        yield request
+
+
+class XClient:
+    """Calls the X API for one account of one app.
+
+    Args:
+        consumer_key: the app's API key.
+        consumer_secret: the app's API key secret (never logged).
+        token: the account's access token; empty for the PIN flow only.
+        token_secret: the account's access token secret.
+        api_url: X's base URL, or the emulator's.
+        env_name: the premium environment label (exact case matters to X).
+        api: management generation: ``premium``, ``enterprise`` or ``v2``.
+        bearer_token: the app's bearer token, used for calls X documents with
+            it; without one those calls use the account's tokens.
+        transport: the httpx transport (``httpx.ASGITransport`` for the emulator).
+        timeout: seconds to wait for X.
+        limiter: the app's shared limiter; a private one by default.
+        account_id: the account's user id (default: the prefix of ``token``).
+        max_wait: wait for a rate-limit reset at most this many seconds
+            before raising :class:`~dmbot.errors.RateLimited`.
+        clock: the time source for OAuth timestamps.
+        nonce: the source of OAuth nonces (default: random).
+    """
+
+    def __init__(
+        self,
+        *,
+        consumer_key: str,
+        consumer_secret: str,
+        token: str = "",
+        token_secret: str = "",
+        api_url: str = "https://api.twitter.com",
+        env_name: str = "production",
+        api: str = "premium",
+        bearer_token: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        limiter: RateLimiter | None = None,
+        account_id: str = "",
+        max_wait: float = 0.0,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] | None = None,
+    ) -> None:
+        if not consumer_key or not consumer_secret:
+            raise ConfigError(
+                "The X client needs the app's consumer key and secret: set "
+                "twitter.consumer_key and twitter.consumer_secret"
+            )
+        self.api_url = api_url.rstrip("/")
+        self.paths: ManagementPaths = paths_for(api, env_name)
+        self.limiter = limiter if limiter is not None else RateLimiter()
+        # X access tokens start with the owner's user id: "12345-abc...".
+        self.account_id = account_id or (token.split("-", 1)[0] if "-" in token else "")
+        self.max_wait = max_wait
+        self._consumer = (consumer_key, consumer_secret)
+        self._bearer = bearer_token
+        self._clock = clock
+        self._nonce = nonce
+        self._user = self._oauth(token, token_secret)
+        self._http = httpx.AsyncClient(base_url=self.api_url, transport=transport, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"XClient(account_id={self.account_id!r}, api_url={self.api_url!r})"
+
+    async def __aenter__(self) -> XClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    # -- the one way out -----------------------------------------------------
+    def _oauth(
+        self, token: str, secret: str, *, callback: str | None = None, verifier: str | None = None
+    ) -> OAuth1:
+        key, secret_key = self._consumer
+        return OAuth1(
+            key,
+            secret_key,
+            token,
+            secret,
+            callback=callback,
+            verifier=verifier,
+            nonce=self._nonce,
+            clock=self._clock,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        json: JSONObject | None = None,
+        bearer: bool = False,
+        name: str = "",
+        auth: httpx.Auth | None = None,
+    ) -> httpx.Response:
+        """Make one call to X and return its successful answer.
+
+        Args:
+            method: HTTP method.
+            path: the path under ``api_url``.
+            params: query parameters (signed).
+            data: form parameters (signed).
+            json: a JSON body (not signed, as X expects).
+            bearer: use the app's bearer token if the client has one.
+            name: the endpoint template for rate limits (default: method and path).
+            auth: other OAuth credentials (the PIN flow).
+
+        Raises:
+            RateLimited: the window is used up, by X's answer or our own count.
+            TransientError: 5xx, code 131, or no answer.
+            PermanentError: any other 4xx.
+        """
+        endpoint = f"{method} {path}"
+        key = name or endpoint
+        use_bearer = bearer and bool(self._bearer) and auth is None
+        account = "" if use_bearer else self.account_id
+        await self.limiter.acquire(account, key, max_wait=self.max_wait)
+        headers = {"Authorization": f"Bearer {self._bearer}"} if use_bearer else None
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                params=params,
+                data=data,
+                json=json,
+                headers=headers,
+                auth=None if use_bearer else (auth or self._user),
+            )
+        except httpx.HTTPError as exc:
+            raise error_from_exception(exc, endpoint=endpoint) from exc
+        self.limiter.observe(account, key, response.status_code, response.headers)
+        log.debug("%s -> %d", endpoint, response.status_code)
+        if not response.is_success:
+            raise error_from_response(response, endpoint=endpoint)
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
+        response = await self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise TransientError(
+                f"X answered {method} {path} with HTTP {response.status_code} "
+                "and a body that is not JSON; retry later.",
+                status=response.status_code,
+            ) from exc
+
+    async def _run(self, call: Call) -> JSON:
+        return await self._json(
+            call.method,
+            call.path,
+            params=call.params or None,
+            json=call.json,
+            bearer=call.bearer,
+            name=call.name,
+        )
+
+    # -- Direct Messages -----------------------------------------------------
+    async def send_dm(
+        self, recipient_id: str, message_data: JSONObject, *, custom_profile_id: str | None = None
+    ) -> SentDM:
+        """Send a Direct Message (text, quick replies, buttons, media).
+
+        Args:
+            recipient_id: the user to write to.
+            message_data: the ``message_data`` object of X-API.md §6.
+            custom_profile_id: send as this custom profile.
+        """
+        create: JSONObject = {
+            "target": {"recipient_id": recipient_id},
+            "message_data": message_data,
+        }
+        if custom_profile_id:
+            create["custom_profile_id"] = custom_profile_id
+        body = {"event": {"type": "message_create", "message_create": create}}
+        data = await self._json("POST", DM_SEND, json=body)
+        event = data.get("event", {}) if isinstance(data, dict) else {}
+        self.limiter.sent_dm(self.account_id, recipient_id)
+        return SentDM(
+            id=str(event.get("id", "")),
+            created_timestamp=str(event.get("created_timestamp", "")),
+            raw=data if isinstance(data, dict) else {},
+        )
+
+    async def send_dm_v2(
+        self, participant_id: str, text: str, media_id: str | None = None
+    ) -> SentDM:
+        """Send text and at most one media through v2 (no quick replies, no buttons)."""
+        body: JSONObject = {"text": text}
+        if media_id:
+            body["attachments"] = [{"media_id": media_id}]
+        path = f"/2/dm_conversations/with/{quote(participant_id, safe='')}/messages"
+        data = await self._json("POST", path, json=body, name="POST /2/dm_conversations/messages")
+        inner = data.get("data", {}) if isinstance(data, dict) else {}
+        self.limiter.sent_dm(self.account_id, participant_id)
+        return SentDM(
+            id=str(inner.get("dm_event_id", "")),
+            created_timestamp="",  # v2 answers only the ids
+            raw=data if isinstance(data, dict) else {},
+        )
+
+    async def indicate_typing(self, recipient_id: str) -> None:
+        """Show "typing…" to ``recipient_id`` for about 3 seconds."""
+        path = "/1.1/direct_messages/indicate_typing.json"
+        await self.request("POST", path, data={"recipient_id": recipient_id})
+
+    async def mark_read(self, recipient_id: str, last_read_event_id: str) -> None:
+        """Mark the conversation with ``recipient_id`` read up to an event."""
+        await self.request(
+            "POST",
+            "/1.1/direct_messages/mark_read.json",
+            data={"last_read_event_id": last_read_event_id, "recipient_id": recipient_id},
+        )
+
+    # -- welcome messages ----------------------------------------------------
+    async def create_welcome_message(
+        self, message_data: JSONObject, *, name: str = ""
+    ) -> WelcomeMessage:
+        """Create a welcome message (text up to 9,990 characters)."""
+        inner: JSONObject = {"message_data": message_data}
+        if name:
+            inner["name"] = name
+        data = await self._json("POST", f"{WELCOME}/new.json", json={"welcome_message": inner})
+        return _welcome(data.get("welcome_message") if isinstance(data, dict) else None, data)
+
+    async def list_welcome_messages(self) -> list[WelcomeMessage]:
+        """The account's welcome messages."""
+        data = await self._json("GET", f"{WELCOME}/list.json")
+        items = data.get("welcome_messages", []) if isinstance(data, dict) else []
+        return [_welcome(item, item) for item in items]
+
+    async def delete_welcome_message(self, welcome_message_id: str) -> None:
+        """Delete a welcome message."""
+        await self.request("DELETE", f"{WELCOME}/destroy.json", params={"id": welcome_message_id})
+
+    async def create_welcome_rule(self, welcome_message_id: str) -> WelcomeMessageRule:
+        """Make a welcome message the default (X allows one rule per account)."""
+        body = {"welcome_message_rule": {"welcome_message_id": welcome_message_id}}
+        data = await self._json("POST", f"{WELCOME}/rules/new.json", json=body)
+        rule = data.get("welcome_message_rule", {}) if isinstance(data, dict) else {}
+        return WelcomeMessageRule(
+            id=str(rule.get("id", "")),
+            welcome_message_id=str(rule.get("welcome_message_id", "")),
+            created_timestamp=str(rule.get("created_timestamp", "")),
+        )
+
+    async def delete_welcome_rule(self, rule_id: str) -> None:
+        """Delete a welcome message rule."""
+        await self.request("DELETE", f"{WELCOME}/rules/destroy.json", params={"id": rule_id})
+
+    # -- webhooks and subscriptions --------------------------------------------
+    async def register_webhook(self, url: str) -> Webhook:
+        """Register ``url``; X runs a CRC against it first (code 214 if it fails)."""
+        return self.paths.webhook(await self._run(self.paths.register_webhook(url)))
+
+    async def list_webhooks(self) -> list[Webhook]:
+        """The app's webhooks (for premium: of the environment)."""
+        return self.paths.webhooks(await self._run(self.paths.list_webhooks()))
+
+    async def crc_check(self, webhook_id: str) -> bool:
+        """Ask X to run a CRC now; True when the webhook is valid again."""
+        return self.paths.crc_valid(await self._run(self.paths.crc_check(webhook_id)))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook; its subscriptions go with it."""
+        await self._run(self.paths.delete_webhook(webhook_id))
+
+    async def webhook_id(self, webhook_id: str | None = None) -> str:
+        """``webhook_id``, or the app's only webhook when the paths need one."""
+        if webhook_id or not self.paths.needs_webhook_id:
+            return webhook_id or ""
+        hooks = await self.list_webhooks()
+        if len(hooks) == 1:
+            return hooks[0].id
+        raise PermanentError(
+            f"The app has {len(hooks)} webhooks, so dmbot cannot tell which one to use: "
+            "name it (`dmbot webhooks list` shows their ids)"
+            if hooks
+            else "The app has no webhook yet: register one with `dmbot webhooks register`"
+        )
+
+    async def subscribe(self, webhook_id: str | None = None) -> None:
+        """Subscribe the acting account (its own tokens) to the webhook."""
+        await self._run(self.paths.subscribe(await self.webhook_id(webhook_id)))
+
+    async def check_subscription(self, webhook_id: str | None = None) -> bool:
+        """True if the acting account is subscribed."""
+        call = self.paths.check_subscription(await self.webhook_id(webhook_id))
+        try:
+            return self.paths.subscribed(await self._run(call))
+        except PermanentError as exc:
+            # v1.1 says "not subscribed" as an error answer.
+            if exc.status == 404 or exc.code == 34:
+                return False
+            raise
+
+    async def list_subscriptions(self, webhook_id: str | None = None) -> Subscriptions:
+        """The accounts subscribed to the webhook."""
+        call = self.paths.list_subscriptions(await self.webhook_id(webhook_id))
+        return self.paths.subscriptions(await self._run(call))
+
+    async def remove_subscription(self, user_id: str, webhook_id: str | None = None) -> None:
+        """Unsubscribe ``user_id``."""
+        call = self.paths.remove_subscription(await self.webhook_id(webhook_id), user_id)
+        await self._run(call)
+
+    async def subscription_count(self) -> SubscriptionCount:
+        """How many subscriptions the app has, and its allowance."""
+        return self.paths.count(await self._run(self.paths.subscription_count()))
+
+    # -- accounts --------------------------------------------------------------
+    async def verify_credentials(self) -> User:
+        """The account the client's tokens belong to."""
+        data = await self._json(
+            "GET", "/1.1/account/verify_credentials.json", params={"skip_status": "true"}
+        )
+        if not isinstance(data, dict):
+            data = {}
+        return User(
+            id=str(data.get("id_str") or data.get("id", "")),
+            screen_name=str(data.get("screen_name", "")),
+            name=str(data.get("name", "")),
+        )
+
+    async def request_token(self, callback: str = "oob") -> RequestToken:
+        """Step 1 of the PIN flow: temporary credentials (``oob``: show a PIN)."""
+        auth = self._oauth("", "", callback=callback)
+        fields = await self._form("POST", "/oauth/request_token", auth)
+        return RequestToken(fields.get("oauth_token", ""), fields.get("oauth_token_secret", ""))
+
+    def authorize_url(self, token: str) -> str:
+        """Step 2: the page where the account's owner approves the app."""
+        return f"{self.api_url}/oauth/authorize?{urlencode({'oauth_token': token})}"
+
+    async def access_token(self, token: str, secret: str, verifier: str) -> AccessToken:
+        """Step 3: trade the request token and the PIN for the account's tokens."""
+        auth = self._oauth(token, secret, verifier=verifier)
+        fields = await self._form("POST", "/oauth/access_token", auth)
+        return AccessToken(
+            fields.get("oauth_token", ""),
+            fields.get("oauth_token_secret", ""),
+            fields.get("user_id", ""),
+            fields.get("screen_name", ""),
+        )
+
+    async def _form(self, method: str, path: str, auth: httpx.Auth) -> dict[str, str]:
+        response = await self.request(method, path, auth=auth)
+        fields = {k: v[0] for k, v in parse_qs(response.text).items()}
+        if not fields.get("oauth_token"):
+            raise PermanentError(
+                f"X answered {method} {path} without an oauth_token; "
+                "check the consumer key and secret and that the PIN was typed correctly.",
+                status=response.status_code,
+            )
+        return fields
+
+
+def _welcome(item: JSON, outer: JSON) -> WelcomeMessage:
+    if not isinstance(item, dict):
+        item = {}
+    # X's example answer puts "name" beside the welcome_message object, not inside it.
+    name = item.get("name") or (outer.get("name") if isinstance(outer, dict) else "") or ""
+    message_data = item.get("message_data")
+    return WelcomeMessage(
+        id=str(item.get("id", "")),
+        name=str(name),
+        created_timestamp=str(item.get("created_timestamp", "")),
+        message_data=message_data if isinstance(message_data, dict) else {},
+    )

@@ -1,0 +1,267 @@
+"""The sender: delivers the outbox to X, in order per conversation.
+
+Handlers never call X. They commit actions to the store's outbox together
+with the state change that caused them; the sender picks them up:
+
+- ``store.due(now)`` hands out the first pending action of each
+  conversation, so an action is never sent before the one committed before
+  it in its conversation has been sent or has failed for good. Different
+  conversations are sent concurrently, up to ``concurrency`` at once.
+- Success: ``store.sent``. :class:`~dmbot.errors.RateLimited`: due again at
+  the reset. :class:`~dmbot.errors.TransientError`: exponential backoff with
+  jitter until ``created_at + deadline``, then ``failed``.
+  :class:`~dmbot.errors.PermanentError`: ``failed`` at once with X's code.
+
+Delivery is **at least once**: if the process dies after X accepted a DM
+but before ``store.sent`` was written, the row is still pending and is sent
+again after the restart. The echo X delivers to the webhook (``store.delivered``)
+tells which sends arrived. The window is one round trip to the store, and a
+duplicate is cheaper than a lost reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+
+from dmbot.errors import DmbotError, PermanentError, RateLimited, TransientError, XApiError
+from dmbot.store.base import OutboxItem, Store
+from dmbot.twitter.client import XClient
+from dmbot.types import ConversationKey
+
+__all__ = ["Sender"]
+
+log = logging.getLogger("dmbot.twitter.sender")
+
+
+class Sender:
+    """Sends the outbox of ``store`` through the clients of the managed accounts.
+
+    Args:
+        store: where the outbox lives.
+        clients: one X client per managed account id.
+        deadline: seconds after an action was committed when it stops being
+            retried and is marked failed.
+        concurrency: conversations sent at the same time.
+        backoff_base: first retry delay after a transient error, in seconds.
+        backoff_max: the longest retry delay.
+        clock: the time source (Unix seconds); tests pass a fake one.
+        rng: a source of floats in [0, 1) for the jitter.
+        send_api: ``"v1.1"`` (quick replies, buttons) or ``"v2"`` (text and
+            one media only).
+        poll_interval: longest idle wait; catches rows written by another
+            process or retries scheduled before a restart.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clients: Mapping[str, XClient],
+        *,
+        deadline: float = 86400.0,
+        concurrency: int = 16,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        send_api: str = "v1.1",
+        poll_interval: float = 5.0,
+    ) -> None:
+        if send_api not in ("v1.1", "v2"):
+            raise ValueError(f"send_api is {send_api!r}; use 'v1.1' or 'v2'")
+        self.store = store
+        self.clients = clients
+        self.deadline = deadline
+        self.concurrency = max(1, concurrency)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.send_api = send_api
+        self.poll_interval = poll_interval
+        self._clock = clock
+        self._rng = rng
+        self._wake = asyncio.Event()
+        self._in_flight: dict[ConversationKey, asyncio.Task[None]] = {}
+        self._retry_at: dict[int, float] = {}
+
+    def notify(self) -> None:
+        """Say that new actions were committed: look at the outbox now."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until cancelled. Cancelling leaves unsent rows pending for the next run."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self._start_due()
+                except DmbotError as exc:
+                    log.error("Cannot read the outbox: %s; trying again shortly", exc)
+                await self._wait(self._idle_timeout())
+        finally:
+            await self._cancel_in_flight()
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - the documented contract
+        """Send every due action, and every retry falling due within ``timeout``.
+
+        Returns when nothing is due or in flight and the next scheduled
+        retry (if any) is further away than what is left of ``timeout``.
+
+        Raises:
+            TimeoutError: sends were still in flight when ``timeout`` ran out.
+        """
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            self._wake.clear()
+            started = await self._start_due()
+            left = end - loop.time()
+            if not started and not self._in_flight:
+                next_retry = self._next_retry()
+                if next_retry is None or next_retry - self._clock() > left:
+                    return
+            if left <= 0:
+                raise TimeoutError(
+                    f"The outbox was not drained within {timeout:g} s: "
+                    f"{len(self._in_flight)} conversation(s) still sending"
+                )
+            await self._wait(min(left, self._idle_timeout()))
+
+    async def typing(self, account: str, peer: str) -> None:
+        """Show "typing…" to ``peer`` now; a failure is logged, never raised."""
+        client = self.clients.get(account)
+        if client is None:
+            log.warning("No X client for account %s: cannot show typing to %s", account, peer)
+            return
+        try:
+            await client.indicate_typing(peer)
+        except XApiError as exc:
+            log.warning("Typing indicator to %s failed: %s", peer, exc)
+
+    # -- scheduling ------------------------------------------------------------
+    async def _start_due(self) -> int:
+        """Start a task for each due conversation not already sending; return how many."""
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        # Ask for enough rows that busy conversations cannot hide idle ones.
+        items = await self.store.due(self._clock(), limit=free + len(self._in_flight))
+        started = 0
+        for item in items:
+            if started >= free:
+                break
+            if item.conversation in self._in_flight:
+                continue
+            self._retry_at.pop(item.id, None)
+            task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
+            self._in_flight[item.conversation] = task
+            task.add_done_callback(functools.partial(self._finished, item.conversation))
+            started += 1
+        return started
+
+    def _finished(self, key: ConversationKey, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(key, None)
+        self._wake.set()  # the conversation's next action may be due now
+
+    def _next_retry(self) -> float | None:
+        return min(self._retry_at.values(), default=None)
+
+    def _idle_timeout(self) -> float:
+        next_retry = self._next_retry()
+        if next_retry is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, next_retry - self._clock()))
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _cancel_in_flight(self) -> None:
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- one action --------------------------------------------------------------
+    async def _send(self, item: OutboxItem) -> None:
+        try:
+            await self._attempt(item)
+        except DmbotError as exc:
+            # The store refused the outcome: the row stays pending and is tried again.
+            log.error("Cannot record the outcome of outbox row %d: %s", item.id, exc)
+            self._retry_at[item.id] = self._clock() + self.poll_interval
+        except Exception:
+            # A bug or a malformed payload: retrying would fail the same way.
+            log.exception("Outbox row %d (%s) failed unexpectedly", item.id, item.kind)
+            try:
+                await self.store.failed(
+                    item.id, "dmbot could not send this action (see the log)", None
+                )
+            except Exception:
+                log.exception("Cannot record the failure of outbox row %d", item.id)
+
+    async def _attempt(self, item: OutboxItem) -> None:
+        now = self._clock()
+        expires = item.created_at + self.deadline
+        if now >= expires:
+            await self._give_up(item, f"not sent within {self.deadline:g} s", item.error_code)
+            return
+        client = self.clients.get(item.account)
+        if client is None:
+            await self.store.failed(
+                item.id,
+                f"No X client for account {item.account}: add its user_id and tokens "
+                "under accounts: in config.yaml",
+                None,
+            )
+            return
+        try:
+            sent_id = await self._perform(client, item)
+        except RateLimited as exc:
+            next_at = max(exc.reset_at, now)
+            if next_at >= expires:
+                await self._give_up(item, str(exc), exc.code)
+                return
+            log.info("Rate limited; outbox row %d waits until %.0f", item.id, next_at)
+            self._retry_at[item.id] = next_at
+            await self.store.retry_later(item.id, next_at, str(exc))
+        except TransientError as exc:
+            delay = min(self.backoff_max, self.backoff_base * 2.0**item.attempts)
+            delay *= 0.5 + 0.5 * self._rng()  # jitter: retries of many rows spread out
+            next_at = now + delay
+            if next_at >= expires:
+                await self._give_up(item, str(exc), exc.code)
+                return
+            log.warning("Outbox row %d: %s (retry in %.1f s)", item.id, exc, next_at - now)
+            self._retry_at[item.id] = next_at
+            await self.store.retry_later(item.id, next_at, str(exc))
+        except PermanentError as exc:
+            log.warning("Outbox row %d failed for good: %s", item.id, exc)
+            await self.store.failed(item.id, str(exc), exc.code)
+        else:
+            await self.store.sent(item.id, sent_id)
+
+    async def _give_up(self, item: OutboxItem, why: str, code: int | None) -> None:
+        log.warning("Outbox row %d (%s to %s) gave up: %s", item.id, item.kind, item.peer, why)
+        message = f"Gave up after {item.attempts + 1} attempt(s): {why}"
+        await self.store.failed(item.id, message, code)
+
+    async def _perform(self, client: XClient, item: OutboxItem) -> str:
+        """Make the X call of one action; return the id X gave it."""
+        if item.kind == "dm":
+            if self.send_api == "v2":
+                media = item.payload.get("attachment", {}).get("media", {})
+                sent = await client.send_dm_v2(
+                    item.peer, str(item.payload.get("text", "")), media.get("id")
+                )
+            else:
+                sent = await client.send_dm(item.peer, item.payload)
+            return sent.id
+        if item.kind == "read":
+            await client.mark_read(item.peer, str(item.payload["last_read_event_id"]))
+            return ""
+        raise PermanentError(f"Outbox row {item.id} has an unknown kind {item.kind!r}")
