@@ -1,0 +1,10 @@
+"""The echo bot: replies to every incoming DM with exactly the text it received."""
+
+from dmbot import Bot, Context
+
+bot = Bot("echo")
+
+
+@bot.on_message()
+async def echo(ctx: Context) -> None:
+    await ctx.reply(ctx.text)

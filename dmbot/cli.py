@@ -1,0 +1,210 @@
+"""The ``dmbot`` command.
+
+Every subcommand takes ``--config PATH`` (default ``config.yaml``) and
+``--debug``. Exit status: 0 success, 1 a reported problem, 2 a usage error.
+Errors are one readable line with the fix; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import socket
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dmbot import __version__
+from dmbot.config import Settings, load_settings, webhook_url_problem
+from dmbot.errors import BotLoadError, ConfigError, DmbotError
+
+log = logging.getLogger("dmbot")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def configure_logging(level: str, *, debug: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind the server socket up front, so a port in use is one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another dmbot?); stop that process "
+                "or pick another port with --port or server.port"
+            ) from exc
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def run_uvicorn(app: Any, sock: socket.socket, *, access_log: bool, level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level=level,
+        access_log=access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from dmbot.service import Service
+
+    settings = settings.with_overrides(host=args.host, port=args.port)
+    if settings.webhook.url:
+        problem = webhook_url_problem(settings.webhook.url)
+        if problem:
+            log.warning("webhook.url: %s (fine for local tests; X will refuse it)", problem)
+    service = Service(settings)
+    if service.bot is None:
+        log.warning("no bot loaded (set `bot:` in config.yaml): CRCs are answered, events stored")
+    asyncio.run(_preflight(service))
+    sock = bind_socket(settings.server.host, settings.server.port)
+    log.info(
+        "dmbot %s serving http://%s:%d%s",
+        __version__,
+        settings.server.host,
+        settings.server.port,
+        settings.webhook.path,
+    )
+    run_uvicorn(
+        service.app, sock, access_log=settings.server.access_log, level=settings.logging.level
+    )
+    return 0
+
+
+async def _preflight(service: Any) -> None:
+    """Open and close the store once, so a bad store URL fails before serving."""
+    await service.store.open()
+    await service.store.close()
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from dmbot.script import load_bot
+
+    problems = 0
+    if settings.webhook.url:
+        problem = webhook_url_problem(settings.webhook.url)
+        if problem:
+            print(f"warning: webhook.url: {problem}")
+    if settings.bot:
+        path = settings.bot_path
+        try:
+            bot = load_bot(str(path) if path is not None else settings.bot)
+        except BotLoadError as exc:
+            print(exc)
+            return 1
+        except DmbotError as exc:
+            print(exc)
+            return 1
+        print(f"bot {settings.bot}: {len(bot.flows)} flow(s) loaded")
+    else:
+        print("no bot configured (bot: in config.yaml)")
+    print(f"config {settings.source}: ok" if not problems else "")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", default="config.yaml", help="config file (default: config.yaml)"
+    )
+    common.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    parser = argparse.ArgumentParser(
+        prog="dmbot", description="Direct Message bots on X.", parents=[common]
+    )
+    parser.add_argument("--version", action="version", version=f"dmbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the webhook server and workers")
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check", parents=[common], help="check config, bot and flows")
+    check.set_defaults(func=cmd_check)
+
+    _add_optional_commands(sub, common)
+    return parser
+
+
+def _add_optional_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The commands other modules own: X management, the emulator, dev mode."""
+    import importlib
+    import inspect
+
+    for name in ("dmbot.admin", "dmbot.emulator", "dmbot.devserver"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        adder = getattr(module, "add_commands", None) or getattr(module, "add_command", None)
+        if adder is None:
+            continue
+        before = set(sub.choices)
+        if len(inspect.signature(adder).parameters) >= 2:
+            adder(sub, common)
+        else:
+            adder(sub)
+        for command in set(sub.choices) - before:
+            _ensure_common(sub.choices[command])
+
+
+def _ensure_common(parser: argparse.ArgumentParser) -> None:
+    """Give a parser (and its subcommands) --config and --debug if it lacks them."""
+    options = {option for action in parser._actions for option in action.option_strings}
+    if "--config" not in options:
+        parser.add_argument(
+            "--config", default="config.yaml", help="config file (default: config.yaml)"
+        )
+    if "--debug" not in options:
+        parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _ensure_common(child)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        settings = load_settings(args.config)
+        configure_logging(settings.logging.level, debug=debug)
+        result: int = args.func(args, settings)
+        return result
+    except DmbotError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"dmbot: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

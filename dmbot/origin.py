@@ -1,0 +1,79 @@
+"""Where an event comes from, and which conversation it belongs to.
+
+The Account Activity API delivers more than the messages a bot should
+answer: the echo of every DM the account sends, one copy per subscribed
+account in a conversation, DMs between two accounts the app manages. This
+module sorts them (DESIGN.md §2) before anything is routed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Set
+
+from dmbot.events import (
+    DirectMessage,
+    Event,
+    Favorite,
+    ReadReceipt,
+    Relationship,
+    Revoke,
+    TweetCreate,
+    TweetDelete,
+    TypingIndicator,
+)
+from dmbot.types import ConversationKey
+
+
+class Origin(enum.Enum):
+    INCOMING = "incoming"
+    """A person wrote to a managed account: route it."""
+    OWN = "own"
+    """The managed account sent it: our echo, or the owner typing elsewhere."""
+    LOOP = "loop"
+    """Between two managed accounts: never answered."""
+    SENDER_COPY = "sender-copy"
+    """The copy delivered for the sender's own subscription: not ours to claim."""
+    FOREIGN = "foreign"
+    """Neither side is an account dmbot answers for."""
+
+
+def classify(dm: DirectMessage, for_user_id: str, accounts: Set[str]) -> Origin:
+    """Sort a DM by its sender, recipient and the subscription it was delivered for.
+
+    ``accounts`` are the managed account ids; when empty, the account the
+    delivery is for is taken as managed (a bot configured with one account
+    whose id is not known yet).
+    """
+    managed = accounts or {for_user_id} if for_user_id else accounts
+    sender_managed = dm.sender_id in managed
+    recipient_managed = dm.recipient_id in managed
+    if sender_managed and recipient_managed:
+        return Origin.LOOP
+    if sender_managed:
+        return Origin.OWN if dm.sender_id == for_user_id or not for_user_id else Origin.FOREIGN
+    if recipient_managed:
+        return Origin.SENDER_COPY if dm.sender_id == for_user_id else Origin.INCOMING
+    return Origin.FOREIGN
+
+
+def conversation_of(event: Event, for_user_id: str, accounts: Set[str]) -> ConversationKey:
+    """(managed account, other user) for any event; the peer is "" when there is none."""
+    managed = accounts or ({for_user_id} if for_user_id else set())
+    if isinstance(event, DirectMessage | TypingIndicator | ReadReceipt):
+        if event.recipient_id in managed or event.sender_id not in managed:
+            return (event.recipient_id or for_user_id, event.sender_id)
+        return (event.sender_id, event.recipient_id)
+    if isinstance(event, Relationship):
+        if event.target.id == for_user_id:
+            return (for_user_id, event.source.id)
+        return (for_user_id, event.target.id)
+    if isinstance(event, Favorite):
+        return (for_user_id, event.user.id)
+    if isinstance(event, TweetCreate):
+        return (for_user_id, event.user.id if event.user else "")
+    if isinstance(event, TweetDelete):
+        return (for_user_id, event.user_id)
+    if isinstance(event, Revoke):
+        return (for_user_id, event.user_id)
+    return (for_user_id, "")

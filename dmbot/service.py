@@ -1,0 +1,179 @@
+"""The running service: store, worker, sender and webhook wired together.
+
+``dmbot serve`` builds one :class:`Service` from the settings and hands its
+Starlette app to uvicorn; ``dmbot dev`` and the test kit build the same
+service with the emulator as X. The lifespan opens the store and starts the
+worker and the sender as asyncio tasks; shutdown stops them and closes the
+store, leaving anything unfinished in the store for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+from starlette.applications import Starlette
+
+from dmbot.bot import Bot
+from dmbot.config import Settings
+from dmbot.script import load_bot
+from dmbot.store import Store, open_store
+from dmbot.twitter.client import XClient
+from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.twitter.sender import Sender
+from dmbot.webhook import create_webhook_app
+from dmbot.worker import EngineOptions, Worker
+
+log = logging.getLogger("dmbot.service")
+
+
+def make_clients(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> dict[str, XClient]:
+    """One X client per managed account, sharing one rate limiter."""
+    limiter = RateLimiter()
+    twitter = settings.twitter
+    return {
+        account.user_id: XClient(
+            consumer_key=twitter.consumer_key,
+            consumer_secret=twitter.consumer_secret,
+            token=account.access_token,
+            token_secret=account.access_token_secret,
+            api_url=twitter.api_url,
+            env_name=twitter.env_name,
+            api=twitter.api,
+            bearer_token=twitter.bearer_token,
+            transport=transport,
+            limiter=limiter,
+            account_id=account.user_id,
+        )
+        for account in settings.all_accounts
+        if twitter.consumer_key
+    }
+
+
+class Service:
+    """One dmbot instance: webhook, worker and sender over one store.
+
+    Args:
+        settings: the loaded configuration.
+        bot: the bot; by default the one ``settings.bot`` names (or none).
+        store: the store; by default the one ``settings.store`` names.
+        transport: the httpx transport to X (the emulator's, in tests).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bot: Bot | None = None,
+        store: Store | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        if bot is None and settings.bot:
+            path = settings.bot_path
+            bot = load_bot(str(path) if path is not None else settings.bot)
+        self.bot = bot
+        self.store = store or open_store(
+            settings.store,
+            synchronous=settings.sqlite.synchronous,
+            prefix=settings.redis.prefix,
+            partitions=settings.redis.partitions,
+            reclaim_idle=settings.redis.reclaim_idle,
+            lock_ttl=settings.redis.lock_ttl,
+            consumer=self.instance_id,
+        )
+        self.transport = transport
+        self.clients: Mapping[str, XClient] = {}
+        self.sender: Sender | None = None
+        self.worker: Worker | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app: Starlette = create_webhook_app(
+            consumer_secret=settings.twitter.consumer_secret,
+            store=self.store,
+            path=settings.webhook.path,
+            max_body_bytes=settings.webhook.max_body_bytes,
+            on_stored=self._stored,
+            lifespan=self._lifespan,
+        )
+
+    def _stored(self) -> None:
+        if self.worker is not None:
+            self.worker.notify()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        """Open the store and start the worker and the sender."""
+        settings = self.settings
+        await self.store.open()
+        if self.bot is not None:
+            self.bot.configure(
+                consumer_secret=settings.twitter.consumer_secret,
+                flow_expiry=settings.engine.flow_expiry,
+                send_api=settings.twitter.send_api,
+            )
+        self.clients = make_clients(settings, self.transport)
+        sender = Sender(
+            self.store,
+            self.clients,
+            deadline=settings.sender.deadline,
+            concurrency=settings.sender.concurrency,
+            backoff_base=settings.sender.backoff_base,
+            backoff_max=settings.sender.backoff_max,
+            send_api=settings.twitter.send_api,
+        )
+        engine = settings.engine
+        worker = Worker(
+            self.store,
+            self.bot,
+            accounts=settings.account_ids,
+            app_id=settings.twitter.app_id,
+            options=EngineOptions(
+                handoff=engine.handoff,
+                claim_ttl=engine.claim_ttl,
+                reorder_window=engine.reorder_window,
+                concurrency=engine.concurrency,
+            ),
+            live=sender,
+            on_commit=sender.notify,
+        )
+        self.sender, self.worker = sender, worker
+        self._tasks = [
+            asyncio.create_task(worker.run(), name="dmbot-worker"),
+            asyncio.create_task(sender.run(), name="dmbot-sender"),
+        ]
+        log.info(
+            "instance %s: bot %s, store %s, webhook path %s, accounts %s",
+            self.instance_id,
+            self.bot.name if self.bot else "none loaded (CRCs are answered, events stored)",
+            self.store.__class__.__name__,
+            settings.webhook.path,
+            ", ".join(sorted(self.clients)) or "none",
+        )
+
+    async def stop(self) -> None:
+        """Stop the tasks, close the clients and the store."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for client in self.clients.values():
+            await client.aclose()
+        await self.store.close()
