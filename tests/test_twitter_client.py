@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
 import pytest
 
+from dmbot.emulator import Emulator
+from dmbot.errors import PermanentError, RateLimited, TransientError
+from dmbot.store.memory import MemoryStore
 from dmbot.twitter.client import XClient
+from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.webhook import create_webhook_app
 
 
 class Capture:
     """An httpx transport that records requests and answers with a fixed response."""
 
-    def __init__(self, status: int = 200, body: object = None, **headers: str) -> None:
+    def __init__(
+        self, status: int = 200, body: object = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.requests: list[httpx.Request] = []
         self.status = status
         self.body = {} if body is None else body
-        self.headers = headers
+        self.headers = headers or {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -173,3 +183,267 @@ async def test_enterprise_paths_find_the_only_webhook() -> None:
         "GET /1.1/account_activity/webhooks.json",
         "GET /1.1/account_activity/webhooks/77/subscriptions/all.json",
     ]
+
+
+# -- against the emulator ------------------------------------------------------
+
+BOT_ID, BOT_TOKEN, BOT_SECRET = "1000000000001", "1000000000001-abc", "ts"
+ALICE_ID = "2000000000001"
+HOOK_URL = "https://bot.example.com/webhooks/twitter"
+
+
+class Clock:
+    """One fake time for the emulator and the client (starts now: OAuth checks it)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def emu(clock: Clock) -> AsyncIterator[Emulator]:
+    bot_server = create_webhook_app(consumer_secret="cs", store=MemoryStore())
+    emulator = Emulator(
+        consumer_key="ck",
+        consumer_secret="cs",
+        app_id="13090192",
+        webhook_transport=httpx.ASGITransport(app=bot_server),
+        clock=clock,
+    )
+    emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
+    emulator.add_user(ALICE_ID, "alice")
+    yield emulator
+    await emulator.aclose()
+
+
+def x_client(emu: Emulator, now: Clock, **overrides: Any) -> XClient:
+    options: dict[str, Any] = {
+        "consumer_key": "ck",
+        "consumer_secret": "cs",
+        "token": BOT_TOKEN,
+        "token_secret": BOT_SECRET,
+        "api_url": "http://x.test",
+        "transport": httpx.ASGITransport(app=emu.app),
+        "clock": now,
+        "limiter": RateLimiter(clock=now),
+    }
+    return XClient(**(options | overrides))
+
+
+@pytest.fixture
+async def client(emu: Emulator, clock: Clock) -> AsyncIterator[XClient]:
+    async with x_client(emu, clock) as c:
+        yield c
+
+
+async def test_send_dm_with_quick_replies_buttons_and_media(emu: Emulator, client: XClient) -> None:
+    message_data = {
+        "text": "Which size?",
+        "quick_reply": {
+            "type": "options",
+            "options": [
+                {"label": "Small", "description": "25 cm", "metadata": "size:s"},
+                {"label": "Large", "description": "35 cm", "metadata": "size:l"},
+            ],
+        },
+        "ctas": [{"type": "web_url", "label": "Menu", "url": "https://pizza.example/menu"}],
+        "attachment": {"type": "media", "media": {"id": "1234567890"}},
+    }
+    sent = await client.send_dm(ALICE_ID, message_data)
+    (message,) = emu.messages
+    assert sent.id == message.id and sent.created_timestamp == str(message.created_ms)
+    assert (message.sender_id, message.recipient_id) == (BOT_ID, ALICE_ID)
+    assert message.source_app_id == "13090192"
+    assert message.message_data["quick_reply"] == message_data["quick_reply"]
+    assert message.message_data["ctas"][0]["url"] == "https://pizza.example/menu"
+    assert message.message_data["attachment"] == {"type": "media", "media": {"id": "1234567890"}}
+
+
+async def test_a_wrong_consumer_secret_is_refused_with_a_fix(emu: Emulator, clock: Clock) -> None:
+    async with x_client(emu, clock, consumer_secret="not-the-secret") as client:
+        with pytest.raises(PermanentError) as caught:
+            await client.send_dm(ALICE_ID, {"text": "hi"})
+    assert (caught.value.status, caught.value.code) == (401, 32)
+    assert "consumer_secret" in str(caught.value) and "env_name" in str(caught.value)
+    assert "not-the-secret" not in str(caught.value)
+    assert emu.messages == []
+
+
+async def test_a_wrong_token_secret_is_refused(emu: Emulator, clock: Clock) -> None:
+    async with x_client(emu, clock, token_secret="wrong") as client:
+        with pytest.raises(PermanentError) as caught:
+            await client.verify_credentials()
+    assert caught.value.code == 32
+
+
+async def test_a_clock_far_off_is_refused_with_code_135(emu: Emulator, clock: Clock) -> None:
+    async with x_client(emu, clock, clock=lambda: clock.now - 3600) as client:
+        with pytest.raises(PermanentError) as caught:
+            await client.verify_credentials()
+    assert caught.value.code == 135 and "clock" in str(caught.value)
+
+
+async def test_typing_read_receipts_and_credentials(emu: Emulator, client: XClient) -> None:
+    sent = await client.send_dm(ALICE_ID, {"text": "hi"})
+    await client.indicate_typing(ALICE_ID)
+    await client.mark_read(ALICE_ID, sent.id)
+    typing, read = emu.indicators
+    assert (typing.kind, typing.sender_id, typing.recipient_id) == ("typing", BOT_ID, ALICE_ID)
+    assert (read.kind, read.last_read_event_id) == ("read", sent.id)
+    me = await client.verify_credentials()
+    assert (me.id, me.screen_name) == (BOT_ID, "pizzabot")
+
+
+async def test_welcome_messages_and_rules(client: XClient) -> None:
+    welcome = await client.create_welcome_message({"text": "Welcome!"}, name="hello")
+    assert (welcome.name, welcome.message_data["text"]) == ("hello", "Welcome!")
+    assert [w.id for w in await client.list_welcome_messages()] == [welcome.id]
+    rule = await client.create_welcome_rule(welcome.id)
+    assert rule.welcome_message_id == welcome.id
+    await client.delete_welcome_rule(rule.id)
+    await client.delete_welcome_message(welcome.id)
+    assert await client.list_welcome_messages() == []
+
+
+@pytest.mark.parametrize("api", ["premium", "enterprise"])
+async def test_webhook_and_subscription_management(emu: Emulator, clock: Clock, api: str) -> None:
+    async with x_client(emu, clock, api=api) as client:
+        hook = await client.register_webhook(HOOK_URL)
+        assert (hook.url, hook.valid) == (HOOK_URL, True)
+        assert [h.id for h in await client.list_webhooks()] == [hook.id]
+        assert await client.crc_check(hook.id) is True
+        assert await client.check_subscription() is False
+        await client.subscribe()
+        assert (hook.id, BOT_ID) in emu.subscriptions
+        assert await client.check_subscription() is True
+        assert (await client.list_subscriptions()).user_ids == (BOT_ID,)
+        assert (await client.subscription_count()).subscriptions_count_all == 1
+        with pytest.raises(PermanentError) as caught:
+            await client.subscribe()
+        assert caught.value.code == 355 and "nothing to do" in str(caught.value)
+        await client.remove_subscription(BOT_ID)
+        assert emu.subscriptions == set()
+        await client.delete_webhook(hook.id)
+        assert await client.list_webhooks() == []
+
+
+async def test_registering_a_webhook_whose_crc_fails_explains_214(
+    emu: Emulator, client: XClient
+) -> None:
+    with pytest.raises(PermanentError) as caught:
+        await client.register_webhook("https://bot.example.com/not-the-webhook-path")
+    assert caught.value.code == 214
+    assert "CRC within 3 seconds" in str(caught.value)
+    assert emu.webhooks == []
+
+
+async def test_pin_flow_gives_an_accounts_tokens(emu: Emulator, clock: Clock) -> None:
+    async with x_client(emu, clock, token="", token_secret="") as app:
+        request = await app.request_token()
+        url = app.authorize_url(request.token)
+        assert url == f"http://x.test/oauth/authorize?oauth_token={request.token}"
+        # The account's owner signs in and approves in a browser; X shows a PIN.
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=emu.app), base_url="http://x.test"
+        ) as browser:
+            assert (await browser.get(url)).status_code == 200
+            page = await browser.post(
+                "/oauth/authorize", data={"oauth_token": request.token, "user_id": ALICE_ID}
+            )
+        pin = re.search(r'id="oauth_pin">(\d+)<', page.text)
+        assert pin is not None
+        token = await app.access_token(request.token, request.secret, pin.group(1))
+    assert (token.user_id, token.screen_name) == (ALICE_ID, "alice")
+    async with x_client(emu, clock, token=token.token, token_secret=token.secret) as alice:
+        assert (await alice.verify_credentials()).id == ALICE_ID
+
+
+async def test_a_wrong_pin_is_refused(emu: Emulator, clock: Clock) -> None:
+    async with x_client(emu, clock, token="", token_secret="") as app:
+        request = await app.request_token()
+        with pytest.raises(PermanentError) as caught:
+            await app.access_token(request.token, request.secret, "0000000")
+    assert caught.value.status == 401
+
+
+async def test_429_is_honoured_until_the_reset(emu: Emulator, clock: Clock) -> None:
+    emu.faults.add("dm_send", status=429, code=88, count=1, reset_in=30.0)
+    async with x_client(emu, clock) as client:
+        with pytest.raises(RateLimited) as first:
+            await client.send_dm(ALICE_ID, {"text": "hi"})
+        assert first.value.reset_at == pytest.approx(clock.now + 30, abs=1)
+        # The fault is used up: only our own limiter can refuse this one.
+        with pytest.raises(RateLimited) as second:
+            await client.send_dm(ALICE_ID, {"text": "hi"})
+        assert second.value.status == 0 and second.value.reset_at == first.value.reset_at
+        assert emu.messages == []
+        clock.now = first.value.reset_at + 0.5
+        await client.send_dm(ALICE_ID, {"text": "hi"})
+    assert [m.text for m in emu.messages] == ["hi"]
+
+
+async def test_remaining_zero_stops_calls_before_x_says_429() -> None:
+    capture = Capture(
+        body={"id_str": "1", "screen_name": "b", "name": "B"},
+        headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + 600)},
+    )
+    async with XClient(
+        consumer_key="ck",
+        consumer_secret="cs",
+        token="1-t",
+        token_secret="ts",
+        transport=capture.transport,
+    ) as client:
+        await client.verify_credentials()
+        with pytest.raises(RateLimited):
+            await client.verify_credentials()
+        await client.indicate_typing("2")  # another endpoint, another window
+    assert len(capture.requests) == 2
+
+
+async def test_server_errors_are_transient(emu: Emulator, client: XClient) -> None:
+    emu.faults.add("dm_send", status=503, code=131, count=1)
+    with pytest.raises(TransientError) as caught:
+        await client.send_dm(ALICE_ID, {"text": "hi"})
+    assert caught.value.status == 503
+    await client.send_dm(ALICE_ID, {"text": "hi"})
+    assert len(emu.messages) == 1
+
+
+async def test_network_failures_are_transient() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with XClient(
+        consumer_key="ck",
+        consumer_secret="cs",
+        token="1-t",
+        token_secret="ts",
+        transport=httpx.MockTransport(refuse),
+    ) as client:
+        with pytest.raises(TransientError) as caught:
+            await client.send_dm("2", {"text": "hi"})
+    assert caught.value.status == 0 and "connection refused" in str(caught.value)
+
+
+async def test_v2_send_posts_text_and_one_media() -> None:
+    capture = Capture(status=201, body={"data": {"dm_conversation_id": "1-2", "dm_event_id": "99"}})
+    async with XClient(
+        consumer_key="ck",
+        consumer_secret="cs",
+        token="1-t",
+        token_secret="ts",
+        transport=capture.transport,
+    ) as client:
+        sent = await client.send_dm_v2("2", "hello", media_id="555")
+    assert sent.id == "99"
+    (request,) = capture.requests
+    assert request.url.path == "/2/dm_conversations/with/2/messages"
+    assert json.loads(request.content) == {"text": "hello", "attachments": [{"media_id": "555"}]}

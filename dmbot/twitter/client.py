@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import httpx
 from authlib.oauth1 import ClientAuth
+from authlib.oauth1.rfc5849.wrapper import OAuth1Request
 
 from dmbot.errors import ConfigError, PermanentError, TransientError
 from dmbot.twitter.errors import error_from_exception, error_from_response
@@ -117,6 +118,15 @@ class _Signer(ClientAuth):  # type: ignore[misc]
         super().__init__(*args, **kw)
         self._nonce = nonce
         self._clock = clock
+
+    def get_oauth_signature(self, method: str, uri: str, headers: Any, body: Any) -> str:
+        if not uri.startswith("http://"):
+            return str(super().get_oauth_signature(method, uri, headers, body))
+        # authlib refuses plain http outside loopback, but the emulator is served over
+        # http (in process or on a LAN): parse as https, then sign the URL actually used.
+        request = OAuth1Request(method, "https://" + uri[7:], body=body, headers=headers)
+        request.uri = uri
+        return str(self.SIGNATURE_METHODS[self.signature_method](self, request))
 
     def get_oauth_params(self, nonce: str, timestamp: str) -> list[tuple[str, str]]:
         if self._nonce is not None:

@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-from dmbot.errors import DmbotError, PermanentError, RateLimited, TransientError, XApiError
+from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
 from dmbot.store.base import OutboxItem, Store
 from dmbot.twitter.client import XClient
 from dmbot.types import ConversationKey
@@ -86,7 +86,10 @@ class Sender:
         self._rng = rng
         self._wake = asyncio.Event()
         self._in_flight: dict[ConversationKey, asyncio.Task[None]] = {}
-        self._retry_at: dict[int, float] = {}
+        self._not_before: dict[int, float] = {}
+        """Rows this sender will not start before a time: retries, and store hiccups."""
+        self._unrecorded: dict[int, str] = {}
+        """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
 
     def notify(self) -> None:
         """Say that new actions were committed: look at the outbox now."""
@@ -99,8 +102,8 @@ class Sender:
                 self._wake.clear()
                 try:
                     await self._start_due()
-                except DmbotError as exc:
-                    log.error("Cannot read the outbox: %s; trying again shortly", exc)
+                except Exception as exc:
+                    log.error("Cannot read the outbox (%s); trying again shortly", exc)
                 await self._wait(self._idle_timeout())
         finally:
             await self._cancel_in_flight()
@@ -149,14 +152,15 @@ class Sender:
         if free <= 0:
             return 0
         # Ask for enough rows that busy conversations cannot hide idle ones.
-        items = await self.store.due(self._clock(), limit=free + len(self._in_flight))
+        now = self._clock()
+        items = await self.store.due(now, limit=free + len(self._in_flight))
         started = 0
         for item in items:
             if started >= free:
                 break
-            if item.conversation in self._in_flight:
+            if item.conversation in self._in_flight or self._not_before.get(item.id, 0) > now:
                 continue
-            self._retry_at.pop(item.id, None)
+            self._not_before.pop(item.id, None)
             task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
             self._in_flight[item.conversation] = task
             task.add_done_callback(functools.partial(self._finished, item.conversation))
@@ -168,7 +172,7 @@ class Sender:
         self._wake.set()  # the conversation's next action may be due now
 
     def _next_retry(self) -> float | None:
-        return min(self._retry_at.values(), default=None)
+        return min(self._not_before.values(), default=None)
 
     def _idle_timeout(self) -> float:
         next_retry = self._next_retry()
@@ -189,20 +193,25 @@ class Sender:
     # -- one action --------------------------------------------------------------
     async def _send(self, item: OutboxItem) -> None:
         try:
-            await self._attempt(item)
-        except DmbotError as exc:
-            # The store refused the outcome: the row stays pending and is tried again.
-            log.error("Cannot record the outcome of outbox row %d: %s", item.id, exc)
-            self._retry_at[item.id] = self._clock() + self.poll_interval
-        except Exception:
-            # A bug or a malformed payload: retrying would fail the same way.
-            log.exception("Outbox row %d (%s) failed unexpectedly", item.id, item.kind)
-            try:
-                await self.store.failed(
-                    item.id, "dmbot could not send this action (see the log)", None
-                )
-            except Exception:
-                log.exception("Cannot record the failure of outbox row %d", item.id)
+            sent_id = self._unrecorded.get(item.id)
+            if sent_id is None:
+                await self._attempt(item)
+            else:
+                await self._record_sent(item, sent_id)
+        except Exception as exc:
+            # The store refused the outcome: the row stays pending; look again later.
+            log.error(
+                "Cannot record the outcome of outbox row %d (%s); trying again in %g s",
+                item.id,
+                exc,
+                self.poll_interval,
+            )
+            self._not_before[item.id] = self._clock() + self.poll_interval
+
+    async def _record_sent(self, item: OutboxItem, sent_id: str) -> None:
+        self._unrecorded[item.id] = sent_id
+        await self.store.sent(item.id, sent_id)
+        del self._unrecorded[item.id]
 
     async def _attempt(self, item: OutboxItem) -> None:
         now = self._clock()
@@ -227,7 +236,7 @@ class Sender:
                 await self._give_up(item, str(exc), exc.code)
                 return
             log.info("Rate limited; outbox row %d waits until %.0f", item.id, next_at)
-            self._retry_at[item.id] = next_at
+            self._not_before[item.id] = next_at
             await self.store.retry_later(item.id, next_at, str(exc))
         except TransientError as exc:
             delay = min(self.backoff_max, self.backoff_base * 2.0**item.attempts)
@@ -237,13 +246,19 @@ class Sender:
                 await self._give_up(item, str(exc), exc.code)
                 return
             log.warning("Outbox row %d: %s (retry in %.1f s)", item.id, exc, next_at - now)
-            self._retry_at[item.id] = next_at
+            self._not_before[item.id] = next_at
             await self.store.retry_later(item.id, next_at, str(exc))
         except PermanentError as exc:
             log.warning("Outbox row %d failed for good: %s", item.id, exc)
             await self.store.failed(item.id, str(exc), exc.code)
+        except XApiError as exc:  # a kind the tree may grow: do not guess, do not retry
+            await self.store.failed(item.id, str(exc), exc.code)
+        except Exception:
+            # A bug or a malformed payload: retrying would fail the same way.
+            log.exception("Outbox row %d (%s) failed unexpectedly", item.id, item.kind)
+            await self.store.failed(item.id, "dmbot could not send this action (see the log)", None)
         else:
-            await self.store.sent(item.id, sent_id)
+            await self._record_sent(item, sent_id)
 
     async def _give_up(self, item: OutboxItem, why: str, code: int | None) -> None:
         log.warning("Outbox row %d (%s to %s) gave up: %s", item.id, item.kind, item.peer, why)

@@ -1,0 +1,369 @@
+"""The sender delivers the outbox to the emulated X: in order, with retries, never twice for 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dmbot.emulator import Emulator
+from dmbot.store.base import Commit, NewAction, OutboxItem, OutboxStatus
+from dmbot.store.memory import MemoryStore
+from dmbot.store.sqlite import SqliteStore
+from dmbot.twitter.client import XClient
+from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.twitter.sender import Sender
+
+BOT, ALICE, BOB = "1000000000001", "2000000000001", "2000000000002"
+
+
+class Clock:
+    """Fake time shared by the emulator, the client and the sender.
+
+    It starts a little ahead of the real clock, where the store stamps new rows,
+    so rows are due at once; OAuth accepts a few seconds of skew.
+    """
+
+    def __init__(self) -> None:
+        self.now = time.time() + 5
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def emu(clock: Clock) -> AsyncIterator[Emulator]:
+    emulator = Emulator(consumer_key="ck", consumer_secret="cs", app_id="13090192", clock=clock)
+    emulator.add_account(BOT, "pizzabot", token=f"{BOT}-abc", token_secret="ts")
+    emulator.add_user(ALICE, "alice")
+    emulator.add_user(BOB, "bob")
+    yield emulator
+    await emulator.aclose()
+
+
+@pytest.fixture
+async def client(emu: Emulator, clock: Clock) -> AsyncIterator[XClient]:
+    async with XClient(
+        consumer_key="ck",
+        consumer_secret="cs",
+        token=f"{BOT}-abc",
+        token_secret="ts",
+        api_url="http://x.test",
+        transport=httpx.ASGITransport(app=emu.app),
+        limiter=RateLimiter(clock=clock),
+        clock=clock,
+    ) as c:
+        yield c
+
+
+def sender(store: Any, client: XClient, clock: Clock, **options: Any) -> Sender:
+    defaults: dict[str, Any] = {"clock": clock, "rng": lambda: 0.5, "backoff_base": 10.0}
+    return Sender(store, {BOT: client}, **(defaults | options))
+
+
+async def say(store: Any, peer: str, *texts: str, event: str = "") -> None:
+    actions = [NewAction("dm", {"text": text}) for text in texts]
+    await store.commit(Commit(event_id=event, conversation=(BOT, peer), actions=actions))
+
+
+async def rows(store: Any) -> list[OutboxItem]:
+    return list(await store.outbox())
+
+
+async def test_a_dm_is_sent_and_recorded(emu: Emulator, client: XClient, clock: Clock) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "hi", event="e1")
+    await sender(store, client, clock).drain(5)
+    (message,) = emu.messages
+    assert (message.recipient_id, message.text) == (ALICE, "hi")
+    (row,) = await rows(store)
+    assert (row.status, row.sent_id) == (OutboxStatus.SENT, message.id)
+
+
+async def test_one_conversation_waits_in_order_while_another_proceeds(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "a1", "a2", "a3")
+    emu.faults.add("dm_send", status=503, code=131, count=1)
+    out = sender(store, client, clock)
+    await out.drain(0.5)
+    assert emu.messages == []  # a1 failed for now, so a2 and a3 must wait behind it
+
+    await say(store, BOB, "b1")
+    out.notify()
+    await out.drain(0.5)
+    assert [m.text for m in emu.messages] == ["b1"]
+
+    clock.now += 60  # past a1's backoff
+    await out.drain(5)
+    assert [m.text for m in emu.messages] == ["b1", "a1", "a2", "a3"]
+    assert all(row.status == OutboxStatus.SENT for row in await rows(store))
+
+
+async def test_server_errors_are_retried_with_backoff_until_sent(
+    emu: Emulator, client: XClient
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "hello")
+    emu.faults.add("dm_send", status=503, code=131, count=2)
+    emu.faults.add("dm_send", status=500, code=131, count=1)
+    # Real time here: drain waits out the short backoffs itself.
+    await Sender(store, {BOT: client}, backoff_base=0.01, backoff_max=0.05).drain(5)
+    assert [m.text for m in emu.messages] == ["hello"]
+    (row,) = await rows(store)
+    assert (row.status, row.attempts) == (OutboxStatus.SENT, 3)
+
+
+async def test_backoff_doubles_with_jitter(emu: Emulator, client: XClient, clock: Clock) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "hello")
+    emu.faults.add("dm_send", status=503, code=131, count=3)
+    out = sender(store, client, clock, backoff_base=2.0, rng=lambda: 1.0)
+    waits = []
+    for _ in range(3):
+        before = clock.now
+        await out.drain(0.2)
+        (row,) = await rows(store)
+        waits.append(row.next_at - before)
+        clock.now = row.next_at
+    assert waits == pytest.approx([2.0, 4.0, 8.0])
+    await out.drain(0.2)
+    assert [m.text for m in emu.messages] == ["hello"]
+
+
+async def test_429_is_honoured_until_the_reset(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "hi")
+    emu.faults.add("dm_send", status=429, code=88, count=1, reset_in=30.0)
+    out = sender(store, client, clock)
+    await out.drain(0.2)
+    (row,) = await rows(store)
+    assert row.status == OutboxStatus.PENDING
+    assert row.next_at == pytest.approx(clock.now + 30, abs=1)
+    assert "Rate limit" in row.error
+
+    clock.now += 10  # before the reset: the fault is used up, so any call would succeed
+    await out.drain(0.2)
+    assert emu.messages == []
+
+    clock.now = row.next_at + 1
+    await out.drain(5)
+    assert [m.text for m in emu.messages] == ["hi"]
+
+
+async def test_a_permanent_error_is_tried_once_and_recorded(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "first", "second")
+    emu.faults.add("dm_send", status=403, code=349, count=1)
+    out = sender(store, client, clock)
+    await out.drain(5)
+    clock.now += 3600
+    await out.drain(5)
+    first, second = await rows(store)
+    assert (first.status, first.error_code, first.attempts) == (OutboxStatus.FAILED, 349, 1)
+    assert "does not accept Direct Messages" in first.error
+    # The failed one is not sent later; the next one of the conversation goes on.
+    assert [m.text for m in emu.messages] == ["second"]
+    assert second.status == OutboxStatus.SENT
+
+
+async def test_transient_errors_give_up_at_the_deadline(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "hi")
+    emu.faults.add("dm_send", status=503, code=131, count=100)
+    out = sender(store, client, clock, deadline=60.0, backoff_base=10.0)
+    for _ in range(10):
+        await out.drain(0.2)
+        (row,) = await rows(store)
+        if row.status != OutboxStatus.PENDING:
+            break
+        clock.now = row.next_at
+    assert row.status == OutboxStatus.FAILED
+    assert row.error.startswith("Gave up after")
+    assert row.error_code == 131
+    assert emu.messages == []
+
+
+async def test_an_account_without_a_client_fails_clearly(client: XClient, clock: Clock) -> None:
+    store = MemoryStore()
+    await store.commit(
+        Commit(event_id="", conversation=("999", ALICE), actions=[NewAction("dm", {"text": "x"})])
+    )
+    await sender(store, client, clock).drain(5)
+    (row,) = await rows(store)
+    assert row.status == OutboxStatus.FAILED
+    assert "No X client for account 999" in row.error and "accounts:" in row.error
+
+
+async def test_read_receipts_are_sent(emu: Emulator, client: XClient, clock: Clock) -> None:
+    store = MemoryStore()
+    action = NewAction("read", {"last_read_event_id": "12345"})
+    await store.commit(Commit(event_id="", conversation=(BOT, ALICE), actions=[action]))
+    await sender(store, client, clock).drain(5)
+    (receipt,) = emu.indicators
+    assert (receipt.kind, receipt.recipient_id, receipt.last_read_event_id) == (
+        "read",
+        ALICE,
+        "12345",
+    )
+    assert (await rows(store))[0].status == OutboxStatus.SENT
+
+
+async def test_typing_is_immediate_and_never_raises(
+    emu: Emulator, client: XClient, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = sender(MemoryStore(), client, clock)
+    await out.typing(BOT, ALICE)
+    assert [(i.kind, i.recipient_id) for i in emu.indicators] == [("typing", ALICE)]
+    emu.faults.add("typing", status=500)
+    with caplog.at_level(logging.WARNING, logger="dmbot.twitter.sender"):
+        await out.typing(BOT, ALICE)
+        await out.typing("999", ALICE)
+    assert "Typing indicator to 2000000000001 failed" in caplog.text
+    assert "No X client for account 999" in caplog.text
+
+
+async def test_run_sends_what_is_committed_after_notify(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    out = sender(store, client, clock, poll_interval=60.0)
+    task = asyncio.create_task(out.run())
+    try:
+        await say(store, ALICE, "one", "two")
+        out.notify()
+        messages = await emu.wait_for_messages(2, timeout=5)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [m.text for m in messages] == ["one", "two"]
+
+
+async def test_v2_sends_text_and_the_first_media_only(clock: Clock) -> None:
+    bodies: list[Any] = []
+
+    def x(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(201, json={"data": {"dm_conversation_id": "c", "dm_event_id": "7"}})
+
+    store = MemoryStore()
+    payload = {
+        "text": "Pick one: 1. Small 2. Large",
+        "quick_reply": {"type": "options", "options": [{"label": "Small"}]},
+        "attachment": {"type": "media", "media": {"id": "42"}},
+    }
+    await store.commit(
+        Commit(event_id="", conversation=(BOT, ALICE), actions=[NewAction("dm", payload)])
+    )
+    async with XClient(
+        consumer_key="ck", consumer_secret="cs", token=f"{BOT}-abc", token_secret="ts",
+        transport=httpx.MockTransport(x),
+    ) as v2:  # fmt: skip
+        await Sender(store, {BOT: v2}, send_api="v2").drain(5)
+    assert bodies == [{"text": "Pick one: 1. Small 2. Large", "attachments": [{"media_id": "42"}]}]
+    assert (await rows(store))[0].sent_id == "7"
+
+
+async def test_budget_warnings_are_logged_while_sending(
+    emu: Emulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "1", "2", "3", "4", "5")
+    async with XClient(
+        consumer_key="ck", consumer_secret="cs", token=f"{BOT}-abc", token_secret="ts",
+        api_url="http://x.test", transport=httpx.ASGITransport(app=emu.app), clock=clock,
+        limiter=RateLimiter(clock=clock, account_daily=5),
+    ) as small:  # fmt: skip
+        with caplog.at_level(logging.WARNING, logger="dmbot.twitter.ratelimit"):
+            await sender(store, small, clock).drain(5)
+    assert len(emu.messages) == 5
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dmbot.twitter.ratelimit"]
+    assert [w.split(" Direct")[0] for w in warnings] == [
+        f"Account {BOT} has sent 4 of its 5",
+        f"Account {BOT} has sent 5 of its 5",
+    ]
+
+
+class ForgetfulStore(MemoryStore):
+    """A store that cannot record sends while ``down``: a crash right after X's 200."""
+
+    down = True
+
+    async def sent(self, item_id: int, sent_id: str) -> None:
+        if self.down:
+            raise OSError("disk I/O error")
+        await super().sent(item_id, sent_id)
+
+
+async def test_a_send_the_store_could_not_record_is_recorded_not_resent(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = ForgetfulStore()
+    await say(store, ALICE, "hi")
+    out = sender(store, client, clock, poll_interval=1.0)
+    await out.drain(0.2)
+    (row,) = await rows(store)
+    assert row.status == OutboxStatus.PENDING and len(emu.messages) == 1
+    store.down = False
+    clock.now += 2
+    await out.drain(0.2)
+    (row,) = await rows(store)
+    assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[0].id)
+    assert len(emu.messages) == 1
+
+
+async def test_after_a_crash_between_200_and_sent_the_row_goes_out_again(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = ForgetfulStore()
+    await say(store, ALICE, "hi")
+    await sender(store, client, clock).drain(0.2)
+    store.down = False
+    # A new process knows nothing of the first send: delivery is at least once.
+    await sender(store, client, clock).drain(5)
+    assert [m.text for m in emu.messages] == ["hi", "hi"]
+    (row,) = await rows(store)
+    assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[1].id)
+
+
+async def test_sqlite_outbox_survives_a_restart(
+    tmp_path: Path, emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    path = tmp_path / "dmbot.db"
+    store = SqliteStore(path)
+    await store.open()
+    await say(store, ALICE, "one", "two", event="e1")
+    await store.close()  # the process stops before the sender ran
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await sender(store, client, clock).drain(5)
+        assert [m.text for m in emu.messages] == ["one", "two"]
+        sent = await rows(store)
+    finally:
+        await store.close()
+    assert [(r.status, r.sent_id) for r in sent] == [
+        (OutboxStatus.SENT, emu.messages[0].id),
+        (OutboxStatus.SENT, emu.messages[1].id),
+    ]
