@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
@@ -221,6 +221,8 @@ def test_flows_are_hashable_values_whatever_their_location() -> None:
     assert hash(here) == hash(there)
     assert {here, there} == {here}
     assert Flow("f", ()) != Flow("g", ())
+    renamed = replace(here, name="g")
+    assert (renamed.name, renamed.steps, renamed.endings) == ("g", here.steps, here.endings)
 
 
 def test_the_cancel_ending_is_named_or_cancelled_or_built_in() -> None:
