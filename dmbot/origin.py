@@ -22,7 +22,7 @@ from dmbot.events import (
     TweetDelete,
     TypingIndicator,
 )
-from dmbot.types import ConversationKey
+from dmbot.types import ConversationKey, JSONObject
 
 
 class Origin(enum.Enum):
@@ -55,6 +55,31 @@ def classify(dm: DirectMessage, for_user_id: str, accounts: Set[str]) -> Origin:
     if recipient_managed:
         return Origin.SENDER_COPY if dm.sender_id == for_user_id else Origin.INCOMING
     return Origin.FOREIGN
+
+
+def conversation_hint(delivery: JSONObject) -> str:
+    """A cheap key that puts every copy of a conversation's events together.
+
+    Read from the raw delivery (the webhook calls it for shared stores, before
+    any parsing): the unordered pair of DM participants, whoever the copy is
+    for; else the account the delivery is for.
+    """
+    for key in (
+        "direct_message_events",
+        "direct_message_indicate_typing_events",
+        "direct_message_mark_read_events",
+    ):
+        events = delivery.get(key)
+        if isinstance(events, list) and events and isinstance(events[0], dict):
+            first = events[0]
+            body = first.get("message_create", first)
+            if isinstance(body, dict):
+                sender = str(body.get("sender_id", ""))
+                target = body.get("target")
+                recipient = str(target.get("recipient_id", "")) if isinstance(target, dict) else ""
+                low, high = sorted((sender, recipient))
+                return f"{low}|{high}"
+    return str(delivery.get("for_user_id", ""))
 
 
 def conversation_of(event: Event, for_user_id: str, accounts: Set[str]) -> ConversationKey:

@@ -22,6 +22,7 @@ from starlette.types import Lifespan
 
 from dmbot import crc, signature
 from dmbot.errors import StorageError
+from dmbot.origin import conversation_hint
 from dmbot.store import Store
 
 log = logging.getLogger("dmbot.webhook")
@@ -102,8 +103,10 @@ def create_webhook_app(
         if not isinstance(decoded, dict):
             log.warning("delivery refused: body is not a JSON object (400)")
             return PlainTextResponse("body is not a JSON object", status_code=400)
+        # A shared store spreads conversations over partitions; keep each one whole.
+        partition = conversation_hint(decoded) if store.shared else ""
         try:
-            await store.append(body, time.time())
+            await store.append(body, time.time(), partition)
         except StorageError as exc:
             log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
             return PlainTextResponse("the event store is unavailable", status_code=503)

@@ -192,7 +192,7 @@ class Worker:
                     # Give an earlier DM delivered a moment later the chance to go first.
                     await asyncio.sleep(wait)
                 _, _, job = heapq.heappop(lane.heap)
-                async with self._slots:
+                async with self._slots, self.store.locked(key):
                     outcome = await self._handle(key, job)
                 job.pending.outcomes.append(outcome)
                 job.pending.remaining -= 1

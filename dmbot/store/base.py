@@ -20,8 +20,9 @@ The pieces and their guarantees:
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,16 @@ class Store(abc.ABC):
     async def ping(self) -> bool:
         """True while the store can take writes."""
         return True
+
+    @contextlib.asynccontextmanager
+    async def locked(self, conversation: ConversationKey) -> AsyncIterator[None]:
+        """Hold the conversation while one event of it is handled.
+
+        One process needs nothing here (its lanes serialize conversations);
+        a shared store takes a lock with an expiry, renewed while held, so a
+        killed instance never blocks a conversation for longer than that.
+        """
+        yield
 
     # -- inbox -------------------------------------------------------------
     @abc.abstractmethod
