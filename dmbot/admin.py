@@ -1,0 +1,546 @@
+"""The management commands: webhooks, subscriptions, accounts, send, doctor.
+
+:func:`add_commands` adds them to the ``dmbot`` parser; each sets
+``func(args, settings) -> int`` (0 success, 1 a reported problem). Every
+function also takes ``transport=``, the httpx transport for X (and for the
+doctor's CRC round trip), so tests run them against the emulator in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import secrets
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+import httpx
+
+from dmbot import crc
+from dmbot.config import AccountSettings, Settings, webhook_url_problem
+from dmbot.errors import ConfigError, DmbotError
+from dmbot.store import Store, open_store
+from dmbot.twitter.client import XClient
+from dmbot.twitter.ratelimit import RateLimiter
+
+__all__ = ["add_commands", "clients_from_settings"]
+
+Transport = httpx.AsyncBaseTransport | None
+Prompt = Callable[[str], str]
+
+
+class Command(Protocol):
+    """What ``set_defaults(func=...)`` holds."""
+
+    def __call__(
+        self, args: argparse.Namespace, settings: Settings, *, transport: Transport = None
+    ) -> int: ...
+
+
+def clients_from_settings(settings: Settings, transport: Transport = None) -> dict[str, XClient]:
+    """One client per managed account (the bot account first), sharing one rate limiter."""
+    limiter = RateLimiter()
+    return {
+        account.user_id: _client(settings, account, transport, limiter)
+        for account in settings.all_accounts
+    }
+
+
+def _client(
+    settings: Settings,
+    account: AccountSettings | None,
+    transport: Transport,
+    limiter: RateLimiter | None = None,
+) -> XClient:
+    t = settings.twitter
+    return XClient(
+        consumer_key=t.consumer_key,
+        consumer_secret=t.consumer_secret,
+        token=account.access_token if account else "",
+        token_secret=account.access_token_secret if account else "",
+        api_url=t.api_url,
+        env_name=t.env_name,
+        api=t.api,
+        bearer_token=t.bearer_token,
+        transport=transport,
+        limiter=limiter,
+        account_id=account.user_id if account else "",
+    )
+
+
+def _account(settings: Settings, user_id: str | None) -> AccountSettings:
+    accounts = settings.all_accounts
+    if not accounts:
+        raise ConfigError(
+            "No account tokens configured: set twitter.access_token and "
+            "twitter.access_token_secret (the bot account's), or run `dmbot accounts authorize`"
+        )
+    if not user_id:
+        return accounts[0]
+    for account in accounts:
+        if account.user_id == user_id:
+            return account
+    known = ", ".join(a.user_id for a in accounts)
+    raise ConfigError(
+        f"Account {user_id} has no tokens in the config (known: {known}); add it under "
+        "accounts: with its user_id and tokens (`dmbot accounts authorize` makes them)"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _acting(
+    settings: Settings, transport: Transport, user_id: str | None = None
+) -> AsyncIterator[XClient]:
+    async with _client(settings, _account(settings, user_id), transport) as client:
+        yield client
+
+
+def _command(fn: Callable[[argparse.Namespace, Settings, Transport], Awaitable[int]]) -> Command:
+    """Run an async command to completion; a DmbotError becomes one line and status 1."""
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace, settings: Settings, *, transport: Transport = None) -> int:
+        async def main() -> int:
+            try:
+                return await fn(args, settings, transport)
+            except DmbotError as exc:
+                print(f"dmbot: {exc}", file=sys.stderr)
+                return 1
+
+        return asyncio.run(main())
+
+    return run
+
+
+# -- webhooks ------------------------------------------------------------------
+
+
+@_command
+async def webhooks_register(
+    args: argparse.Namespace, settings: Settings, transport: Transport
+) -> int:
+    url = args.url or settings.webhook.url
+    if not url:
+        print("dmbot: no webhook URL: set webhook.url in the config or pass --url", file=sys.stderr)
+        return 1
+    problem = webhook_url_problem(url)
+    if problem and not args.allow_insecure:
+        print(f"dmbot: {problem} Pass --allow-insecure to try anyway.", file=sys.stderr)
+        return 1
+    async with _acting(settings, transport) as client:
+        hook = await client.register_webhook(url)
+    print(f"Registered webhook {hook.id} for {hook.url} (valid: {_yes(hook.valid)}).")
+    print("Next: subscribe the bot account with `dmbot subscriptions add`.")
+    return 0
+
+
+@_command
+async def webhooks_list(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+    async with _acting(settings, transport) as client:
+        hooks = await client.list_webhooks()
+    if not hooks:
+        print("No webhooks registered. Register one with `dmbot webhooks register`.")
+    for hook in hooks:
+        print(f"{hook.id}  {hook.url}  valid: {_yes(hook.valid)}  created: {hook.created_at}")
+    return 0
+
+
+@_command
+async def webhooks_crc(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+    async with _acting(settings, transport) as client:
+        webhook_id = args.webhook_id or await _configured_webhook_id(client, settings)
+        valid = await client.crc_check(webhook_id)
+    if valid:
+        print(f"X ran the CRC against webhook {webhook_id}: it passed and the webhook is valid.")
+        return 0
+    print(f"X ran the CRC against webhook {webhook_id} and it failed; see `dmbot doctor`.")
+    return 1
+
+
+@_command
+async def webhooks_delete(
+    args: argparse.Namespace, settings: Settings, transport: Transport
+) -> int:
+    async with _acting(settings, transport) as client:
+        await client.delete_webhook(args.webhook_id)
+    print(f"Deleted webhook {args.webhook_id}; its subscriptions went with it.")
+    return 0
+
+
+async def _configured_webhook_id(client: XClient, settings: Settings) -> str:
+    hooks = await client.list_webhooks()
+    for hook in hooks:
+        if hook.url == settings.webhook.url:
+            return hook.id
+    if len(hooks) == 1:
+        return hooks[0].id
+    raise ConfigError(
+        f"No webhook is registered for webhook.url ({settings.webhook.url or 'unset'}); "
+        "name one by id (`dmbot webhooks list`) or register it (`dmbot webhooks register`)"
+    )
+
+
+# -- subscriptions -------------------------------------------------------------
+
+
+@_command
+async def subscriptions_add(
+    args: argparse.Namespace, settings: Settings, transport: Transport
+) -> int:
+    async with _acting(settings, transport, args.account) as client:
+        await client.subscribe(args.webhook_id)
+    print(
+        f"Subscribed account {client.account_id} to the webhook; "
+        "events may take up to 10 seconds to start."
+    )
+    return 0
+
+
+@_command
+async def subscriptions_list(
+    args: argparse.Namespace, settings: Settings, transport: Transport
+) -> int:
+    async with _acting(settings, transport) as client:
+        subs = await client.list_subscriptions(args.webhook_id)
+    if not subs.user_ids:
+        print("No subscriptions. Add one with `dmbot subscriptions add`.")
+    for user_id in subs.user_ids:
+        print(user_id)
+    return 0
+
+
+@_command
+async def subscriptions_remove(
+    args: argparse.Namespace, settings: Settings, transport: Transport
+) -> int:
+    async with _acting(settings, transport) as client:
+        await client.remove_subscription(args.user_id, args.webhook_id)
+    print(f"Removed the subscription of account {args.user_id}.")
+    return 0
+
+
+@_command
+async def subscriptions_count(
+    args: argparse.Namespace, settings: Settings, transport: Transport
+) -> int:
+    async with _acting(settings, transport) as client:
+        count = await client.subscription_count()
+    print(
+        f"{count.subscriptions_count_all} of {count.provisioned_count} subscriptions used "
+        f"({count.subscriptions_count_direct_messages} for Direct Messages only)."
+    )
+    return 0
+
+
+# -- accounts and send -----------------------------------------------------------
+
+
+def accounts_authorize(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    transport: Transport = None,
+    prompt: Prompt = input,
+) -> int:
+    """The PIN flow: print the authorize URL, read the PIN, print the new tokens."""
+
+    async def flow(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+        async with _client(settings, None, transport) as client:
+            request = await client.request_token("oob")
+            print("Open this page, signed in as the account to add, and authorize the app:")
+            print(f"  {client.authorize_url(request.token)}")
+            pin = args.pin or prompt("Then enter the PIN X shows: ").strip()
+            if not pin:
+                print("dmbot: no PIN given; run the command again.", file=sys.stderr)
+                return 1
+            token = await client.access_token(request.token, request.secret, pin)
+        var = f"DMBOT_{token.screen_name.upper() or token.user_id}"
+        print(f"\nAuthorized @{token.screen_name} (user id {token.user_id}).")
+        print(f"access_token: {token.token}\naccess_token_secret: {token.secret}")
+        print("\nKeep the tokens out of config.yaml: export them,")
+        print(f"  export {var}_ACCESS_TOKEN='{token.token}'")
+        print(f"  export {var}_ACCESS_TOKEN_SECRET='{token.secret}'")
+        print("and add the account to config.yaml:")
+        print("accounts:")
+        print(f'  - user_id: "{token.user_id}"')
+        print(f"    access_token: ${{{var}_ACCESS_TOKEN}}")
+        print(f"    access_token_secret: ${{{var}_ACCESS_TOKEN_SECRET}}")
+        print(f"Then subscribe it: dmbot subscriptions add --account {token.user_id}")
+        return 0
+
+    return _command(flow)(args, settings, transport=transport)
+
+
+@_command
+async def send(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+    async with _acting(settings, transport, args.account) as client:
+        if settings.twitter.send_api == "v2":
+            sent = await client.send_dm_v2(args.user_id, args.text)
+        else:
+            sent = await client.send_dm(args.user_id, {"text": args.text})
+    print(f"Sent DM {sent.id} from {client.account_id} to {args.user_id}.")
+    return 0
+
+
+# -- doctor ------------------------------------------------------------------------
+
+
+class _Checklist:
+    """Prints one line per check and counts the failures."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def ok(self, text: str) -> None:
+        print(f"  ok    {text}")
+
+    def fail(self, text: str, fix: str) -> None:
+        self.failures += 1
+        print(f"  FAIL  {text}\n        {fix}")
+
+    def note(self, text: str) -> None:
+        print(f"  --    {text}")
+
+
+def doctor(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    transport: Transport = None,
+    store: Store | None = None,
+) -> int:
+    """X's setup checklist, then a wait for a first event.
+
+    Args:
+        args: ``wait`` (seconds to wait for an event; 0 skips).
+        settings: the loaded configuration.
+        transport: the httpx transport for X and for the CRC round trip.
+        store: the store to watch for the first event (default: ``settings.store``).
+    """
+
+    async def run(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+        if store is not None:
+            return await _doctor(args, settings, transport, store)
+        if settings.store.startswith("memory:"):
+            return await _doctor(args, settings, transport, None)
+        own = open_store(settings.store)
+        await own.open()
+        try:
+            return await _doctor(args, settings, transport, own)
+        finally:
+            await own.close()
+
+    return _command(run)(args, settings, transport=transport)
+
+
+async def _events_seen(store: Store) -> int:
+    # Deliveries waiting plus actions the bot produced: either grows when an event arrives.
+    return await store.inbox_size() + len(await store.outbox())
+
+
+async def _doctor(
+    args: argparse.Namespace, settings: Settings, transport: Transport, store: Store | None
+) -> int:
+    check = _Checklist()
+    baseline = await _events_seen(store) if store is not None else 0
+    print("dmbot doctor: X's setup checklist")
+    t, url = settings.twitter, settings.webhook.url
+    required = {
+        "twitter.consumer_key": t.consumer_key,
+        "twitter.consumer_secret": t.consumer_secret,
+        "twitter.access_token": t.access_token,
+        "twitter.access_token_secret": t.access_token_secret,
+        "webhook.url": url,
+    }
+    missing = [key for key, value in required.items() if not value]
+    if missing:
+        check.fail(
+            f"config incomplete: {', '.join(missing)} not set",
+            "set them in config.yaml (secrets through ${VARIABLES}); see `dmbot check`",
+        )
+        return 1
+    check.ok("config complete: consumer key and secret, bot account tokens, webhook.url")
+    problem = webhook_url_problem(url)
+    if problem:
+        check.fail(f"webhook URL {url} breaks X's rule", problem)
+    else:
+        check.ok(f"webhook URL {url} is https, without a port")
+    await _crc_round_trip(check, url, t.consumer_secret, transport)
+
+    async with _acting(settings, transport) as client:
+        try:
+            me = await client.verify_credentials()
+            check.ok(f"the bot account's tokens work: @{me.screen_name} ({me.id})")
+        except DmbotError as exc:
+            check.fail("the bot account's tokens were refused", str(exc))
+            return 1
+        hooks = [h for h in await client.list_webhooks() if h.url == url]
+        if not hooks:
+            check.fail(f"no webhook registered for {url}", "run `dmbot webhooks register`")
+        elif not hooks[0].valid:
+            check.fail(
+                f"webhook {hooks[0].id} is registered but invalid (its last CRC failed)",
+                "fix the server, then run `dmbot webhooks crc` to have X check it again",
+            )
+        else:
+            check.ok(f"webhook {hooks[0].id} registered for {url} and valid")
+        webhook_id = hooks[0].id if hooks else None
+    for account in settings.all_accounts:
+        if hooks:
+            await _check_subscribed(check, settings, transport, account, webhook_id)
+
+    if args.wait <= 0:
+        check.note("not waiting for an event (--wait 0)")
+    elif store is None:
+        check.note(
+            "the store is memory://, inside the server process, so the doctor cannot watch it: "
+            f"send @{me.screen_name} a DM and read the server log"
+        )
+    elif check.failures == 0:
+        print(
+            f"Waiting {args.wait:g} s for a first event: send @{me.screen_name} a Direct "
+            "Message from another account, or like one of its posts."
+        )
+        await _wait_for_event(check, store, baseline, args.wait)
+    if check.failures:
+        print(f"{check.failures} problem(s) found.")
+        return 1
+    print("All checks passed.")
+    return 0
+
+
+async def _crc_round_trip(
+    check: _Checklist, url: str, consumer_secret: str, transport: Transport
+) -> None:
+    token = secrets.token_urlsafe(24)
+    expected = crc.response_token(consumer_secret, token)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=5.0) as http:
+            response = await http.get(url, params={"crc_token": token})
+    except httpx.HTTPError as exc:
+        check.fail(
+            f"CRC: {url} could not be reached ({exc or type(exc).__name__})",
+            "start `dmbot serve` and make sure this URL reaches it (proxy or tunnel)",
+        )
+        return
+    elapsed = loop.time() - started
+    try:
+        answered = response.json().get("response_token")
+    except (ValueError, AttributeError):
+        answered = None
+    if response.status_code != 200:
+        check.fail(
+            f"CRC: {url} answered HTTP {response.status_code}",
+            "X needs 200 with the response_token: is `dmbot serve` behind this URL, "
+            "and does webhook.path match its path?",
+        )
+    elif answered != expected:
+        check.fail(
+            f"CRC: {url} answered with a wrong response_token",
+            "the server signs with another consumer secret: use the same config for both",
+        )
+    elif elapsed > 3.0:
+        check.fail(f"CRC: {url} took {elapsed:.1f} s", "X allows 3 seconds: speed the path up")
+    else:
+        check.ok(f"CRC: {url} answered correctly in {elapsed * 1000:.0f} ms")
+
+
+async def _check_subscribed(
+    check: _Checklist,
+    settings: Settings,
+    transport: Transport,
+    account: AccountSettings,
+    webhook_id: str | None,
+) -> None:
+    async with _acting(settings, transport, account.user_id) as client:
+        if await client.check_subscription(webhook_id):
+            check.ok(f"account {account.user_id} is subscribed")
+        else:
+            check.fail(
+                f"account {account.user_id} is not subscribed",
+                f"run `dmbot subscriptions add --account {account.user_id}`",
+            )
+
+
+async def _wait_for_event(check: _Checklist, store: Store, baseline: int, wait: float) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    while loop.time() < end:
+        if await _events_seen(store) > baseline:
+            check.ok("an event arrived and was stored: the webhook works")
+            return
+        await asyncio.sleep(0.2)
+    check.fail(
+        f"no event arrived within {wait:g} s",
+        "check that `dmbot serve` runs and its log shows no refused deliveries "
+        "(401 means another consumer secret); events start up to 10 s after subscribing",
+    )
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+# -- the parser ------------------------------------------------------------------------
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``webhooks``, ``subscriptions``, ``accounts``, ``send`` and ``doctor``."""
+    webhooks = subparsers.add_parser("webhooks", help="register, list, check or delete webhooks")
+    hooks = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    p = hooks.add_parser("register", help="register webhook.url (or --url) with X")
+    p.add_argument("--url", help="register this URL instead of webhook.url")
+    p.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="register a URL that breaks X's rule (https, no port); for emulators",
+    )
+    p.set_defaults(func=webhooks_register)
+    hooks.add_parser("list", help="the app's webhooks").set_defaults(func=webhooks_list)
+    p = hooks.add_parser("crc", help="have X run the CRC check again")
+    p.add_argument("webhook_id", nargs="?", help="default: the webhook of webhook.url")
+    p.set_defaults(func=webhooks_crc)
+    p = hooks.add_parser("delete", help="delete a webhook and its subscriptions")
+    p.add_argument("webhook_id")
+    p.set_defaults(func=webhooks_delete)
+
+    subs = subparsers.add_parser("subscriptions", help="subscribe accounts to the webhook")
+    actions = subs.add_subparsers(dest="subscriptions_command", required=True, metavar="ACTION")
+    p = actions.add_parser("add", help="subscribe an account (its own tokens)")
+    p.add_argument("--account", metavar="USER_ID", help="default: the bot account")
+    p.set_defaults(func=subscriptions_add)
+    p = actions.add_parser("list", help="the subscribed accounts")
+    p.set_defaults(func=subscriptions_list)
+    p = actions.add_parser("remove", help="unsubscribe an account")
+    p.add_argument("user_id")
+    p.set_defaults(func=subscriptions_remove)
+    actions.add_parser("count", help="subscriptions used and allowed").set_defaults(
+        func=subscriptions_count
+    )
+    for name in ("add", "list", "remove"):
+        actions.choices[name].add_argument(
+            "--webhook-id", help="enterprise: the webhook (default: the only one)"
+        )
+
+    accounts = subparsers.add_parser("accounts", help="add accounts the bot answers for")
+    acts = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
+    p = acts.add_parser("authorize", help="get an account's tokens with the PIN flow")
+    p.add_argument("--pin", help="the PIN X showed (default: ask)")
+    p.set_defaults(func=accounts_authorize)
+
+    p = subparsers.add_parser("send", help="send one Direct Message now")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--account", metavar="USER_ID", help="send as (default: the bot account)")
+    p.set_defaults(func=send)
+
+    p = subparsers.add_parser("doctor", help="check the setup end to end, then wait for an event")
+    p.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for a first event (0: skip)"
+    )
+    p.set_defaults(func=doctor)
