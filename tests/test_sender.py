@@ -304,6 +304,17 @@ async def test_budget_warnings_are_logged_while_sending(
     ]
 
 
+async def test_replies_to_a_received_message_do_not_use_the_budget(
+    client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    out = sender(store, client, clock)
+    out.received(BOT, ALICE)
+    await say(store, ALICE, "1", "2", "3", "4", "5", "6")
+    await out.drain(5)
+    assert client.limiter.budget(BOT).account_sent == 1  # five replies were free
+
+
 class ForgetfulStore(MemoryStore):
     """A store that cannot record sends while ``down``: a crash right after X's 200."""
 

@@ -145,6 +145,12 @@ class Sender:
         except XApiError as exc:
             log.warning("Typing indicator to %s failed: %s", peer, exc)
 
+    def received(self, account: str, peer: str) -> None:
+        """Note a DM ``peer`` sent to ``account``: its next 5 replies are free of X's budget."""
+        client = self.clients.get(account)
+        if client is not None:
+            client.limiter.received(account, peer)
+
     # -- scheduling ------------------------------------------------------------
     async def _start_due(self) -> int:
         """Start a task for each due conversation not already sending; return how many."""
@@ -172,6 +178,12 @@ class Sender:
         self._wake.set()  # the conversation's next action may be due now
 
     def _next_retry(self) -> float | None:
+        """The next time a held row becomes startable (None: none is held)."""
+        now = self._clock()
+        # A time already passed is now the store's to report as due; waking for it
+        # again would spin while every slot is busy.
+        for item_id in [i for i, at in self._not_before.items() if at <= now]:
+            del self._not_before[item_id]
         return min(self._not_before.values(), default=None)
 
     def _idle_timeout(self) -> float:
