@@ -1,0 +1,343 @@
+"""The emulator's own controls: ``/_emulator/`` admin endpoints, and running it alone.
+
+The admin endpoints are JSON over loopback for tests, ``dmbot dev`` and
+tools (they are not part of X and check no credentials: bind to 127.0.0.1).
+``dmbot emulator`` serves an emulator built from the config's app keys and
+account tokens, with two simulated people, alice and bob.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dmbot.emulator.faults import ApiError
+from dmbot.emulator.oauth import TokenFlow
+from dmbot.emulator.state import User
+from dmbot.types import JSONObject
+
+if TYPE_CHECKING:
+    from dmbot.emulator import Emulator
+
+
+def no_content() -> Response:
+    """An empty 204 answer."""
+    return Response(status_code=204)
+
+
+def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
+    """``/_emulator/...``: JSON endpoints for tests, ``dmbot dev`` and tools."""
+
+    def fail(message: str, status: int = 400) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    async def body_of(request: Request) -> JSONObject:
+        raw = await request.body()
+        data = json.loads(raw) if raw.strip() else {}
+        if not isinstance(data, dict):
+            raise ValueError("The body must be a JSON object.")
+        return data
+
+    def user_json(user: User, *, secrets_too: bool = False) -> JSONObject:
+        data: JSONObject = {"id": user.id, "screen_name": user.screen_name, "name": user.name}
+        data["is_account"] = user.is_account
+        if secrets_too:
+            data.update(token=user.token, token_secret=user.token_secret)
+        return data
+
+    def admin(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as error:
+                return fail(error.message, error.status)
+            except LookupError as error:
+                return fail(str(error.args[0] if error.args else error), 404)
+            except (ValueError, KeyError, TypeError) as error:
+                return fail(str(error))
+
+        return run
+
+    async def state(request: Request) -> Response:
+        users = list(emu.world.users.values())
+        return JSONResponse(
+            {
+                "app": emu.world.app.to_json(),
+                "accounts": [user_json(u) for u in users if u.is_account],
+                "users": [user_json(u) for u in users if not u.is_account],
+                "webhooks": [{**h.to_json(), "env_name": h.env_name} for h in emu.webhooks],
+                "subscriptions": [
+                    {"webhook_id": w, "user_id": u} for w, u in sorted(emu.subscriptions)
+                ],
+                "realism": emu.realism.to_json(),
+                "faults": [f.to_json() for f in emu.faults.pending],
+                "version": emu.version,
+            }
+        )
+
+    async def messages(request: Request) -> Response:
+        query = request.query_params
+        found = emu.messages
+        if "wait" in query:
+            found = await emu.wait_for_messages(
+                int(query["wait"]),
+                sender=query.get("sender"),
+                after=query.get("after"),
+                timeout=float(query.get("timeout", "5")),
+            )
+        elif "after" in query:
+            found = [m for m in found if int(m.id) > int(query["after"])]
+        if "user" in query:
+            who = emu.user(query["user"]).id
+            found = [m for m in found if who in (m.sender_id, m.recipient_id)]
+        return JSONResponse({"messages": [m.to_json() for m in found]})
+
+    async def add_user(request: Request) -> Response:
+        data = await body_of(request)
+        user_id = str(data.get("user_id") or emu.world.ids.next())
+        user = emu.add_user(user_id, str(data["screen_name"]), name=data.get("name"))
+        return JSONResponse(user_json(user), status_code=201)
+
+    async def add_account(request: Request) -> Response:
+        data = await body_of(request)
+        user_id = str(data.get("user_id") or emu.world.ids.next())
+        user = emu.add_account(
+            user_id,
+            str(data.get("screen_name") or f"account{user_id[-4:]}"),
+            token=str(data.get("token") or f"{user_id}-{secrets.token_urlsafe(24)}"),
+            token_secret=str(data.get("token_secret") or secrets.token_urlsafe(32)),
+            name=data.get("name"),
+        )
+        return JSONResponse(user_json(user, secrets_too=True), status_code=201)
+
+    async def send(request: Request) -> Response:
+        data = await body_of(request)
+        message = await emu.send(
+            str(data["from"]), str(data["to"]), str(data["text"]), metadata=data.get("metadata")
+        )
+        return JSONResponse(message.to_json(), status_code=201)
+
+    async def tap(request: Request) -> Response:
+        data = await body_of(request)
+        message = await emu.tap(str(data["from"]), str(data["message_id"]), str(data["label"]))
+        return JSONResponse(message.to_json(), status_code=201)
+
+    async def realism(request: Request) -> Response:
+        if request.method == "POST":
+            emu.realism.update(await body_of(request))
+        return JSONResponse(emu.realism.to_json())
+
+    async def faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            emu.faults.clear()
+        else:
+            data = await body_of(request)
+            emu.faults.add(
+                str(data["endpoint"]),
+                status=int(data["status"]),
+                code=data.get("code"),
+                count=int(data.get("count", 1)),
+                reset_in=data.get("reset_in"),
+                delay=float(data.get("delay", 0.0)),
+            )
+        return JSONResponse({"faults": [f.to_json() for f in emu.faults.pending]})
+
+    async def reset(request: Request) -> Response:
+        emu.reset()
+        return no_content()
+
+    async def deliveries(request: Request) -> Response:
+        return JSONResponse({"deliveries": [d.to_json() for d in emu.delivery_log]})
+
+    async def settle(request: Request) -> Response:
+        await emu.deliveries_settled()
+        return no_content()
+
+    async def webhooks(request: Request) -> Response:
+        data = await body_of(request)
+        hook = await emu.register_webhook(str(data["url"]), env_name=data.get("env_name"))
+        return JSONResponse(hook.to_json(), status_code=201)
+
+    async def subscriptions(request: Request) -> Response:
+        data = await body_of(request)
+        hook_id = data.get("webhook_id") or (emu.webhooks[0].id if emu.webhooks else "")
+        emu.subscribe(str(hook_id), str(data["user_id"]))
+        return no_content()
+
+    async def authorize(request: Request) -> Response:
+        data = await body_of(request)
+        user = emu.user(str(data.get("user_id") or data["screen_name"]))
+        verifier = tokens.approve(str(data["oauth_token"]), user)
+        return JSONResponse({"oauth_token": data["oauth_token"], "oauth_verifier": verifier})
+
+    async def revoke(request: Request) -> Response:
+        await emu.revoke(str((await body_of(request))["user_id"]))
+        return no_content()
+
+    table: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
+        ("state", state, ["GET"]),
+        ("messages", messages, ["GET"]),
+        ("users", add_user, ["POST"]),
+        ("accounts", add_account, ["POST"]),
+        ("send", send, ["POST"]),
+        ("tap", tap, ["POST"]),
+        ("realism", realism, ["GET", "POST"]),
+        ("faults", faults, ["POST", "DELETE"]),
+        ("reset", reset, ["POST"]),
+        ("deliveries", deliveries, ["GET"]),
+        ("settle", settle, ["POST"]),
+        ("webhooks", webhooks, ["POST"]),
+        ("subscriptions", subscriptions, ["POST"]),
+        ("authorize", authorize, ["POST"]),
+        ("revoke", revoke, ["POST"]),
+    ]
+    return [Route(f"/_emulator/{name}", admin(fn), methods=m) for name, fn, m in table]
+
+
+class _TwitterSettings(Protocol):
+    @property
+    def consumer_key(self) -> str: ...
+    @property
+    def consumer_secret(self) -> str: ...
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def access_token_secret(self) -> str: ...
+
+
+class _AccountSettings(Protocol):
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def access_token_secret(self) -> str: ...
+
+
+class EmulatorSettings(Protocol):
+    """What the emulator reads from dmbot's settings (``dmbot.config``)."""
+
+    @property
+    def twitter(self) -> _TwitterSettings: ...
+    @property
+    def all_accounts(self) -> Sequence[_AccountSettings]: ...
+
+
+AccountSpec = tuple[str, str, str]
+"""(user id, access token, access token secret) of an account the app holds tokens for."""
+
+DEFAULT_PEOPLE = (("2000000000001", "alice", "Alice"), ("2000000000002", "bob", "Bob"))
+"""The simulated people every standalone emulator starts with."""
+
+
+def build_emulator(
+    *,
+    consumer_key: str,
+    consumer_secret: str,
+    accounts: Iterable[AccountSpec] = (),
+    people: Iterable[tuple[str, str, str]] = DEFAULT_PEOPLE,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> Emulator:
+    """An emulator holding ``accounts`` (named bot, bot2, ...) and simulated ``people``."""
+    from dmbot.emulator import Emulator
+
+    emu = Emulator(consumer_key, consumer_secret, webhook_transport=webhook_transport)
+    for index, (user_id, token, token_secret) in enumerate(accounts, start=1):
+        screen_name = "bot" if index == 1 else f"bot{index}"
+        emu.add_account(user_id, screen_name, token=token, token_secret=token_secret)
+    for user_id, screen_name, name in people:
+        emu.add_user(user_id, screen_name, name=name)
+    return emu
+
+
+def emulator_from_settings(
+    settings: EmulatorSettings, *, webhook_transport: httpx.AsyncBaseTransport | None = None
+) -> Emulator:
+    """An emulator that accepts the config's app keys and account tokens, with alice and bob."""
+    twitter = settings.twitter
+    specs: dict[str, AccountSpec] = {}
+    main_id = twitter.access_token.partition("-")[0]
+    if main_id.isdigit():
+        # X's access tokens start with the account's user id.
+        specs[main_id] = (main_id, twitter.access_token, twitter.access_token_secret)
+    for account in settings.all_accounts:
+        specs.setdefault(
+            account.user_id,
+            (account.user_id, account.access_token, account.access_token_secret),
+        )
+    if not specs and twitter.access_token:
+        specs["1000000000001"] = (
+            "1000000000001",
+            twitter.access_token,
+            twitter.access_token_secret,
+        )
+    return build_emulator(
+        consumer_key=twitter.consumer_key,
+        consumer_secret=twitter.consumer_secret,
+        accounts=specs.values(),
+        webhook_transport=webhook_transport,
+    )
+
+
+def run_emulator(
+    host: str,
+    port: int,
+    *,
+    consumer_key: str,
+    consumer_secret: str,
+    accounts: Iterable[AccountSpec] = (),
+    emulator: Emulator | None = None,
+) -> None:
+    """Serve an emulator with uvicorn until interrupted (alice and bob included)."""
+    import uvicorn
+
+    emu = emulator or build_emulator(
+        consumer_key=consumer_key, consumer_secret=consumer_secret, accounts=accounts
+    )
+    uvicorn.run(emu.app, host=host, port=port, log_level="info")
+
+
+def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dmbot emulator [--host H] [--port 8081] [--config PATH]``."""
+    parser = subparsers.add_parser(
+        "emulator",
+        help="run the X emulator alone (X's API and webhook deliveries, offline)",
+        description=(
+            "Serve an offline X: the v1.1 API with OAuth 1.0a checks, Account Activity "
+            "webhook management and signed deliveries. It accepts the config's consumer "
+            "key and account tokens; the simulated people alice and bob can write to the "
+            "accounts through the /_emulator/ endpoints."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8081, help="port to bind (default: %(default)s)"
+    )
+    # SUPPRESS: a --config given before the subcommand must not be overwritten here.
+    parser.add_argument(
+        "--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)"
+    )
+    parser.set_defaults(func=_emulator_command)
+
+
+def _emulator_command(args: argparse.Namespace, settings: EmulatorSettings) -> int:
+    emu = emulator_from_settings(settings)
+    accounts = ", ".join(
+        f"@{u.screen_name} ({u.id})" for u in emu.world.users.values() if u.is_account
+    )
+    print(f"X emulator on http://{args.host}:{args.port}  accounts: {accounts or 'none'}")
+    print(f"  admin: http://{args.host}:{args.port}/_emulator/state")
+    run_emulator(args.host, args.port, consumer_key="", consumer_secret="", emulator=emu)
+    return 0

@@ -1,0 +1,446 @@
+"""Webhook traffic from the emulated X: signed deliveries, CRC checks, realism switches.
+
+Deliveries are shaped like X's documented payloads and signed with
+``x-twitter-webhooks-signature``. They run in background tasks owned by the
+:class:`Deliverer`, one HTTP attempt at a time per webhook (so, with every
+realism switch off, a webhook sees events in the order they happened).
+Failures are recorded in the delivery log, never raised into the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import httpx
+
+from dmbot.emulator.state import WEB_CLIENT_APP, Message, User, Webhook, World
+from dmbot.types import JSONObject
+
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+
+_EMPTY_ENTITIES: JSONObject = {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}
+
+
+@dataclass
+class Realism:
+    """Switches for X's awkward delivery habits; all off by default.
+
+    Attributes:
+        duplicates: every delivery is sent twice.
+        out_of_order: a delivery is held back and sent after the next one to
+            the same webhook.
+        delay: seconds between an event and its delivery.
+        retries: a delivery not answered 200 within ``timeout`` is retried
+            after each pause of ``retry_schedule``.
+        retry_schedule: X's pauses between attempts; shorten it in tests.
+        drop_metadata: taps arrive without ``quick_reply_response``, as from
+            legacy clients (label text only).
+        typing_events: a typing indicator is delivered before each DM a
+            simulated person sends.
+        read_events: a read receipt for the account's messages is delivered
+            before the person's next DM.
+        timeout: how long X waits for an answer to a delivery or a CRC check.
+        strict_urls: webhook URLs must be https without a port, as on X
+            (off so that a bot on http://127.0.0.1:8000 can register).
+    """
+
+    duplicates: bool = False
+    out_of_order: bool = False
+    delay: float = 0.0
+    retries: bool = False
+    retry_schedule: tuple[float, ...] = (3.0, 27.0, 242.0)
+    drop_metadata: bool = False
+    typing_events: bool = False
+    read_events: bool = False
+    timeout: float = 3.0
+    strict_urls: bool = False
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Set switches from a JSON object (the admin endpoint).
+
+        Raises:
+            ValueError: an unknown switch or a value of the wrong type.
+        """
+        kinds = {f.name: type(getattr(self, f.name)) for f in fields(self)}
+        for name, value in values.items():
+            if name not in kinds:
+                raise ValueError(f"Unknown realism switch {name!r}; known: {', '.join(kinds)}.")
+            kind = kinds[name]
+            if kind is bool and not isinstance(value, bool):
+                raise ValueError(f"Realism switch {name!r} takes true or false, got {value!r}.")
+            if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"Realism setting {name!r} takes seconds, got {value!r}.")
+            if kind is tuple:
+                if not isinstance(value, list | tuple) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in value
+                ):
+                    raise ValueError(f"{name!r} takes a list of seconds, got {value!r}.")
+                value = tuple(float(v) for v in value)
+            setattr(self, name, float(value) if kind is float else value)
+
+    def to_json(self) -> JSONObject:
+        """The switches as a JSON object."""
+        data = asdict(self)
+        data["retry_schedule"] = list(self.retry_schedule)
+        return data
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One attempt to POST (or, for ``kind == "crc"``, GET) a webhook.
+
+    Attributes:
+        url: the webhook URL.
+        body: the exact bytes posted (signed as they are).
+        status: the HTTP status of the answer, None when there was none in time.
+        attempt: 1 for the first try, 2.. for retries.
+        for_user_id: the subscribed account the delivery is for.
+        kind: the payload's event key, or "crc".
+        event_id: the DM id for message deliveries.
+        duplicate: True for the extra copy sent by the ``duplicates`` switch.
+        error: why the attempt failed, if it did.
+    """
+
+    url: str
+    body: bytes
+    status: int | None
+    attempt: int
+    for_user_id: str | None
+    kind: str
+    event_id: str | None = None
+    duplicate: bool = False
+    error: str | None = None
+
+    @property
+    def payload(self) -> JSONObject:
+        """The posted JSON, decoded."""
+        result: JSONObject = json.loads(self.body)
+        return result
+
+    def to_json(self) -> JSONObject:
+        """A plain JSON form for the admin endpoints (body as text)."""
+        data = asdict(self)
+        data["body"] = self.body.decode("utf-8")
+        return data
+
+
+def sign(consumer_secret: str, body: bytes) -> str:
+    """``sha256=<base64(HMAC-SHA256(consumer secret, body))>``, X's signature header."""
+    mac = hmac.new(consumer_secret.encode(), body, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(mac).decode("ascii")
+
+
+# payloads
+
+
+def message_event(
+    message: Message, for_user_id: str | None, *, drop_metadata: bool = False
+) -> JSONObject:
+    """The ``message_create`` event of ``message`` as ``for_user_id`` sees it.
+
+    ``source_app_id`` appears only in the sender's own view, as on X.
+    """
+    sent = message.message_data
+    data: JSONObject = {"text": sent.get("text", ""), "entities": dict(_EMPTY_ENTITIES)}
+    for key in ("quick_reply", "ctas", "attachment"):
+        if key in sent:
+            data[key] = sent[key]
+    if message.quick_reply_metadata is not None and not drop_metadata:
+        data["quick_reply_response"] = {"type": "options", "metadata": message.quick_reply_metadata}
+    create: JSONObject = {"target": {"recipient_id": message.recipient_id}}
+    create["sender_id"] = message.sender_id
+    if message.source_app_id is not None and for_user_id == message.sender_id:
+        create["source_app_id"] = message.source_app_id
+    create["message_data"] = data
+    event: JSONObject = {
+        "type": "message_create",
+        "id": message.id,
+        "created_timestamp": str(message.created_ms),
+    }
+    if message.welcome_message_id is not None:
+        event["initiated_via"] = {"welcome_message_id": message.welcome_message_id}
+    event["message_create"] = create
+    return event
+
+
+def message_payload(
+    world: World, message: Message, for_user_id: str, *, drop_metadata: bool = False
+) -> JSONObject:
+    """A ``direct_message_events`` delivery of ``message`` for one subscribed user."""
+    event = message_event(message, for_user_id, drop_metadata=drop_metadata)
+    payload: JSONObject = {"for_user_id": for_user_id, "direct_message_events": [event]}
+    app_id = event["message_create"].get("source_app_id")
+    if app_id is not None:
+        payload["apps"] = {app_id: app_json(world, app_id)}
+    payload["users"] = _users(world, message.sender_id, message.recipient_id)
+    return payload
+
+
+def indicator_payload(
+    world: World,
+    kind: str,
+    sender_id: str,
+    recipient_id: str,
+    for_user_id: str,
+    *,
+    last_read_event_id: str | None = None,
+) -> JSONObject:
+    """A typing (``kind="typing"``) or read-receipt (``kind="read"``) delivery."""
+    event: JSONObject = {
+        "created_timestamp": str(world.now_ms()),
+        "sender_id": sender_id,
+        "target": {"recipient_id": recipient_id},
+    }
+    if kind == "read":
+        event["last_read_event_id"] = last_read_event_id
+    key = indicator_key(kind)
+    users = _users(world, sender_id, recipient_id)
+    return {"for_user_id": for_user_id, key: [event], "users": users}
+
+
+def indicator_key(kind: str) -> str:
+    """The event key of a typing or read delivery."""
+    if kind == "typing":
+        return "direct_message_indicate_typing_events"
+    return "direct_message_mark_read_events"
+
+
+def revoke_payload(world: World, user_id: str) -> JSONObject:
+    """The ``user_event`` X sends when a user revokes the app (no ``for_user_id``)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(world.clock()))
+    return {
+        "user_event": {
+            "revoke": {
+                "date_time": stamp,
+                "target": {"app_id": world.app.id},
+                "source": {"user_id": user_id},
+            }
+        }
+    }
+
+
+def _users(world: World, *user_ids: str) -> JSONObject:
+    users: JSONObject = {}
+    for user_id in user_ids:
+        user = world.user(user_id) or User(user_id, f"user{user_id}", f"user{user_id}", 0)
+        users[user_id] = user.to_json()
+    return users
+
+
+def app_json(world: World, app_id: str) -> JSONObject:
+    """The ``apps`` entry for ``app_id`` (ours, X's web client, or an unknown app)."""
+    if app_id == world.app.id:
+        return world.app.to_json()
+    if app_id == WEB_CLIENT_APP["id"]:
+        return dict(WEB_CLIENT_APP)
+    return {"id": app_id, "name": "", "url": ""}
+
+
+# sending
+
+
+@dataclass(frozen=True)
+class _Job:
+    webhook_id: str
+    url: str
+    body: bytes
+    for_user_id: str | None
+    kind: str
+    event_id: str | None
+
+
+class Deliverer:
+    """Sends deliveries and CRC checks; owns their background tasks.
+
+    Args:
+        consumer_secret: signs deliveries and CRC answers are checked with it.
+        realism: the live switches (read at each delivery).
+        transport: where HTTP goes (an ASGI app in tests); None for the network.
+        log: the list every attempt is appended to.
+    """
+
+    def __init__(
+        self,
+        consumer_secret: str,
+        realism: Realism,
+        transport: httpx.AsyncBaseTransport | None,
+        log: list[DeliveryRecord],
+    ) -> None:
+        self._secret = consumer_secret
+        self.realism = realism
+        self._transport = transport
+        self._log = log
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[str, _Job] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client of outgoing webhook traffic (made on first use)."""
+        if self._client is None:
+            # X follows no redirects: a 3xx is a failed check or delivery.
+            self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False)
+        return self._client
+
+    def fan_out(
+        self,
+        world: World,
+        user_ids: Iterable[str],
+        build: Callable[[str], JSONObject],
+        *,
+        kind: str,
+        event_id: str | None = None,
+    ) -> int:
+        """Deliver to every valid webhook, once per subscribed user among ``user_ids``.
+
+        Returns:
+            How many deliveries were scheduled.
+        """
+        scheduled = 0
+        for hook in world.webhooks:
+            if not hook.valid:
+                continue
+            for user_id in dict.fromkeys(user_ids):
+                if (hook.id, user_id) in world.subscriptions:
+                    self.deliver(hook, build(user_id), user_id, kind=kind, event_id=event_id)
+                    scheduled += 1
+        return scheduled
+
+    def deliver(
+        self,
+        hook: Webhook,
+        payload: JSONObject,
+        for_user_id: str | None,
+        *,
+        kind: str,
+        event_id: str | None = None,
+    ) -> None:
+        """Schedule one signed delivery of ``payload`` to ``hook``."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        job = _Job(hook.id, hook.url, body, for_user_id, kind, event_id)
+        held = self._held.pop(hook.id, None)
+        if self.realism.out_of_order and held is None:
+            self._held[hook.id] = job
+            return
+        self._spawn(job)
+        if held is not None:
+            self._spawn(held)
+
+    def _spawn(self, job: _Job) -> None:
+        due = asyncio.get_running_loop().time() + self.realism.delay
+        task = asyncio.create_task(self._run(job, due))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: _Job, due: float) -> None:
+        loop = asyncio.get_running_loop()
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+        attempt = 1
+        while True:
+            status = await self._post(job, attempt)
+            if self.realism.duplicates and attempt == 1:
+                await self._post(job, attempt, duplicate=True)
+            schedule = self.realism.retry_schedule
+            if status == 200 or not self.realism.retries or attempt > len(schedule):
+                return
+            await asyncio.sleep(schedule[attempt - 1])
+            attempt += 1
+
+    async def _post(self, job: _Job, attempt: int, *, duplicate: bool = False) -> int | None:
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, job.body),
+        }
+        status: int | None = None
+        error: str | None = None
+        async with self._locks.setdefault(job.webhook_id, asyncio.Lock()):
+            try:
+                async with asyncio.timeout(self.realism.timeout):
+                    response = await self.client.post(job.url, content=job.body, headers=headers)
+                status = response.status_code
+                if status != 200:
+                    error = f"the webhook answered {status}, not 200"
+            except TimeoutError:
+                error = f"no answer within {self.realism.timeout:g} s"
+            except Exception as exc:  # any failure of the receiver is recorded, never raised
+                error = f"{type(exc).__name__}: {exc}"
+        self._log.append(
+            DeliveryRecord(
+                job.url, job.body, status, attempt, job.for_user_id, job.kind,
+                job.event_id, duplicate, error,
+            )
+        )  # fmt: skip
+        return status
+
+    async def crc(self, url: str) -> tuple[bool, str]:
+        """Run X's challenge-response check against ``url``.
+
+        Returns:
+            (passed, reason): reason says what was wrong when it failed.
+        """
+        token = base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+        nonce = base64.b64encode(secrets.token_bytes(9)).decode("ascii").rstrip("=")
+        expected = sign(self._secret, token.encode("ascii"))
+        status: int | None = None
+        reason = ""
+        try:
+            async with asyncio.timeout(self.realism.timeout):
+                response = await self.client.get(url, params={"crc_token": token, "nonce": nonce})
+            status = response.status_code
+            answer = _json_or_none(response.content)
+            given = answer.get("response_token") if isinstance(answer, dict) else None
+            if status != 200:
+                reason = f"the CRC check got HTTP {status}, not 200"
+            elif not isinstance(given, str) or not hmac.compare_digest(given, expected):
+                reason = (
+                    "the CRC answer's response_token is not sha256=HMAC(consumer secret, token)"
+                )
+        except TimeoutError:
+            reason = f"the CRC check got no answer within {self.realism.timeout:g} s"
+        except Exception as exc:  # a dead or broken receiver fails the check
+            reason = f"the CRC check failed: {type(exc).__name__}: {exc}"
+        self._log.append(DeliveryRecord(url, b"", status, 1, None, "crc", error=reason or None))
+        return not reason, reason
+
+    async def settled(self) -> None:
+        """Return once every scheduled delivery, held ones included, has been attempted."""
+        while True:
+            for job in list(self._held.values()):
+                self._spawn(job)
+            self._held.clear()
+            if not self._tasks:
+                return
+            await asyncio.wait(set(self._tasks))
+
+    def reset(self) -> None:
+        """Forget deliveries held back by ``out_of_order``."""
+        self._held.clear()
+
+    async def aclose(self) -> None:
+        """Cancel pending deliveries and close the HTTP client."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._held.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None

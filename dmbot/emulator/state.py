@@ -1,0 +1,421 @@
+"""The emulated world: the app, its users, their messages, webhooks and subscriptions.
+
+Everything here is plain data plus the few rules that keep it consistent (ids
+only grow, a token names exactly one user). The HTTP surface lives in
+:mod:`dmbot.emulator.api`, the outgoing webhook traffic in
+:mod:`dmbot.emulator.delivery`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dmbot.emulator.faults import ApiError
+from dmbot.types import JSONObject
+
+Clock = Callable[[], float]
+"""Seconds since the epoch, like :func:`time.time`."""
+
+TWITTER_EPOCH_MS = 1288834974657
+"""Snowflake ids count milliseconds from this instant (X's own epoch)."""
+
+MAX_TEXT = 10_000
+"""Characters in a DM (X's limit)."""
+MAX_WELCOME_TEXT = 9_990
+"""Characters in a welcome message."""
+_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+WEB_CLIENT_APP: JSONObject = {
+    "id": "268278",
+    "name": "Twitter Web Client",
+    "url": "http://twitter.com",
+}
+"""The app X names when a person writes from X's own clients (see X's source-app examples)."""
+
+
+@dataclass(frozen=True)
+class App:
+    """The registered X app the emulator plays the other side of."""
+
+    id: str
+    name: str
+    consumer_key: str
+    consumer_secret: str
+    url: str = "https://x.com"
+
+    def to_json(self) -> JSONObject:
+        """The app as X hydrates it in a delivery's ``apps`` map."""
+        return {"id": self.id, "name": self.name, "url": self.url}
+
+
+@dataclass(frozen=True)
+class User:
+    """A user of X: an account the app holds tokens for, or a simulated person.
+
+    Attributes:
+        id: the user id (a string, as X sends it).
+        screen_name: the handle without ``@``.
+        name: the display name.
+        created_ms: when the account was made, ms since the epoch.
+        token: the access token the app holds for this user, if any.
+        token_secret: that token's secret.
+    """
+
+    id: str
+    screen_name: str
+    name: str
+    created_ms: int
+    token: str | None = None
+    token_secret: str | None = None
+
+    @property
+    def is_account(self) -> bool:
+        """True when the app holds tokens for this user (it can act through the API)."""
+        return self.token is not None
+
+    def to_json(self) -> JSONObject:
+        """The hydrated user object of a delivery's ``users`` map."""
+        return {
+            "id": self.id,
+            "created_timestamp": str(self.created_ms),
+            "name": self.name,
+            "screen_name": self.screen_name,
+            "location": "",
+            "description": "",
+            "protected": False,
+            "verified": False,
+            "followers_count": 0,
+            "friends_count": 0,
+            "statuses_count": 0,
+            "profile_image_url_https": (
+                "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    """One Direct Message, as the emulator recorded it.
+
+    Attributes:
+        id: a snowflake-like id; later messages have larger ids.
+        sender_id: who wrote it.
+        recipient_id: who it was for.
+        message_data: what the sender posted (text, quick_reply, ctas, attachment,
+            quick_reply_response).
+        created_ms: when it was sent, ms since the epoch.
+        source_app_id: the app it was sent through (ours for API sends, X's web
+            client for simulated people).
+        quick_reply_metadata: the metadata of the tapped option, for a tap.
+        welcome_message_id: the welcome message that opened the conversation, if any.
+    """
+
+    id: str
+    sender_id: str
+    recipient_id: str
+    message_data: JSONObject
+    created_ms: int
+    source_app_id: str | None = None
+    quick_reply_metadata: str | None = None
+    welcome_message_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The message text ('' when there is none)."""
+        return str(self.message_data.get("text", ""))
+
+    @property
+    def options(self) -> list[JSONObject]:
+        """The Quick Reply options the message offers (empty when none)."""
+        quick_reply = self.message_data.get("quick_reply") or {}
+        return list(quick_reply.get("options") or [])
+
+    def to_json(self) -> JSONObject:
+        """A plain JSON form for the admin endpoints."""
+        return {
+            "id": self.id,
+            "sender_id": self.sender_id,
+            "recipient_id": self.recipient_id,
+            "message_data": self.message_data,
+            "created_ms": self.created_ms,
+            "source_app_id": self.source_app_id,
+            "quick_reply_metadata": self.quick_reply_metadata,
+            "welcome_message_id": self.welcome_message_id,
+        }
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A registered webhook URL.
+
+    Attributes:
+        id: X's id for it.
+        url: where deliveries and CRC checks go.
+        valid: whether the last CRC check passed; invalid webhooks get no deliveries.
+        created_at: ``2016-06-02T23:54:02Z`` style, as X writes it.
+        env_name: the premium environment label, or None for an enterprise webhook.
+    """
+
+    id: str
+    url: str
+    valid: bool
+    created_at: str
+    env_name: str | None = None
+
+    def to_json(self) -> JSONObject:
+        """X's v1.1 webhook object."""
+        return {"id": self.id, "url": self.url, "valid": self.valid, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A typing indicator or read receipt sent through the API by an account."""
+
+    kind: str
+    sender_id: str
+    recipient_id: str
+    created_ms: int
+    last_read_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestToken:
+    """A temporary credential of the 3-legged OAuth flow."""
+
+    token: str
+    secret: str
+    callback: str
+    verifier: str | None = None
+    user_id: str | None = None
+
+
+class Snowflakes:
+    """Ids shaped like X's snowflakes (time in the high bits), strictly increasing."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._last = 0
+
+    def next(self) -> str:
+        """A new id, larger than every earlier one."""
+        ms = int(self._clock() * 1000)
+        candidate = max(ms - TWITTER_EPOCH_MS, 0) << 22
+        self._last = max(candidate, self._last + 1)
+        return str(self._last)
+
+
+def iso_timestamp(seconds: float) -> str:
+    """``2016-06-02T23:54:02Z``: the format of a webhook's ``created_at``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+@dataclass
+class World:
+    """The mutable state of one emulated X: users, tokens, messages, webhooks.
+
+    Methods that look things up return None for unknown ids; the API layer
+    turns that into X's error answers.
+    """
+
+    app: App
+    clock: Clock = time.time
+    users: dict[str, User] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    webhooks: list[Webhook] = field(default_factory=list)
+    subscriptions: set[tuple[str, str]] = field(default_factory=set)
+    indicators: list[Indicator] = field(default_factory=list)
+    welcome_messages: dict[str, JSONObject] = field(default_factory=dict)
+    welcome_rules: dict[str, JSONObject] = field(default_factory=dict)
+    request_tokens: dict[str, RequestToken] = field(default_factory=dict)
+    bearer_token: str = field(default_factory=lambda: "AAAA" + secrets.token_urlsafe(32))
+
+    def __post_init__(self) -> None:
+        self.ids = Snowflakes(self.clock)
+
+    def now_ms(self) -> int:
+        """The emulator clock in milliseconds."""
+        return int(self.clock() * 1000)
+
+    # users and tokens
+
+    def add_user(self, user: User) -> User:
+        """Add or replace ``user``; a token already held by another user is refused."""
+        if user.token is not None:
+            holder = self.user_for_token(user.token)
+            if holder is not None and holder.id != user.id:
+                raise ValueError(
+                    f"Token of user {user.id} is already held by user {holder.id}; "
+                    "give every account its own access token."
+                )
+        self.users[user.id] = user
+        return user
+
+    def user(self, user_id: str) -> User | None:
+        """The user with ``user_id``, if known."""
+        return self.users.get(user_id)
+
+    def user_by_name(self, screen_name: str) -> User | None:
+        """The user with ``screen_name`` (case ignored, leading @ allowed)."""
+        wanted = screen_name.lstrip("@").lower()
+        return next((u for u in self.users.values() if u.screen_name.lower() == wanted), None)
+
+    def user_for_token(self, token: str) -> User | None:
+        """The account that ``token`` belongs to, if any."""
+        return next((u for u in self.users.values() if u.token == token), None)
+
+    def issue_tokens(self, user_id: str) -> User:
+        """Give ``user_id`` access tokens (keeping any it already has) and return it."""
+        user = self.users[user_id]
+        if user.token is None:
+            token = f"{user.id}-{secrets.token_urlsafe(24)}"
+            user = replace(user, token=token, token_secret=secrets.token_urlsafe(32))
+            self.users[user.id] = user
+        return user
+
+    def revoke_tokens(self, user_id: str) -> None:
+        """Forget the tokens of ``user_id`` and its subscriptions."""
+        user = self.users.get(user_id)
+        if user is not None:
+            self.users[user_id] = replace(user, token=None, token_secret=None)
+        self.subscriptions = {s for s in self.subscriptions if s[1] != user_id}
+
+    # webhooks and subscriptions
+
+    def webhook(self, webhook_id: str, env_name: str | None = None) -> Webhook | None:
+        """The webhook with ``webhook_id`` (in ``env_name``, when given)."""
+        for hook in self.webhooks:
+            if hook.id == webhook_id and (env_name is None or hook.env_name == env_name):
+                return hook
+        return None
+
+    def env_webhooks(self, env_name: str | None) -> list[Webhook]:
+        """Webhooks of a premium environment, or the enterprise ones for None."""
+        return [hook for hook in self.webhooks if hook.env_name == env_name]
+
+    def set_webhook(self, hook: Webhook) -> None:
+        """Add ``hook``, or replace the webhook with the same id."""
+        self.webhooks = [h for h in self.webhooks if h.id != hook.id] + [hook]
+        self.webhooks.sort(key=lambda h: int(h.id))
+
+    def remove_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook and every subscription on it."""
+        self.webhooks = [h for h in self.webhooks if h.id != webhook_id]
+        self.subscriptions = {s for s in self.subscriptions if s[0] != webhook_id}
+
+    def subscribers(self, webhook_id: str) -> list[str]:
+        """User ids subscribed on a webhook, in id order."""
+        return sorted((u for w, u in self.subscriptions if w == webhook_id), key=int)
+
+    # messages
+
+    def message(self, message_id: str) -> Message | None:
+        """The message with ``message_id``, if recorded."""
+        return next((m for m in reversed(self.messages) if m.id == message_id), None)
+
+    def conversation(self, a: str, b: str) -> list[Message]:
+        """Messages between ``a`` and ``b``, oldest first."""
+        pair = {a, b}
+        return [m for m in self.messages if {m.sender_id, m.recipient_id} == pair]
+
+    def rule_for(self, account_id: str) -> JSONObject | None:
+        """The welcome message rule of ``account_id``, if it set one."""
+        return next(
+            (r for r in self.welcome_rules.values() if r["_account_id"] == account_id), None
+        )
+
+
+def public(record: dict[str, Any]) -> JSONObject:
+    """``record`` without the emulator's private ``_``-prefixed bookkeeping keys."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+# X's rules for message data
+
+
+def bad_request(message: str) -> ApiError:
+    """X's answer to a body that breaks its schema (400, code 214)."""
+    return ApiError(400, 214, message)
+
+
+def validate_message_data(data: Any, where: str, max_text: int = MAX_TEXT) -> JSONObject:
+    """Check ``message_data`` against X's limits; the accepted fields.
+
+    Raises:
+        ApiError: 400 code 354 for text over ``max_text``, else 400 code 214
+            naming the offending field.
+    """
+    if not isinstance(data, dict):
+        raise bad_request(f"{where}: a JSON object is required.")
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise bad_request(f"{where}.text: must be a string.")
+    if len(text) > max_text:
+        raise ApiError(400, 354)
+    if not text and "attachment" not in data:
+        raise bad_request(f"{where}.text: a message needs text or an attachment.")
+    clean: JSONObject = {"text": text}
+    if "quick_reply" in data:
+        clean["quick_reply"] = _quick_reply(data["quick_reply"], f"{where}.quick_reply")
+    if "ctas" in data:
+        clean["ctas"] = _ctas(data["ctas"], f"{where}.ctas")
+    if "attachment" in data:
+        attachment = data["attachment"]
+        media = attachment.get("media") if isinstance(attachment, dict) else None
+        if not isinstance(media, dict) or not str(media.get("id", "")).isdigit():
+            raise bad_request(f"{where}.attachment: type media with a media id is required.")
+        clean["attachment"] = {"type": "media", "media": {"id": str(media["id"])}}
+    return clean
+
+
+def _quick_reply(quick_reply: Any, where: str) -> JSONObject:
+    if not isinstance(quick_reply, dict) or quick_reply.get("type") != "options":
+        raise bad_request(f'{where}.type: must be "options".')
+    options = quick_reply.get("options")
+    if not isinstance(options, list) or not 1 <= len(options) <= 20:
+        raise bad_request(f"{where}.options: between 1 and 20 options are required.")
+    described = [isinstance(o, dict) and "description" in o for o in options]
+    if any(described) and not all(described):
+        raise bad_request(f"{where}.options: give a description to all options or to none.")
+    clean: list[JSONObject] = []
+    for i, option in enumerate(options):
+        at = f"{where}.options[{i}]"
+        if not isinstance(option, dict):
+            raise bad_request(f"{at}: a JSON object is required.")
+        label = option.get("label")
+        if not isinstance(label, str) or not 1 <= len(label) <= 36:
+            raise bad_request(f"{at}.label: 1 to 36 characters are required.")
+        if _URL.search(label):
+            raise bad_request(f"{at}.label: must not contain a URL.")
+        item: JSONObject = {"label": label}
+        for name, limit in (("description", 72), ("metadata", 1000)):
+            if name in option:
+                value = option[name]
+                if not isinstance(value, str) or len(value) > limit:
+                    raise bad_request(f"{at}.{name}: at most {limit} characters are allowed.")
+                item[name] = value
+        clean.append(item)
+    return {"type": "options", "options": clean}
+
+
+def _ctas(ctas: Any, where: str) -> list[JSONObject]:
+    if not isinstance(ctas, list) or not 1 <= len(ctas) <= 3:
+        raise bad_request(f"{where}: between 1 and 3 buttons are required.")
+    clean: list[JSONObject] = []
+    for i, cta in enumerate(ctas):
+        at = f"{where}[{i}]"
+        if not isinstance(cta, dict) or cta.get("type") != "web_url":
+            raise bad_request(f'{at}.type: must be "web_url".')
+        label, url = cta.get("label"), cta.get("url")
+        if not isinstance(label, str) or not 1 <= len(label) <= 36:
+            raise bad_request(f"{at}.label: 1 to 36 characters are required.")
+        if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url):
+            raise bad_request(f"{at}.url: an http(s) URL is required.")
+        tco = "https://t.co/" + base64.urlsafe_b64encode(url.encode()).decode()[-10:].rstrip("=")
+        clean.append({"type": "web_url", "label": label, "tco_url": tco, "url": url})
+    return clean
