@@ -447,3 +447,36 @@ async def test_v2_send_posts_text_and_one_media() -> None:
     (request,) = capture.requests
     assert request.url.path == "/2/dm_conversations/with/2/messages"
     assert json.loads(request.content) == {"text": "hello", "attachments": [{"media_id": "555"}]}
+
+
+async def test_v2_management_paths_and_answers() -> None:
+    answers = {
+        ("POST", "/2/webhooks"): {
+            "data": {"id": "1", "url": HOOK_URL, "valid": True, "created_at": "2025-01-15"}
+        },
+        ("GET", "/2/webhooks"): {"data": [], "meta": {"result_count": 0}},
+        ("PUT", "/2/webhooks/1"): {"data": {"valid": True}},
+        ("GET", "/2/account_activity/webhooks/1/subscriptions/all"): {"data": {"subscribed": True}},
+        ("GET", "/2/account_activity/subscriptions/count"): {
+            "data": {"provisioned_count": "3", "subscriptions_count_all": "1"}
+        },
+    }
+    seen: list[httpx.Request] = []
+
+    def x(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=answers[(request.method, request.url.path)])
+
+    async with XClient(
+        consumer_key="ck", consumer_secret="cs", token="1-t", token_secret="ts", api="v2",
+        bearer_token="B", transport=httpx.MockTransport(x),
+    ) as client:  # fmt: skip
+        hook = await client.register_webhook(HOOK_URL)
+        assert (hook.id, hook.valid) == ("1", True)
+        assert await client.list_webhooks() == []
+        assert await client.crc_check("1") is True
+        assert await client.check_subscription("1") is True
+        assert (await client.subscription_count()).provisioned_count == 3
+    assert json.loads(seen[0].content) == {"url": HOOK_URL}
+    assert seen[0].headers["authorization"] == "Bearer B"
+    assert seen[3].headers["authorization"].startswith("OAuth ")  # the user's own check
