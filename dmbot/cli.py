@@ -126,14 +126,19 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # SUPPRESS: an option given before the subcommand is not reset by the subcommand's default.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)"
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks, debug logs"
+    )
+    parser = argparse.ArgumentParser(prog="dmbot", description="Direct Message bots on X.")
+    parser.add_argument(
         "--config", default="config.yaml", help="config file (default: config.yaml)"
     )
-    common.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
-    parser = argparse.ArgumentParser(
-        prog="dmbot", description="Direct Message bots on X.", parents=[common]
-    )
+    parser.add_argument("--debug", action="store_true", help="tracebacks, debug logs")
     parser.add_argument("--version", action="version", version=f"dmbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -178,10 +183,12 @@ def _ensure_common(parser: argparse.ArgumentParser) -> None:
     options = {option for action in parser._actions for option in action.option_strings}
     if "--config" not in options:
         parser.add_argument(
-            "--config", default="config.yaml", help="config file (default: config.yaml)"
+            "--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)"
         )
     if "--debug" not in options:
-        parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+        parser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks"
+        )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():

@@ -1,0 +1,219 @@
+"""`dmbot serve` as X meets it: real processes, signed deliveries, kill -9.
+
+The recording fake of X is `dmbot emulator` on loopback: it checks every
+OAuth signature of the bot's sends and records them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from payloads import delivery, dm, dm_event
+from procs import (
+    APP_ID,
+    BOT_ID,
+    PATH,
+    REPO,
+    Process,
+    bot_messages,
+    emulator,
+    free_port,
+    post,
+    serve,
+    texts,
+    wait_until,
+    write_config,
+)
+
+ALICE = "2000000000001"
+BOB = "2000000000002"
+ECHO = str(REPO / "bots" / "echo.py")
+
+
+def inbox_size(folder: Path) -> int:
+    with sqlite3.connect(folder / "dmbot.db") as db:
+        return int(db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
+
+
+def test_crc_signature_and_rejections_over_http(tmp_path: Path) -> None:
+    config = write_config(tmp_path, api_url="http://127.0.0.1:9")
+    with serve(config, tmp_path) as (url, proc):
+        crc = httpx.get(url, params={"crc_token": "dGVzdC10b2tlbi0xMjM0", "nonce": "n"})
+        assert crc.status_code == 200
+        assert crc.json()["response_token"].startswith("sha256=")
+        assert httpx.get(url, params={"crc_token": "<script>"}).status_code == 400
+        assert post(url, dm("hi", sender=ALICE, recipient=BOT_ID)) == 200
+        assert post(url, dm("hi", sender=ALICE, recipient=BOT_ID), secret="wrong") == 401
+        assert post(url, b"[1,2]") == 400
+        assert post(url, json.dumps({"pad": "x" * (1024 * 1024 + 1)}).encode()) == 413
+        health = httpx.get(url.replace(PATH, "/healthz"))
+        assert health.status_code == 200
+    assert "no bot loaded" in proc.output()
+
+
+def test_acknowledged_event_survives_kill_9(tmp_path: Path) -> None:
+    stuck = tmp_path / "stuck.py"
+    stuck.write_text(
+        "import asyncio\nfrom dmbot import Bot\nbot = Bot()\n\n"
+        "@bot.on_message()\nasync def stuck(ctx):\n    await asyncio.Event().wait()\n"
+    )
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=str(stuck))
+        with serve(config, tmp_path, name="first") as (url, proc):
+            assert post(url, dm("survive", sender=ALICE, recipient=BOT_ID)) == 200
+            proc.kill9()
+        # The event is still in the inbox of the SQLite file.
+        with sqlite3.connect(tmp_path / "dmbot.db") as db:
+            bodies = [row[0] for row in db.execute("SELECT body FROM inbox")]
+        assert any(b"survive" in body for body in bodies)
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path, name="second"):
+            wait_until(lambda: bot_messages(x), what="the reply after restart")
+            assert texts(bot_messages(x)) == ["survive"]
+
+
+def test_one_reply_per_event_under_12_deliveries_sequential_and_concurrent(
+    tmp_path: Path,
+) -> None:
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path) as (url, _):
+            event = dm_event("only once", sender=ALICE, recipient=BOT_ID)
+            # The sender's own copy first: it must not use up the claim.
+            assert post(url, delivery(event, for_user=ALICE)) == 200
+            for _ in range(5):
+                assert post(url, delivery(event, for_user=BOT_ID)) == 200
+            with ThreadPoolExecutor(6) as pool:
+                codes = list(
+                    pool.map(lambda _: post(url, delivery(event, for_user=BOT_ID)), range(6))
+                )
+            assert codes == [200] * 6
+            wait_until(lambda: bot_messages(x), what="the reply")
+            second = dm_event("marker", sender=ALICE, recipient=BOT_ID)
+            post(url, delivery(second, for_user=BOT_ID))
+            wait_until(lambda: len(bot_messages(x)) >= 2, what="the marker reply")
+            assert texts(bot_messages(x)) == ["only once", "marker"]
+
+
+def test_echoes_and_the_owner_typing_elsewhere_get_no_reply(tmp_path: Path) -> None:
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO, extra={"twitter": {"app_id": APP_ID}})
+        with serve(config, tmp_path) as (url, _):
+            post(url, dm("ping", sender=ALICE, recipient=BOT_ID))
+            wait_until(lambda: bot_messages(x), what="the first reply")
+            [sent] = bot_messages(x)
+            # X echoes our own send back to the webhook.
+            echo = dm(
+                "ping",
+                sender=BOT_ID,
+                recipient=ALICE,
+                id=sent["id"],
+                for_user=BOT_ID,
+                source_app_id=APP_ID,
+            )
+            assert post(url, echo) == 200
+            # The owner answers Bob from the X app: a human takes over that conversation.
+            post(
+                url,
+                dm(
+                    "Human here",
+                    sender=BOT_ID,
+                    recipient=BOB,
+                    for_user=BOT_ID,
+                    source_app_id="268278",
+                ),
+            )
+            post(url, dm("thanks human", sender=BOB, recipient=BOT_ID))
+            post(url, dm("pong", sender=ALICE, recipient=BOT_ID))
+            wait_until(lambda: len(bot_messages(x)) >= 2, what="the second reply")
+            wait_until(lambda: inbox_size(tmp_path) == 0, what="every delivery handled")
+            assert texts(bot_messages(x)) == ["ping", "pong"]
+
+
+def test_burst_of_ten_is_answered_in_order(tmp_path: Path) -> None:
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path) as (url, _):
+            events = [dm_event(f"m{i}", sender=ALICE, recipient=BOT_ID) for i in range(10)]
+            for event in events:
+                assert post(url, delivery(event, for_user=BOT_ID)) == 200
+            wait_until(lambda: len(bot_messages(x)) >= 10, what="ten replies")
+            assert texts(bot_messages(x)) == [f"m{i}" for i in range(10)]
+
+
+def test_batch_and_unknown_kinds(tmp_path: Path) -> None:
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path) as (url, _):
+            assert post(url, {"for_user_id": BOT_ID, "shiny_new_events": [{"a": 1}]}) == 200
+            batch = [dm_event(t, sender=ALICE, recipient=BOT_ID) for t in ("a", "b", "c")]
+            assert post(url, delivery(*batch, for_user=BOT_ID)) == 200
+            wait_until(lambda: len(bot_messages(x)) >= 3, what="three replies")
+            assert texts(bot_messages(x)) == ["a", "b", "c"]
+
+
+def test_replies_committed_while_x_is_down_are_sent_once_after_kill_9(tmp_path: Path) -> None:
+    with emulator(tmp_path) as x:
+        httpx.post(
+            f"{x}/_emulator/faults", json={"endpoint": "dm_send", "status": 503, "count": 1000}
+        )
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path, name="first") as (url, proc):
+            for i in range(5):
+                post(url, dm(f"r{i}", sender=ALICE if i % 2 else BOB, recipient=BOT_ID))
+
+            def committed() -> bool:
+                with sqlite3.connect(tmp_path / "dmbot.db") as db:
+                    return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 5
+
+            wait_until(committed, what="five committed replies")
+            proc.kill9()
+        assert bot_messages(x) == []
+        httpx.delete(f"{x}/_emulator/faults")
+        with serve(config, tmp_path, name="second"):
+            wait_until(lambda: len(bot_messages(x)) >= 5, what="five replies")
+        assert sorted(texts(bot_messages(x))) == ["r0", "r1", "r2", "r3", "r4"]
+
+
+def test_missing_config_and_port_in_use_are_one_line_errors(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dmbot.cli", "serve", "--config", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "nope.yaml" in result.stderr and "Traceback" not in result.stderr
+    config = write_config(tmp_path, api_url="http://127.0.0.1:9")
+    port = free_port()
+    first = Process(["serve", "--config", str(config), "--port", str(port)], tmp_path / "a.log")
+    try:
+        wait_until(lambda: "serving" in first.output(), what="the first server")
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dmbot.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=30,
+        )
+        assert result.returncode == 1
+        assert f"port {port}" in result.stderr and "in use" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        first.stop()
