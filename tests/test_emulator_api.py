@@ -384,9 +384,15 @@ async def test_send_refuses_bodies_past_xs_limits(
 
 async def test_send_needs_a_json_body(emu: Emulator) -> None:
     async with client(emu) as api:
-        response = await api.post("/1.1/direct_messages/events/new.json", content=b"text=hi")
-    assert response.status_code == 400
-    assert "JSON" in response.json()["errors"][0]["message"]
+        form = await api.post("/1.1/direct_messages/events/new.json", data={"text": "hi"})
+        broken = await api.post(
+            "/1.1/direct_messages/events/new.json",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
+    assert form.status_code == 415
+    assert broken.status_code == 400
+    assert "JSON" in broken.json()["errors"][0]["message"]
 
 
 async def test_typing_and_read_answer_204_and_are_recorded(emu: Emulator) -> None:
@@ -748,6 +754,7 @@ class _Twitter:
     consumer_secret: str = CS
     access_token: str = BOT_TOKEN
     access_token_secret: str = BOT_SECRET
+    app_id: str = "999"
 
 
 @dataclass(frozen=True)
@@ -777,6 +784,35 @@ async def test_the_emulator_command_builds_from_settings() -> None:
     people = {u.screen_name for u in emu.world.users.values() if not u.is_account}
     assert accounts == {BOT_ID: "bot", "1000000000002": "bot2"}
     assert people == {"alice", "bob"}
+    assert emu.world.app.id == "999"
     async with client(emu) as api:
         me = await api.get("/1.1/account/verify_credentials.json")
     assert me.json()["id_str"] == BOT_ID
+
+
+async def test_strict_urls_apply_xs_webhook_url_rules(emu: Emulator, receiver: Receiver) -> None:
+    emu.realism.strict_urls = True
+    async with client(emu) as api:
+        answers = [
+            await api.post("/1.1/account_activity/webhooks.json", params={"url": url})
+            for url in ("http://bot.example/hook", "https://bot.example:8443/hook", HOOK_URL)
+        ]
+    assert [a.status_code for a in answers] == [400, 400, 200]
+    assert receiver.crc_queries and len(receiver.crc_queries) == 1
+
+
+def test_realism_is_off_by_default(emu: Emulator) -> None:
+    realism = Emulator().realism
+    assert not any(
+        [
+            realism.duplicates,
+            realism.out_of_order,
+            realism.delay,
+            realism.retries,
+            realism.drop_metadata,
+            realism.typing_events,
+            realism.read_events,
+            realism.strict_urls,
+        ]
+    )
+    assert realism.retry_schedule == (3.0, 27.0, 242.0) and realism.timeout == 3.0

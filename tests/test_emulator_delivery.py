@@ -10,12 +10,14 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from test_emulator_api import (
     ALICE_ID,
     API,
@@ -346,11 +348,13 @@ async def test_a_crashing_webhook_is_recorded_never_raised(receiver: Receiver) -
 
     emu = Emulator(CK, CS, webhook_transport=httpx.MockTransport(crash))
     emu.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
+    emu.add_user(ALICE_ID, "alice")
     emu.subscribe((await emu.register_webhook(HOOK_URL)).id, BOT_ID)
-    await emu.send(ALICE_ID if emu.world.user(ALICE_ID) else BOT_ID, BOT_ID, "x")
+    message = await emu.send(ALICE_ID, BOT_ID, "x")
     await emu.deliveries_settled()
     record = emu.delivery_log[-1]
     assert record.status is None and "ConnectError" in (record.error or "")
+    assert emu.messages == [message]
     await emu.aclose()
 
 
@@ -389,3 +393,30 @@ async def test_revoking_delivers_a_user_event_and_unsubscribes(
     assert payload["user_event"]["revoke"]["source"] == {"user_id": BOT_ID}
     assert emu.subscriptions == set()
     assert emu.world.user_for_token(BOT_TOKEN) is None
+
+
+async def test_crc_and_deliveries_travel_over_real_loopback_http(receiver: Receiver) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(receiver.app, lifespan="off", ws="none", log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    emu = Emulator(CK, CS)  # no transport: a real HTTP client
+    emu.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
+    emu.add_user(ALICE_ID, "alice")
+    try:
+        hook = await emu.register_webhook(f"http://127.0.0.1:{port}/webhooks/twitter")
+        emu.subscribe(hook.id, BOT_ID)
+        message = await emu.send(ALICE_ID, BOT_ID, "over the wire")
+        await emu.deliveries_settled()
+    finally:
+        await emu.aclose()
+        server.should_exit = True
+        await serving
+        sock.close()
+    [payload] = receiver.payloads()
+    assert events(payload)[0]["id"] == message.id
+    headers, body = receiver.posts[0]
+    assert signature.verify(CS, body, headers["x-twitter-webhooks-signature"])

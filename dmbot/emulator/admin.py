@@ -61,9 +61,13 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
                 return await handler(request)
             except ApiError as error:
                 return fail(error.message, error.status)
+            except KeyError as error:
+                return fail(f"The JSON body needs the field {error}.")
             except LookupError as error:
                 return fail(str(error.args[0] if error.args else error), 404)
-            except (ValueError, KeyError, TypeError) as error:
+            except TimeoutError as error:
+                return fail(str(error), 408)
+            except (ValueError, TypeError) as error:
                 return fail(str(error))
 
         return run
@@ -213,6 +217,8 @@ class _TwitterSettings(Protocol):
     def access_token(self) -> str: ...
     @property
     def access_token_secret(self) -> str: ...
+    @property
+    def app_id(self) -> str: ...
 
 
 class _AccountSettings(Protocol):
@@ -246,12 +252,13 @@ def build_emulator(
     consumer_secret: str,
     accounts: Iterable[AccountSpec] = (),
     people: Iterable[tuple[str, str, str]] = DEFAULT_PEOPLE,
+    app_id: str = "13090192",
     webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Emulator:
     """An emulator holding ``accounts`` (named bot, bot2, ...) and simulated ``people``."""
     from dmbot.emulator import Emulator
 
-    emu = Emulator(consumer_key, consumer_secret, webhook_transport=webhook_transport)
+    emu = Emulator(consumer_key, consumer_secret, app_id, webhook_transport=webhook_transport)
     for index, (user_id, token, token_secret) in enumerate(accounts, start=1):
         screen_name = "bot" if index == 1 else f"bot{index}"
         emu.add_account(user_id, screen_name, token=token, token_secret=token_secret)
@@ -285,6 +292,7 @@ def emulator_from_settings(
         consumer_key=twitter.consumer_key,
         consumer_secret=twitter.consumer_secret,
         accounts=specs.values(),
+        app_id=twitter.app_id or "13090192",
         webhook_transport=webhook_transport,
     )
 

@@ -53,7 +53,10 @@ def build_app(emu: Emulator) -> Starlette:
     return Starlette(routes=x.routes() + admin_routes(emu, x.tokens), lifespan=lifespan)
 
 
-def _json(body: bytes) -> JSONObject:
+def _json(request: Request, body: bytes) -> JSONObject:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        # X answers 415 to a DM or welcome message posted as a form.
+        raise ApiError(415, None, "Send the body as JSON with Content-Type: application/json.")
     try:
         data = json.loads(body)
     except ValueError:
@@ -195,7 +198,7 @@ class XApi:
     # direct messages
 
     async def dm_send(self, request: Request, caller: Caller) -> Response:
-        event = _json(await request.body()).get("event")
+        event = _json(request, await request.body()).get("event")
         if not isinstance(event, dict) or event.get("type") != "message_create":
             raise bad_request('event.type: must be "message_create".')
         create = event.get("message_create")
@@ -265,7 +268,7 @@ class XApi:
     # welcome messages
 
     async def welcome_new(self, request: Request, caller: Caller) -> Response:
-        welcome = _json(await request.body()).get("welcome_message")
+        welcome = _json(request, await request.body()).get("welcome_message")
         if not isinstance(welcome, dict):
             raise bad_request("welcome_message: a JSON object is required.")
         data = validate_message_data(
@@ -299,7 +302,7 @@ class XApi:
         return no_content()
 
     async def rule_new(self, request: Request, caller: Caller) -> Response:
-        rule = _json(await request.body()).get("welcome_message_rule")
+        rule = _json(request, await request.body()).get("welcome_message_rule")
         wanted = rule.get("welcome_message_id") if isinstance(rule, dict) else None
         welcome = self.world.welcome_messages.get(str(wanted))
         if welcome is None or welcome["_account_id"] != caller.account.id:
