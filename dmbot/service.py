@@ -151,6 +151,7 @@ class Service:
             ),
             live=sender,
             on_commit=sender.notify,
+            on_received=sender.received,
         )
         self.sender, self.worker = sender, worker
         self._tasks = [

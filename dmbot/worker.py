@@ -84,6 +84,7 @@ class Worker:
         options: EngineOptions | None = None,
         live: LiveActions | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_received: Callable[[str, str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -93,6 +94,7 @@ class Worker:
         self.options = options or EngineOptions()
         self.live = live
         self.on_commit = on_commit
+        self.on_received = on_received
         self.clock = clock
         self._wake = asyncio.Event()
         self._lanes: dict[ConversationKey, _Lane] = {}
@@ -287,6 +289,9 @@ class Worker:
         )
         if not committed:
             return "duplicate"
+        if isinstance(event, DirectMessage) and self.on_received is not None:
+            # X lets an account answer a received DM 5 times outside its daily budget.
+            self.on_received(key[0], key[1])
         return f"handled ({len(ctx.actions)} action{'s' * (len(ctx.actions) != 1)})"
 
     async def _on_error(
