@@ -19,7 +19,7 @@ from typing import Any
 
 from dmbot import __version__
 from dmbot.config import Settings, load_settings, webhook_url_problem
-from dmbot.errors import BotLoadError, ConfigError, DmbotError
+from dmbot.errors import ConfigError, DmbotError
 
 log = logging.getLogger("dmbot")
 
@@ -101,28 +101,35 @@ async def _preflight(service: Any) -> None:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Load config, bot and flows; print every problem with file and line."""
+    from dmbot.flowfile import check_flow_file
     from dmbot.script import load_bot
 
-    problems = 0
+    problems: list[str] = []
     if settings.webhook.url:
         problem = webhook_url_problem(settings.webhook.url)
         if problem:
             print(f"warning: webhook.url: {problem}")
+    for path in args.flow_files:
+        problems.extend(str(problem) for problem in check_flow_file(path))
     if settings.bot:
         path = settings.bot_path
         try:
             bot = load_bot(str(path) if path is not None else settings.bot)
-        except BotLoadError as exc:
-            print(exc)
-            return 1
         except DmbotError as exc:
-            print(exc)
-            return 1
-        print(f"bot {settings.bot}: {len(bot.flows)} flow(s) loaded")
+            problems.append(str(exc))
+        else:
+            flows = ", ".join(sorted(bot.flows)) or "none"
+            print(f"bot {settings.bot}: ok (flows: {flows})")
     else:
-        print("no bot configured (bot: in config.yaml)")
-    print(f"config {settings.source}: ok" if not problems else "")
-    return 1 if problems else 0
+        print("no bot configured: set `bot:` in config.yaml")
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"{settings.source}: ok")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", parents=[common], help="check config, bot and flows")
+    check.add_argument(
+        "flow_files", nargs="*", metavar="FLOWS.yaml", help="also check these flow files"
+    )
     check.set_defaults(func=cmd_check)
 
     _add_optional_commands(sub, common)

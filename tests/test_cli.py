@@ -1,0 +1,78 @@
+"""The dmbot command: exit codes, one-line errors, `dmbot check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dmbot.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+BROKEN = REPO / "tests" / "flows" / "broken.yaml"
+
+
+def test_check_passes_on_the_shipped_config(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "bots/pizza.py: ok (flows: order)" in out
+
+
+def test_check_reports_every_flow_problem_with_file_and_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["check", str(BROKEN)]) == 1
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "broken.yaml:" in line]
+    assert len(lines) >= 25
+    for fragment in [
+        "broken.yaml:11: flow order, step size: unknown key 'optons'",
+        "names no step or ending",
+        "no path from the first step",
+        "over X's limit of 36",
+        "at most 20",
+        "metadata",
+    ]:
+        assert any(fragment in line for line in lines), fragment
+
+
+def test_check_reports_a_bot_script_that_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "bad.py"
+    script.write_text("from dmbot import Bot\nbot = Bot()\nraise ValueError('oops')\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"twitter:\n  consumer_secret: s\nbot: {script}\n")
+    assert main(["check", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f"{script}:3" in out and "ValueError: oops" in out
+
+
+def test_bad_config_is_one_line_naming_key_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("twitter:\n  consumer_secret: s\nserver:\n  prot: 8000\n")
+    assert main(["check", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "config.yaml:4" in err and "server.prot" in err and "server.port" in err
+    assert "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["no-such-command"])
+    assert raised.value.code == 2
+
+
+def test_config_before_the_subcommand_is_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text("twitter:\n  consumer_secret: s\n")
+    assert main(["--config", str(config), "check"]) == 0
+    assert "elsewhere.yaml: ok" in capsys.readouterr().out
