@@ -387,6 +387,13 @@ class Emulator:
         if hook is None:
             raise ApiError(404, 34)
         account = self.user(user)
+        if not account.is_account:
+            raise ApiError(
+                401,
+                89,
+                f"@{account.screen_name} has not authorized the app, so it cannot be subscribed; "
+                "give it tokens with add_account or the OAuth flow first.",
+            )
         if (hook.id, account.id) in self.world.subscriptions:
             raise ApiError(409, 355)
         limit = ENTERPRISE_SUBSCRIPTIONS if hook.env_name is None else PREMIUM_SUBSCRIPTIONS

@@ -273,21 +273,13 @@ def emulator_from_settings(
     """An emulator that accepts the config's app keys and account tokens, with alice and bob."""
     twitter = settings.twitter
     specs: dict[str, AccountSpec] = {}
-    main_id = twitter.access_token.partition("-")[0]
-    if main_id.isdigit():
-        # X's access tokens start with the account's user id.
-        specs[main_id] = (main_id, twitter.access_token, twitter.access_token_secret)
+    # all_accounts starts with the twitter: account itself, when it has tokens.
     for account in settings.all_accounts:
-        specs.setdefault(
-            account.user_id,
-            (account.user_id, account.access_token, account.access_token_secret),
-        )
-    if not specs and twitter.access_token:
-        specs["1000000000001"] = (
-            "1000000000001",
-            twitter.access_token,
-            twitter.access_token_secret,
-        )
+        if account.access_token not in {spec[1] for spec in specs.values()}:
+            specs.setdefault(
+                account.user_id,
+                (account.user_id, account.access_token, account.access_token_secret),
+            )
     return build_emulator(
         consumer_key=twitter.consumer_key,
         consumer_secret=twitter.consumer_secret,

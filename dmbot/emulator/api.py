@@ -8,7 +8,6 @@ errors are X's ``{"errors":[{"code","message"}]}``.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,9 +30,9 @@ if TYPE_CHECKING:
 
     from dmbot.emulator import Emulator
 
-Auth = Literal["user", "app", "consumer", "none"]
+Auth = Literal["user", "app", "consumer"]
 """user: an account's access token; app: any signed call or the bearer token;
-consumer: the app alone or a request token (3-legged flow); none: no check."""
+consumer: the app alone or a request token (3-legged flow)."""
 
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
@@ -71,6 +70,13 @@ def _required(params: dict[str, str], name: str) -> str:
     if not value:
         raise bad_request(f"The parameter {name} is required.")
     return value
+
+
+def _integer(params: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(params.get(name) or default)
+    except ValueError:
+        raise bad_request(f"The parameter {name} must be a whole number.") from None
 
 
 def no_content() -> Response:
@@ -171,7 +177,7 @@ class XApi:
     def _authenticate(self, request: Request, body: bytes, auth: Auth) -> Caller:
         bearer = oauth.bearer_token(request)
         if bearer is not None:
-            if not hmac.compare_digest(bearer, self.world.bearer_token):
+            if not oauth.same(bearer, self.world.bearer_token):
                 raise ApiError(401, 89)
             if auth != "app":
                 # Registering and subscribing need a user context (X: code 261).
@@ -224,8 +230,8 @@ class XApi:
     async def dm_list(self, request: Request, caller: Caller) -> Response:
         me = caller.account.id
         params = dict(request.query_params)
-        count = min(max(int(params.get("count", "20") or 20), 1), 50)
-        start = int(params.get("cursor", "0") or 0)
+        count = min(max(_integer(params, "count", 20), 1), 50)
+        start = max(_integer(params, "cursor", 0), 0)
         mine = [m for m in reversed(self.world.messages) if me in (m.sender_id, m.recipient_id)]
         page = mine[start : start + count]
         events = [message_event(m, me) for m in page]

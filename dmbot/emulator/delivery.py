@@ -400,9 +400,10 @@ class Deliverer:
             status = response.status_code
             answer = _json_or_none(response.content)
             given = answer.get("response_token") if isinstance(answer, dict) else None
+            given_bytes = given.encode() if isinstance(given, str) else b""
             if status != 200:
                 reason = f"the CRC check got HTTP {status}, not 200"
-            elif not isinstance(given, str) or not hmac.compare_digest(given, expected):
+            elif not hmac.compare_digest(given_bytes, expected.encode()):
                 reason = (
                     "the CRC answer's response_token is not sha256=HMAC(consumer secret, token)"
                 )

@@ -87,6 +87,11 @@ def form_response(values: dict[str, str]) -> Response:
     return Response(urlencode(values), media_type="application/x-www-form-urlencoded")
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings (any characters, unlike ``compare_digest`` on str)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
 def percent_encode(value: str) -> str:
     """RFC 3986 percent-encoding: everything but ``A-Z a-z 0-9 - . _ ~``."""
     return quote(value, safe="~")
@@ -171,7 +176,7 @@ def verify(
         raise ApiError(401, 32)
     if protocol.get("oauth_signature_method", "").upper() != "HMAC-SHA1":
         raise ApiError(401, 32)
-    if not hmac.compare_digest(protocol["oauth_consumer_key"], app.consumer_key):
+    if not same(protocol["oauth_consumer_key"], app.consumer_key):
         raise ApiError(401, 32)
     token = protocol.get("oauth_token") or None
     secret = token_secret(token) if token else ""
@@ -184,16 +189,17 @@ def verify(
     if abs(timestamp - now) > MAX_SKEW:
         raise ApiError(401, 135)
 
-    uri = base_string_uri(request.url.scheme, request.headers.get("host", ""), _raw_path(request))
+    host = request.headers.get("host") or request.url.netloc
+    uri = base_string_uri(request.url.scheme, host, _raw_path(request))
     expected = hmac_sha1(
         signature_base_string(request.method, uri, params), app.consumer_secret, secret
     )
-    if not hmac.compare_digest(expected, protocol["oauth_signature"]):
+    if not same(protocol["oauth_signature"], expected):
         raise ApiError(401, 32)
     body_hash = protocol.get("oauth_body_hash")
     if body_hash is not None:
         actual = base64.b64encode(hashlib.sha1(body).digest()).decode("ascii")
-        if not hmac.compare_digest(actual, body_hash):
+        if not same(body_hash, actual):
             raise ApiError(401, 32)
     return OAuthParams(
         consumer_key=protocol["oauth_consumer_key"],
@@ -305,7 +311,7 @@ class TokenFlow:
             pending is None
             or pending.user_id is None
             or not verifier
-            or not hmac.compare_digest(verifier, pending.verifier or "")
+            or not same(verifier, pending.verifier or "")
         ):
             raise ApiError(401, 32, "Invalid or expired request token or verifier.")
         del self.world.request_tokens[pending.token]
@@ -330,8 +336,8 @@ class TokenFlow:
         body = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         if (
             scheme.lower() != "basic"
-            or not hmac.compare_digest(unquote(key), app.consumer_key)
-            or not hmac.compare_digest(unquote(secret), app.consumer_secret)
+            or not same(unquote(key), app.consumer_key)
+            or not same(unquote(secret), app.consumer_secret)
             or body.get("grant_type") != "client_credentials"
         ):
             return ApiError(403, 99, "Unable to verify your credentials.").response()
