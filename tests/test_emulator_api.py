@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from dmbot.emulator import Emulator, add_command, emulator_from_settings
+from dmbot.emulator import ApiError, Emulator, add_command, emulator_from_settings
 from dmbot.emulator.oauth import hmac_sha1, signature_base_string
 
 CK, CS = "emu-consumer-key", "emu-consumer-secret"
@@ -816,3 +816,13 @@ def test_realism_is_off_by_default(emu: Emulator) -> None:
         ]
     )
     assert realism.retry_schedule == (3.0, 27.0, 242.0) and realism.timeout == 3.0
+
+
+async def test_only_accounts_that_authorized_the_app_can_be_subscribed(emu: Emulator) -> None:
+    hook = await emu.register_webhook(HOOK_URL)
+    with pytest.raises(ApiError, match="alice has not authorized"):
+        emu.subscribe(hook.id, "alice")
+    with pytest.raises(ApiError) as unknown:
+        emu.subscribe("404", BOT_ID)
+    assert unknown.value.code == 34
+    assert emu.subscriptions == set()
