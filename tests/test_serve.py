@@ -10,7 +10,9 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,7 @@ from procs import (
     post,
     serve,
     texts,
+    wait_http,
     wait_until,
     write_config,
 )
@@ -34,6 +37,23 @@ from procs import (
 ALICE = "2000000000001"
 BOB = "2000000000002"
 ECHO = str(REPO / "bots" / "echo.py")
+
+
+def all_messages(emulator_url: str) -> list[dict[str, object]]:
+    return list(httpx.get(f"{emulator_url}/_emulator/messages").json()["messages"])
+
+
+@contextmanager
+def emulator_for(folder: Path, extra: dict[str, object]) -> Iterator[str]:
+    """The emulator, knowing the accounts of ``extra`` too."""
+    port = free_port()
+    config = write_config(folder, api_url="http://unused", extra=extra)
+    proc = Process(["emulator", "--config", str(config), "--port", str(port)], folder / "emu.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_emulator/state", proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
 
 
 def inbox_size(folder: Path) -> int:
@@ -217,3 +237,87 @@ def test_missing_config_and_port_in_use_are_one_line_errors(tmp_path: Path) -> N
         assert "Traceback" not in result.stderr
     finally:
         first.stop()
+
+
+def test_ack_does_not_wait_for_a_slow_x(tmp_path: Path) -> None:
+    with emulator(tmp_path) as x:
+        # X answers sends after 3 s from now on.
+        httpx.post(
+            f"{x}/_emulator/faults",
+            json={"endpoint": "dm_send", "status": 200, "delay": 3.0, "count": 10},
+        )
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path) as (url, _):
+            assert post(url, dm("slow", sender=ALICE, recipient=BOT_ID)) == 200
+            # Acknowledged while the reply is still on its way to X.
+            assert bot_messages(x) == []
+            wait_until(lambda: bot_messages(x), timeout=20, what="the slow reply")
+            assert texts(bot_messages(x)) == ["slow"]
+
+
+def test_each_account_answers_with_its_own_tokens(tmp_path: Path) -> None:
+    support = "1000000000002"
+    extra = {
+        "accounts": [
+            {
+                "user_id": support,
+                "access_token": f"{support}-support-token",
+                "access_token_secret": "support-secret",
+            }
+        ]
+    }
+    with emulator_for(tmp_path, extra) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO, extra=extra)
+        with serve(config, tmp_path) as (url, _):
+            post(url, dm("to the bot", sender=ALICE, recipient=BOT_ID))
+            post(url, dm("to support", sender=ALICE, recipient=support))
+            wait_until(lambda: len(all_messages(x)) >= 2, what="two replies")
+            senders = {m["message_data"]["text"]: m["sender_id"] for m in all_messages(x)}
+            assert senders == {"to the bot": BOT_ID, "to support": support}
+
+
+def test_webhooks_register_does_a_real_crc_against_serve(tmp_path: Path) -> None:
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path) as (url, _):
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "dmbot.cli",
+                    "webhooks",
+                    "register",
+                    "--config",
+                    str(config),
+                    "--url",
+                    url,
+                    "--allow-insecure",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "valid" in result.stdout.lower()
+            state = httpx.get(f"{x}/_emulator/state").json()
+            assert [hook["valid"] for hook in state["webhooks"]] == [True]
+            refused = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "dmbot.cli",
+                    "webhooks",
+                    "register",
+                    "--config",
+                    str(config),
+                    "--url",
+                    url,
+                ],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                timeout=60,
+            )
+            assert refused.returncode == 1
+            assert "https" in (refused.stdout + refused.stderr)
