@@ -45,6 +45,8 @@ class EngineOptions:
     reorder_window: float = 0.02
     concurrency: int = 64
     poll_interval: float = 1.0
+    max_queued: int = 4096
+    """Events read but not yet committed; past this the worker stops reading the inbox."""
 
 
 @dataclass(slots=True)
@@ -101,6 +103,9 @@ class Worker:
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self._seq = itertools.count()
         self._caught_up = asyncio.Event()
+        self._queued = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._read_empty = False
         self._last_expiry = 0.0
         self._acks: set[asyncio.Future[None]] = set()
@@ -111,6 +116,9 @@ class Worker:
         self._read_empty = False
         self._caught_up.clear()
         self._wake.set()
+
+    def _room_left(self) -> int:
+        return max(1, self.options.max_queued - self._queued)
 
     async def caught_up(self) -> None:
         """Wait until the inbox is read to its end and every event is handled."""
@@ -126,9 +134,11 @@ class Worker:
             self.app_id = await self.store.get_fact(APP_ID_FACT) or ""
         try:
             while True:
+                # Backpressure: a backlog stays in the store, not in memory.
+                await self._room.wait()
                 self._wake.clear()
                 try:
-                    items = await self.store.read(256)
+                    items = await self.store.read(min(256, self._room_left()))
                 except StorageError as exc:
                     log.error("cannot read the inbox, retrying: %s", exc)
                     items = []
@@ -183,6 +193,9 @@ class Worker:
             if lane is None:
                 lane = self._lanes[key] = _Lane()
             heapq.heappush(lane.heap, (order, next(self._seq), job))
+            self._queued += 1
+            if self._queued >= self.options.max_queued:
+                self._room.clear()
             if lane.task is None:
                 lane.task = asyncio.create_task(self._drain(key, lane))
 
@@ -196,6 +209,9 @@ class Worker:
                 _, _, job = heapq.heappop(lane.heap)
                 async with self._slots, self.store.locked(key):
                     outcome = await self._handle(key, job)
+                self._queued -= 1
+                if self._queued <= self.options.max_queued // 2:
+                    self._room.set()
                 job.pending.outcomes.append(outcome)
                 job.pending.remaining -= 1
                 if job.pending.remaining == 0:

@@ -291,3 +291,40 @@ async def test_documented_examples_go_through_without_error(
         assert await engine.store.inbox_size() == 0
         # direct_message_events.json is a DM from 3001969357 to the bot 4337869213.
         assert "Hello World!" in await engine.texts()
+
+
+async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> None:
+    bot = Bot()
+    release = asyncio.Event()
+    eight_started = asyncio.Event()
+    started: list[str] = []
+
+    @bot.on_message()
+    async def slow(ctx: Context) -> None:
+        started.append(ctx.text)
+        if len(started) == 8:
+            eight_started.set()
+        await release.wait()
+        await ctx.reply(ctx.text)
+
+    store = await make_store("memory", tmp_path)
+    worker = Worker(
+        store, bot, accounts={BOT}, options=EngineOptions(max_queued=8, reorder_window=0.0)
+    )
+    for i in range(40):
+        payload = dm(f"m{i}", sender=f"30000000{i:02d}", recipient=BOT)
+        await store.append(json.dumps(payload).encode(), time.time())
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(eight_started.wait(), 10)
+        for _ in range(50):  # let the worker run on: it must not take more
+            await asyncio.sleep(0)
+        # 40 conversations are waiting, but only 8 events were taken out of the store.
+        assert len(started) == 8
+        release.set()
+        worker.notify()
+        await asyncio.wait_for(worker.caught_up(), 10)
+        assert len(await Engine(store, worker).texts()) == 40
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
