@@ -20,6 +20,7 @@ from payloads import delivery, dm, dm_event
 from procs import (
     APP_ID,
     BOT_ID,
+    CONSUMER_SECRET,
     PATH,
     REPO,
     Process,
@@ -74,7 +75,10 @@ def test_crc_signature_and_rejections_over_http(tmp_path: Path) -> None:
         assert post(url, json.dumps({"pad": "x" * (1024 * 1024 + 1)}).encode()) == 413
         health = httpx.get(url.replace(PATH, "/healthz"))
         assert health.status_code == 200
+    # SIGTERM (sent when the block ends) is a clean shutdown.
+    assert proc.popen.returncode == 0
     assert "no bot loaded" in proc.output()
+    assert CONSUMER_SECRET not in proc.output()
 
 
 def test_acknowledged_event_survives_kill_9(tmp_path: Path) -> None:
