@@ -56,7 +56,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def run_uvicorn(app: Any, sock: socket.socket, *, access_log: bool, level: str) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down cleanly and return."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn re-raises the signal after shutting down; a requested stop
+            # that completed cleanly is a success, so exit 0 instead.
+            self._captured_signals.clear()
 
     config = uvicorn.Config(
         app,
@@ -65,7 +73,7 @@ def run_uvicorn(app: Any, sock: socket.socket, *, access_log: bool, level: str) 
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
