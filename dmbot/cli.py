@@ -111,7 +111,7 @@ async def _preflight(service: Any) -> None:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Load config, bot and flows; print every problem with file and line."""
     from dmbot.flowfile import check_flow_file
-    from dmbot.script import load_bot
+    from dmbot.script import bot_from_settings
 
     problems: list[str] = []
     if settings.webhook.url:
@@ -121,12 +121,12 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     for path in args.flow_files:
         problems.extend(str(problem) for problem in check_flow_file(path))
     if settings.bot:
-        path = settings.bot_path
         try:
-            bot = load_bot(str(path) if path is not None else settings.bot)
+            bot = bot_from_settings(settings)
         except DmbotError as exc:
             problems.append(str(exc))
         else:
+            assert bot is not None
             flows = ", ".join(sorted(bot.flows)) or "none"
             print(f"bot {settings.bot}: ok (flows: {flows})")
     else:

@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 
 from dmbot.bot import Bot
+from dmbot.config import Settings
 from dmbot.errors import BotLoadError, DmbotError
 
 
@@ -83,3 +84,21 @@ def _pick(namespace: dict[str, object], attribute: str, where: str) -> Bot:
     raise BotLoadError(
         f"{where} defines no Bot named {attribute!r}; write `{attribute} = Bot()` in it"
     )
+
+
+def bot_from_settings(settings: Settings) -> Bot | None:
+    """The bot ``settings.bot`` names, or None when no bot is configured.
+
+    A script path is looked up beside the config file first, then in the
+    current directory (where ``dmbot serve`` runs).
+    """
+    if not settings.bot:
+        return None
+    path = settings.bot_path
+    if path is None:
+        return load_bot(settings.bot)
+    if not path.is_file():
+        beside_cwd = Path.cwd() / settings.bot
+        if beside_cwd.is_file():
+            path = beside_cwd.resolve()
+    return load_bot(str(path))

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 
 from dmbot.bot import Bot
 from dmbot.config import Settings
-from dmbot.script import load_bot
+from dmbot.script import bot_from_settings
 from dmbot.store import Store, open_store
 from dmbot.twitter.client import XClient
 from dmbot.twitter.ratelimit import RateLimiter
@@ -78,9 +78,8 @@ class Service:
     ) -> None:
         self.settings = settings
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        if bot is None and settings.bot:
-            path = settings.bot_path
-            bot = load_bot(str(path) if path is not None else settings.bot)
+        if bot is None:
+            bot = bot_from_settings(settings)
         self.bot = bot
         self.store = store or open_store(
             settings.store,
