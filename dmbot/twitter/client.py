@@ -25,7 +25,7 @@ import httpx
 from authlib.oauth1 import ClientAuth
 from authlib.oauth1.rfc5849.wrapper import OAuth1Request
 
-from dmbot.errors import ConfigError, PermanentError, TransientError
+from dmbot.errors import ConfigError, PermanentError
 from dmbot.twitter.errors import error_from_exception, error_from_response
 from dmbot.twitter.paths import (
     Call,
@@ -341,12 +341,16 @@ class XClient:
             return None
         try:
             return json.loads(response.content)
-        except ValueError as exc:
-            raise TransientError(
-                f"X answered {method} {path} with HTTP {response.status_code} "
-                "and a body that is not JSON; retry later.",
-                status=response.status_code,
-            ) from exc
+        except ValueError:
+            # X-API.md §6: any 2xx is success. Retrying a send whose answer we
+            # cannot read would deliver the DM twice.
+            log.warning(
+                "X answered %s %s with HTTP %d and a body that is not JSON; taking it as done",
+                method,
+                path,
+                response.status_code,
+            )
+            return None
 
     async def _run(self, call: Call) -> JSON:
         return await self._json(
