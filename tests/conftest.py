@@ -66,4 +66,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     try:
         yield backend
     finally:
+        if request.param == "redis":
+            await backend.drop()  # type: ignore[attr-defined]  # leave db 15 as found
         await backend.close()
