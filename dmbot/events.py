@@ -1,26 +1,23 @@
-"""Typed, frozen events parsed once from an Account Activity API delivery.
+"""Typed, frozen events: what dmbot makes of an Account Activity API delivery.
 
-A delivery is one JSON object: ``for_user_id``, the ``users`` and ``apps``
-maps, and one or more event keys (``direct_message_events``,
-``follow_events``, ...). :func:`parse_delivery` turns it into a
-:class:`Delivery` of :class:`Event` objects, in the order X delivered them.
-
-Parsing is lenient because X adds fields and event kinds over time: unknown
-fields are ignored, missing optional fields get defaults, and anything that
-cannot be understood becomes an :class:`UnknownEvent` instead of an error.
-:func:`parse_delivery` never raises.
+A :class:`Delivery` holds the :class:`Event` objects of one webhook POST, in the
+order X delivered them: :class:`DirectMessage`, :class:`TypingIndicator`,
+:class:`ReadReceipt`, :class:`Favorite`, :class:`Relationship` (follow, block,
+mute and their undoing), :class:`TweetCreate`, :class:`TweetDelete`,
+:class:`Revoke`, and :class:`UnknownEvent` for anything else. :func:`parse_delivery`
+(the parser is :mod:`dmbot.envelope`) builds them and never raises.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from dmbot.types import JSON, JSONObject
+from dmbot.payload import as_id, as_int, as_obj, as_str
+from dmbot.types import JSONObject
 
 __all__ = [
     "RELATIONSHIP_KINDS",
@@ -46,40 +43,6 @@ RELATIONSHIP_KINDS = frozenset({"follow", "unfollow", "block", "unblock", "mute"
 """The ``type`` values of follow, block and mute events."""
 
 _SUMMARY_LIMIT = 10
-_EMPTY: JSONObject = {}  # read-only stand-in while walking; never handed out
-
-
-def _id(value: JSON) -> str:
-    """An id as a string: X sends strings, but ints (and bools by mistake) happen."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
-def _int(value: JSON) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return None
-
-
-def _str(value: JSON) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _obj(value: JSON) -> JSONObject:
-    return value if isinstance(value, dict) else _EMPTY
-
-
-def _bool(value: JSON) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
 
 
 def _digest(raw: JSONObject) -> str:
@@ -103,11 +66,11 @@ class User:
             obj: the user object (anything else gives a user with empty fields).
             default_id: the id when the object has none, e.g. its key in ``users``.
         """
-        obj = _obj(obj)
+        obj = as_obj(obj)
         return cls(
-            id=_id(obj.get("id_str")) or _id(obj.get("id")) or default_id,
-            screen_name=_str(obj.get("screen_name")),
-            name=_str(obj.get("name")),
+            id=as_id(obj.get("id_str")) or as_id(obj.get("id")) or default_id,
+            screen_name=as_str(obj.get("screen_name")),
+            name=as_str(obj.get("name")),
         )
 
 
@@ -122,11 +85,11 @@ class App:
     @classmethod
     def from_payload(cls, obj: JSONObject, default_id: str = "") -> App:
         """Build an app from an entry of the ``apps`` map (``default_id``: its key)."""
-        obj = _obj(obj)
+        obj = as_obj(obj)
         return cls(
-            id=_id(obj.get("id")) or default_id,
-            name=_str(obj.get("name")),
-            url=_str(obj.get("url")),
+            id=as_id(obj.get("id")) or default_id,
+            name=as_str(obj.get("name")),
+            url=as_str(obj.get("url")),
         )
 
 
@@ -140,7 +103,7 @@ class Attachment:
     @property
     def media_id(self) -> str | None:
         """The media id, or None when X did not say."""
-        return _id(self.media.get("id_str")) or _id(self.media.get("id")) or None
+        return as_id(self.media.get("id_str")) or as_id(self.media.get("id")) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +141,7 @@ class Event:
     @property
     def created_ms(self) -> int | None:
         """When the event happened, in ms since the epoch, if the payload says."""
-        return _int(self.raw.get("created_timestamp")) or _int(self.raw.get("timestamp_ms"))
+        return as_int(self.raw.get("created_timestamp")) or as_int(self.raw.get("timestamp_ms"))
 
 
 def _digest_key(event: Event) -> str:
@@ -422,223 +385,8 @@ def _label(event: Event) -> str:
     return event.kind
 
 
-class _UnparseableError(ValueError):
-    """An event item lacks what its kind needs; it becomes an UnknownEvent."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    body: JSONObject
-    for_user_id: str
-    users: dict[str, User]
-    apps: dict[str, App]
-
-
-def _direct_message(item: JSONObject, env: _Envelope) -> Event:
-    if item.get("type") != "message_create":
-        raise _UnparseableError(f"direct message event of type {item.get('type')!r}")
-    create = _obj(item.get("message_create"))
-    event_id = _id(item.get("id"))
-    sender_id = _id(create.get("sender_id"))
-    if not event_id or not sender_id:
-        raise _UnparseableError("message_create event without an id or a sender_id")
-    data = _obj(create.get("message_data"))
-    recipient_id = _id(_obj(create.get("target")).get("recipient_id"))
-    app_id = _id(create.get("source_app_id")) or None
-    quick_reply = data.get("quick_reply_response")
-    metadata = quick_reply.get("metadata") if isinstance(quick_reply, dict) else None
-    attachment = data.get("attachment")
-    media = _obj(attachment).get("media")
-    ctas = data.get("ctas")
-    entities = data.get("entities")
-    initiated_via = item.get("initiated_via")
-    return DirectMessage(
-        for_user_id=env.for_user_id,
-        raw=item,
-        id=event_id,
-        created_timestamp=_int(item.get("created_timestamp")) or 0,
-        sender_id=sender_id,
-        recipient_id=recipient_id,
-        source_app_id=app_id,
-        text=_str(data.get("text")),
-        entities=entities if isinstance(entities, dict) else {},
-        quick_reply_metadata=metadata if isinstance(metadata, str) else None,
-        attachment=(
-            Attachment(_str(attachment.get("type")), media if isinstance(media, dict) else {})
-            if isinstance(attachment, dict)
-            else None
-        ),
-        ctas=tuple(
-            Button(
-                label=_str(cta.get("label")),
-                url=_str(cta.get("url")),
-                type=_str(cta.get("type")) or "web_url",
-                tco_url=_str(cta.get("tco_url")),
-            )
-            for cta in (ctas if isinstance(ctas, list) else ())
-            if isinstance(cta, dict)
-        ),
-        initiated_via=initiated_via if isinstance(initiated_via, dict) else None,
-        sender=env.users.get(sender_id),
-        recipient=env.users.get(recipient_id),
-        app=env.apps.get(app_id) if app_id else None,
-    )
-
-
-def _typing(item: JSONObject, env: _Envelope) -> Event:
-    sender_id = _id(item.get("sender_id"))
-    if not sender_id:
-        raise _UnparseableError("typing indicator without a sender_id")
-    recipient_id = _id(_obj(item.get("target")).get("recipient_id"))
-    return TypingIndicator(
-        for_user_id=env.for_user_id,
-        raw=item,
-        sender_id=sender_id,
-        recipient_id=recipient_id,
-        created_timestamp=_int(item.get("created_timestamp")),
-        sender=env.users.get(sender_id),
-        recipient=env.users.get(recipient_id),
-    )
-
-
-def _read(item: JSONObject, env: _Envelope) -> Event:
-    sender_id = _id(item.get("sender_id"))
-    if not sender_id:
-        raise _UnparseableError("read receipt without a sender_id")
-    recipient_id = _id(_obj(item.get("target")).get("recipient_id"))
-    return ReadReceipt(
-        for_user_id=env.for_user_id,
-        raw=item,
-        sender_id=sender_id,
-        recipient_id=recipient_id,
-        last_read_event_id=_id(item.get("last_read_event_id")),
-        created_timestamp=_int(item.get("created_timestamp")),
-        sender=env.users.get(sender_id),
-        recipient=env.users.get(recipient_id),
-    )
-
-
-def _favorite(item: JSONObject, env: _Envelope) -> Event:
-    user = item.get("user")
-    if not isinstance(user, dict):
-        raise _UnparseableError("favorite event without a user object")
-    tweet = item.get("favorited_status")
-    tweet = tweet if isinstance(tweet, dict) else {}
-    return Favorite(
-        for_user_id=env.for_user_id,
-        raw=item,
-        id=_id(item.get("id")),
-        user=User.from_payload(user),
-        tweet=tweet,
-        tweet_id=_id(tweet.get("id_str")) or _id(tweet.get("id")),
-        timestamp_ms=_int(item.get("timestamp_ms")),
-    )
-
-
-def _relationship(item: JSONObject, env: _Envelope) -> Event:
-    kind = item.get("type")
-    source, target = item.get("source"), item.get("target")
-    if kind not in RELATIONSHIP_KINDS:
-        raise _UnparseableError(f"relationship event of type {kind!r}")
-    if not isinstance(source, dict) or not isinstance(target, dict):
-        raise _UnparseableError(f"{kind} event without source and target user objects")
-    return Relationship(
-        kind=kind,
-        for_user_id=env.for_user_id,
-        raw=item,
-        source=User.from_payload(source),
-        target=User.from_payload(target),
-        created_timestamp=_int(item.get("created_timestamp")),
-    )
-
-
-def _tweet_create(item: JSONObject, env: _Envelope) -> Event:
-    tweet_id = _id(item.get("id_str")) or _id(item.get("id"))
-    if not tweet_id:
-        raise _UnparseableError("tweet_create event without an id")
-    full_text = _obj(item.get("extended_tweet")).get("full_text")
-    user = item.get("user")
-    blocked = env.body.get("user_has_blocked", env.body.get("is_blocked_by"))
-    return TweetCreate(
-        for_user_id=env.for_user_id,
-        raw=item,
-        id=tweet_id,
-        text=_str(full_text) or _str(item.get("full_text")) or _str(item.get("text")),
-        user=User.from_payload(user) if isinstance(user, dict) else None,
-        user_has_blocked=_bool(blocked),
-        timestamp_ms=_int(item.get("timestamp_ms")),
-    )
-
-
-def _tweet_delete(item: JSONObject, env: _Envelope) -> Event:
-    status = _obj(item.get("status"))
-    tweet_id = _id(status.get("id_str")) or _id(status.get("id"))
-    if not tweet_id:
-        raise _UnparseableError("tweet_delete event without status.id")
-    return TweetDelete(
-        for_user_id=env.for_user_id,
-        raw=item,
-        tweet_id=tweet_id,
-        user_id=_id(status.get("user_id_str")) or _id(status.get("user_id")),
-        timestamp_ms=_int(item.get("timestamp_ms")),
-    )
-
-
-def _revoke(item: JSONObject, env: _Envelope) -> Event:
-    return Revoke(
-        for_user_id=env.for_user_id,
-        raw=item,
-        app_id=_id(_obj(item.get("target")).get("app_id")),
-        user_id=_id(_obj(item.get("source")).get("user_id")),
-        date_time=_str(item.get("date_time")),
-    )
-
-
-_Parser = Callable[[JSONObject, _Envelope], Event]
-
-_LIST_KEYS: dict[str, _Parser] = {
-    "direct_message_events": _direct_message,
-    "direct_message_indicate_typing_events": _typing,
-    "direct_message_mark_read_events": _read,
-    "favorite_events": _favorite,
-    "follow_events": _relationship,
-    "block_events": _relationship,
-    "mute_events": _relationship,
-    "tweet_create_events": _tweet_create,
-    "tweet_delete_events": _tweet_delete,
-}
-_USER_EVENT_KEYS: dict[str, _Parser] = {"revoke": _revoke}
-_ENVELOPE_FIELDS = frozenset({"for_user_id", "users", "apps", "user_has_blocked", "is_blocked_by"})
-
-
-def _unknown(kind: str, value: Any, env: _Envelope, reason: str) -> UnknownEvent:
-    data = value if isinstance(value, dict) else {"value": value}
-    return UnknownEvent(kind=kind, for_user_id=env.for_user_id, raw=data, data=data, reason=reason)
-
-
-def _parse_item(key: str, parser: _Parser, item: Any, env: _Envelope) -> Event:
-    if not isinstance(item, dict):
-        return _unknown(key, item, env, f"an item of {key} is not a JSON object")
-    try:
-        return parser(item, env)
-    except Exception as exc:  # never let one odd event fail the whole delivery
-        reason = str(exc) if isinstance(exc, _UnparseableError) else f"{type(exc).__name__}: {exc}"
-        return _unknown(key, item, env, reason)
-
-
-def _user_event(value: JSONObject, env: _Envelope) -> list[Event]:
-    events: list[Event] = []
-    for name, inner in value.items():
-        parser = _USER_EVENT_KEYS.get(name)
-        if parser is None:
-            events.append(_unknown("user_event", {name: inner}, env, f"user_event {name!r}"))
-        else:
-            events.append(_parse_item("user_event", parser, inner, env))
-    return events
-
-
 def parse_delivery(obj: JSONObject) -> Delivery:
-    """Parse one webhook delivery. Never raises.
+    """Parse one webhook delivery into events; never raises (see :mod:`dmbot.envelope`).
 
     Args:
         obj: the decoded JSON body of the POST.
@@ -647,25 +395,7 @@ def parse_delivery(obj: JSONObject) -> Delivery:
         The delivery; events X did not describe, or that are malformed, are
         :class:`UnknownEvent` objects in their place.
     """
-    if not isinstance(obj, dict):
-        unknown = UnknownEvent(raw={"value": obj}, data={"value": obj}, reason="not a JSON object")
-        return Delivery("", (unknown,))
-    users = {key: User.from_payload(v, key) for key, v in _obj(obj.get("users")).items()}
-    apps = {key: App.from_payload(v, key) for key, v in _obj(obj.get("apps")).items()}
-    env = _Envelope(obj, _id(obj.get("for_user_id")), users, apps)
-    events: list[Event] = []
-    for key, value in obj.items():
-        if key in _ENVELOPE_FIELDS:
-            continue
-        parser = _LIST_KEYS.get(key)
-        known = parser is not None or key == "user_event"
-        if key == "user_event" and isinstance(value, dict):
-            events.extend(_user_event(value, env))
-        elif parser is not None and isinstance(value, list):
-            events.extend(_parse_item(key, parser, item, env) for item in value)
-        elif not known and isinstance(value, list):
-            events.extend(_unknown(key, item, env, f"unknown key {key!r}") for item in value)
-        else:
-            reason = f"{key} has an unexpected shape" if known else f"unknown key {key!r}"
-            events.append(_unknown(key, value, env, reason))
-    return Delivery(env.for_user_id, tuple(events), users, apps)
+    # The parser builds the classes above, so it can only be imported once they exist.
+    from dmbot.envelope import parse_delivery as parse
+
+    return parse(obj)
