@@ -325,3 +325,15 @@ def test_webhooks_register_does_a_real_crc_against_serve(tmp_path: Path) -> None
             )
             assert refused.returncode == 1
             assert "https" in (refused.stdout + refused.stderr)
+
+
+def test_documented_examples_through_serve(tmp_path: Path) -> None:
+    from payloads import STRICT_EXAMPLES, example
+
+    with emulator(tmp_path) as x:
+        config = write_config(tmp_path, api_url=x, bot=ECHO)
+        with serve(config, tmp_path) as (url, proc):
+            for name in STRICT_EXAMPLES:
+                assert post(url, example(name)) == 200, name
+            wait_until(lambda: inbox_size(tmp_path) == 0, what="every example handled")
+        assert "Traceback" not in proc.output()
