@@ -44,6 +44,7 @@ Redis errors raise :class:`~dmbot.errors.StorageError` (the webhook answers
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -144,8 +145,12 @@ class RedisStore(Store):
         """Conversation lock key -> token, while held (renewed in the background)."""
         self._send_leases: dict[int, str] = {}
         """Outbox row id -> its conversation's send-lease key, while held."""
+        self._finished: set[int] = set()
+        """Outbox rows this instance finished in the last minute."""
+        self._finished_order: collections.deque[tuple[float, int]] = collections.deque()
         self._keepalive: asyncio.Task[None] | None = None
         self._down = False
+        self._last_tick = 0.0
 
     # -- errors --------------------------------------------------------------
     def _error(self, what: str, exc: BaseException) -> StorageError:
@@ -249,12 +254,23 @@ class RedisStore(Store):
                 self._down = False
 
     async def _tick(self) -> None:
+        now = time.monotonic()
+        late = now - self._last_tick
+        if self._last_tick and late > self.lock_ttl * 2 / 3:
+            log.warning(
+                "leases renewed %.2f s after the last renewal, with lock_ttl %g s: some may have "
+                "lapsed; the machine or the event loop is overloaded, or raise redis.lock_ttl",
+                late,
+                self.lock_ttl,
+            )
+        self._last_tick = now
         live = await self._heartbeat(
             keys=[f"{self.prefix}:instances"], args=[self.consumer, _ms(self.lock_ttl)]
         )
         partitions = self.inbox.held()
         locks = list(self._locks.items())
-        sends = sorted(set(self._send_leases.values()))
+        held = dict(self._send_leases)
+        sends = sorted(set(held.values()))
         keys = [key for key, _ in partitions] + [key for key, _ in locks] + sends
         if keys:
             tokens = [self.consumer] * len(partitions) + [t for _, t in locks]
@@ -263,14 +279,20 @@ class RedisStore(Store):
             results = await self._renew(keys=keys, args=[_ms(self.lock_ttl), *tokens])
             outcome = dict(zip(keys, (bool(r) for r in results), strict=True))
             for key, partition in partitions:
+                if not outcome[key]:
+                    log.warning(
+                        "lost the lease of inbox partition %d to another instance", partition
+                    )
                 self.inbox.renewed(partition, outcome[key], started)
             for key, token in locks:
                 if not outcome[key] and self._locks.get(key) == token:
                     log.warning("lost the lock %s: a handler ran longer than lock_ttl", key)
-            lost = {key for key in sends if not outcome[key]}
-            for item_id, key in list(self._send_leases.items()):
-                if key in lost:
+            # Only rows held before the renewal was sent: a row finished meanwhile
+            # released the lease itself, and a row handed out meanwhile took it anew.
+            for item_id, key in held.items():
+                if not outcome[key] and self._send_leases.get(item_id) == key:
                     del self._send_leases[item_id]
+                    log.warning("the send lease %s lapsed: another instance may send it too", key)
         await self.inbox.balance(int(live))
 
     # -- inbox ---------------------------------------------------------------
@@ -389,8 +411,18 @@ class RedisStore(Store):
                     4 * limit + 64,
                 ],
             )
+        # A row this instance finished while the script ran was read as still pending:
+        # handing it out again would send it twice.
+        cutoff = time.monotonic() - 60.0
+        while self._finished_order and self._finished_order[0][0] < cutoff:
+            self._finished.discard(self._finished_order.popleft()[1])
         items = sorted(
-            (_outbox_item(row_id, fields) for row_id, fields in found), key=lambda i: i.id
+            (
+                item
+                for item in (_outbox_item(row_id, fields) for row_id, fields in found)
+                if item.id not in self._finished
+            ),
+            key=lambda i: i.id,
         )
         for item in items:
             self._send_leases[item.id] = f"{self.prefix}:send:{item.account}:{item.peer}"
@@ -403,6 +435,9 @@ class RedisStore(Store):
                 args=[self.prefix, item_id, self.consumer, mode, *args, _ms(self.claim_ttl)],
             )
         self._send_leases.pop(item_id, None)
+        if mode != "retry":
+            self._finished.add(item_id)
+            self._finished_order.append((time.monotonic(), item_id))
 
     async def sent(self, item_id: int, sent_id: str) -> None:
         await self._finish_row(item_id, "sent", sent_id, "")

@@ -206,8 +206,12 @@ return 1
 RENEW = """
 local out = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i + 1] then
+  local holder = redis.call('GET', key)
+  if holder == ARGV[i + 1] then
     redis.call('PEXPIRE', key, ARGV[1])
+    out[i] = 1
+  elseif not holder then
+    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
     out[i] = 1
   else
     out[i] = 0
@@ -215,7 +219,12 @@ for i, key in ipairs(KEYS) do
 end
 return out
 """
-"""KEYS: leases and locks. ARGV: ms, then the token of each key. Returns 1/0 per key."""
+"""KEYS: leases and locks. ARGV: ms, then the token of each key.
+
+Returns 1 per key still (or again) held, 0 per key another holder took. A
+key that lapsed without anyone taking it is taken back: nobody else acted
+on it, and the caller may be in the middle of what it protects.
+"""
 
 RELEASE = """
 local n = 0
