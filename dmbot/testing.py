@@ -12,37 +12,33 @@
             reply = await alice.tap("Large")
             assert "crust" in reply.text.lower()
 
-``ChatTest`` runs the real path in-process: the X emulator signs each
-delivery and POSTs it to dmbot's webhook through httpx's ASGI transport; the
-webhook stores it, the worker runs your handlers, the sender calls the
-emulated X API with OAuth 1.0a, and the emulator echoes the bot's messages
-back, as X does. Each call waits for the bot to go quiet, by events (no
-sleeps), and returns what the bot answered.
+``ChatTest`` runs the real path in-process (a :class:`~dmbot.sandbox.Sandbox`,
+as ``dmbot dev`` does): the X emulator signs each delivery and POSTs it to
+dmbot's webhook through httpx's ASGI transport; the webhook stores it, the
+worker runs your handlers, the sender calls the emulated X API with OAuth
+1.0a, and the emulator echoes the bot's messages back, as X does. Each call
+waits for the bot to go quiet, by events (no sleeps), and returns what the
+bot answered.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from dmbot.bot import Bot
-from dmbot.config import Settings, settings_from_mapping
+from dmbot.config import Settings
 from dmbot.emulator import Emulator, Message, Realism
-from dmbot.script import load_bot
+from dmbot.sandbox import Sandbox, merged
 from dmbot.service import Service
 
 __all__ = ["ChatTest", "ChatUser", "Realism", "Reply"]
 
 CONSUMER_KEY = "test-consumer-key"
 CONSUMER_SECRET = "test-consumer-secret"
-APP_ID = "13090192"
-BOT_ID = "1000000000001"
 WEBHOOK_URL = "https://bot.test/webhooks/twitter"
 
 
@@ -156,45 +152,32 @@ class ChatTest:
         settings: dict[str, Any] | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self.bot = bot if isinstance(bot, Bot) else load_bot(str(bot))
-        self.bot_id = BOT_ID
+        self.sandbox = Sandbox(
+            bot,
+            store=store,
+            realism=realism,
+            # Tests want each DM handled at once and failed sends retried quickly.
+            settings=merged(
+                {
+                    "engine": {"reorder_window": 0},
+                    "sender": {"backoff_base": 0.01, "backoff_max": 0.05},
+                },
+                settings or {},
+            ),
+            consumer_key=CONSUMER_KEY,
+            consumer_secret=CONSUMER_SECRET,
+            webhook_url=WEBHOOK_URL,
+            source="ChatTest",
+        )
+        assert self.sandbox.bot is not None
+        self.bot: Bot = self.sandbox.bot
+        self.bot_id = self.sandbox.bot_id
         self.timeout = timeout
-        self.settings = self._settings(store, settings or {})
-        self._service_transport = _LateASGITransport()
-        self.emulator = Emulator(
-            CONSUMER_KEY, CONSUMER_SECRET, APP_ID, webhook_transport=self._service_transport
-        )
-        if realism is not None:
-            self.emulator.realism = realism
-        self.service = Service(
-            self.settings, bot=self.bot, transport=httpx.ASGITransport(app=self.emulator.app)
-        )
-        self._service_transport.app = self.service.app
+        self.settings: Settings = self.sandbox.settings
+        self.emulator: Emulator = self.sandbox.emulator
+        self.service: Service = self.sandbox.service
         self._ids = itertools.count(2_000_000_000_001)
         self._users: dict[str, ChatUser] = {}
-
-    @staticmethod
-    def _settings(store: str, extra: dict[str, Any]) -> Settings:
-        base: dict[str, Any] = {
-            "twitter": {
-                "consumer_key": CONSUMER_KEY,
-                "consumer_secret": CONSUMER_SECRET,
-                "access_token": f"{BOT_ID}-test-access-token",
-                "access_token_secret": "test-access-token-secret",
-                "api_url": "http://x.test",
-                "app_id": APP_ID,
-            },
-            "webhook": {"url": WEBHOOK_URL},
-            "store": store,
-            "engine": {"reorder_window": 0},
-            "sender": {"backoff_base": 0.01, "backoff_max": 0.05},
-        }
-        for section, values in extra.items():
-            if isinstance(values, dict) and isinstance(base.get(section), dict):
-                base[section] = {**base[section], **values}
-            else:
-                base[section] = values
-        return settings_from_mapping(base, source="ChatTest")
 
     @property
     def realism(self) -> Realism:
@@ -206,13 +189,7 @@ class ChatTest:
         self.emulator.realism = value
 
     async def __aenter__(self) -> ChatTest:
-        await self.service.start()
-        twitter = self.settings.twitter
-        self.emulator.add_account(
-            BOT_ID, "bot", token=twitter.access_token, token_secret=twitter.access_token_secret
-        )
-        hook = await self.emulator.register_webhook(WEBHOOK_URL)
-        self.emulator.subscribe(hook.id, BOT_ID)
+        await self.sandbox.start()
         return self
 
     async def __aexit__(
@@ -221,8 +198,7 @@ class ChatTest:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.emulator.aclose()
-        await self.service.stop()
+        await self.sandbox.stop()
 
     def user(self, screen_name: str, *, user_id: str | None = None) -> ChatUser:
         """A simulated person (created on first use)."""
@@ -242,24 +218,4 @@ class ChatTest:
 
     async def settle(self) -> None:
         """Wait until deliveries, handlers, sends and echoes have all run their course."""
-        async with asyncio.timeout(self.timeout):
-            while True:
-                version = self.emulator.version
-                await self.emulator.deliveries_settled()
-                assert self.service.worker is not None and self.service.sender is not None
-                await self.service.worker.caught_up()
-                await self.service.sender.drain(self.timeout)
-                await self.emulator.deliveries_settled()
-                await self.service.worker.caught_up()
-                if self.emulator.version == version:
-                    return
-
-
-class _LateASGITransport(httpx.AsyncBaseTransport):
-    """An ASGI transport whose app is set after construction (the two apps call each other)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await httpx.ASGITransport(app=self.app).handle_async_request(request)
+        await self.sandbox.settle(self.timeout)
