@@ -156,9 +156,10 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time used so far by ``pid`` and its children (gunicorn's workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    pids = [str(pid)] + [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
-    for candidate in pids:
-        fields = _stat(candidate)
-        if fields and (candidate == str(pid) or fields[1] == str(pid)):
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(entry.name)
+        if fields and (entry.name == str(pid) or fields[1] == str(pid)):
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -52,12 +53,16 @@ def py_spy() -> str | None:
 
 
 def record(procs: Processes, pid: int, seconds: int, out: Path) -> Path:
-    """Sample ``pid`` for ``seconds`` (all threads, 100 Hz, without pausing it)."""
+    """Sample ``pid`` for ``seconds`` (all threads, 100 Hz).
+
+    py-spy pauses the process for each sample (a few microseconds): its
+    ``--nonblocking`` mode avoids that but then tears stacks apart.
+    """
     binary = py_spy()
     if binary is None:
         raise RuntimeError(f"py-spy is not installed ({PY_SPY_INSTALL})")
     argv = [binary, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100"]
-    argv += ["--threads", "--nonblocking", "--format", "raw", "--output", str(out)]
+    argv += ["--threads", "--format", "raw", "--output", str(out)]
     started = procs.start("py-spy", argv, cpu=LOAD_CPU)
     with contextlib.suppress(subprocess.TimeoutExpired):
         started.proc.wait(seconds + 30)
@@ -68,19 +73,17 @@ def record(procs: Processes, pid: int, seconds: int, out: Path) -> Path:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds used so far by each thread of ``pid``, by thread name."""
-    import os
-
+    """CPU seconds used so far by ``pid``'s event-loop thread and by its other threads."""
     ticks = os.sysconf("SC_CLK_TCK")
-    result: dict[str, float] = collections.defaultdict(float)
+    result = {"event loop thread": 0.0, "other threads (SQLite writer)": 0.0}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            name = (task / "comm").read_text().strip()
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        name = "event loop thread" if task.name == str(pid) else "other threads (SQLite writer)"
         result[name] += (int(fields[11]) + int(fields[12])) / ticks
-    return dict(result)
+    return result
 
 
 def _is_idle(frames: list[str]) -> bool:

@@ -66,6 +66,23 @@ def _ingestion(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _webhook(section: dict[str, Any] | None) -> list[str]:
+    if not section:
+        return []
+    lines = [
+        "### 1b. The acknowledgement path alone (in-process ASGI calls, "
+        f"{section['concurrency']} in flight, no HTTP server, no worker)",
+        "",
+    ]
+    rows = [
+        [r["app"], _num(r["cpu_us_per_delivery"], 1), f"{_num(r['cpu_vs_baseline'], 2)}×",
+         _num(r["deliveries_per_s"]), r["non_200"]]
+        for r in section["rows"]
+    ]  # fmt: skip
+    header = ["app", "CPU µs/delivery", "vs baseline", "deliveries/s", "non-200"]
+    return lines + _table(header, rows)
+
+
 def _e2e(section: dict[str, Any]) -> list[str]:
     lines = ["### 2. End to end: signed POST → reply at the X emulator", ""]
     rows = [
@@ -81,13 +98,15 @@ def _e2e(section: dict[str, Any]) -> list[str]:
             _num(r["e2e_p99_ms"], 1),
             _num(r["e2e_max_ms"], 1),
             f"{_num(r['ack_p50_ms'], 1)} / {_num(r['ack_p99_ms'], 1)}",
+            _num(r.get("server_cpu_ms_per_event"), 2),
             r["unexpected"] + r["unmatched"],
         ]
         for r in section["rows"]
     ]
     header = ["bot", "events/s (achieved)", "conversations", "X latency ms", "reorder window",
               "replies / sent",
-              "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50 / p99 ms", "wrong"]  # fmt: skip
+              "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50 / p99 ms", "dmbot CPU ms/event",
+              "wrong"]  # fmt: skip
     return lines + _table(header, rows)
 
 
@@ -120,7 +139,10 @@ def _correctness(section: dict[str, Any]) -> list[str]:
         lines += [
             f"Rate limiter memory per conversation answered in the last 24 h: "
             f"{_num(limiter['bytes_per_conversation'])} bytes "
-            f"(tracemalloc over {_num(limiter['conversations'])} conversations).",
+            f"(tracemalloc over {_num(limiter['conversations'])} conversations), and "
+            f"{_num(limiter.get('bytes_per_message', 0.0))} bytes more per message received "
+            f"in the last 24 h when a conversation goes on "
+            f"({limiter.get('messages_per_conversation', 0)} messages, each answered once).",
             "",
         ]
     return lines
@@ -165,6 +187,7 @@ def render(results: dict[str, Any]) -> str:
     lines = _machine(results["machine"], results.get("command", ""), results.get("seconds", 0.0))
     if "ingestion" in results:
         lines += _ingestion(results["ingestion"])
+    lines += _webhook(results.get("webhook"))
     if "e2e" in results:
         lines += _e2e(results["e2e"])
     if "correctness" in results:

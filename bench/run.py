@@ -22,6 +22,7 @@ import argparse
 import datetime
 import json
 import platform
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -41,7 +42,7 @@ import report  # noqa: E402
 import servers  # noqa: E402
 import storage  # noqa: E402
 from payloads import DeliveryMaker, mixed_lines, write_lines  # noqa: E402
-from procs import LOAD_CPU, Processes, cores, free_port, rss_kib  # noqa: E402
+from procs import LOAD_CPU, SERVER_CPU, Processes, cores, cpu_seconds, free_port, rss_kib  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ class Bench:
         self.maker = DeliveryMaker.create()
         self.results: dict[str, Any] = {"mode": mode.name, "machine": machine()}
         self.docs: dict[str, list[str]] = {}
+        self.keep: list[Path] = []
+        """Scratch files worth keeping beside the results (the raw profile)."""
 
     # -- helpers --------------------------------------------------------------------------
     def bodies(self, name: str, conversations: int, **mix: float) -> Path:
@@ -212,6 +215,19 @@ class Bench:
             self.stop(server, x)
         row["server"] = label
         return row
+
+    # -- 1b. the webhook alone ------------------------------------------------------------
+    def webhook(self) -> None:
+        say("webhook alone: ASGI calls in-process, no HTTP server, no worker")
+        out = self.work / "webhook.json"
+        requests = 1000 if self.mode.name == "smoke" else 8000
+        argv = [servers.PYTHON, str(BENCH / "webhook_micro.py"), "--requests", str(requests)]
+        started = self.procs.start("webhook", [*argv, "--out", str(out)], cpu=SERVER_CPU)
+        started.proc.wait(300)
+        self.procs.stop(started)
+        if not out.exists():
+            raise RuntimeError(f"webhook_micro.py wrote no result: {started.tail()}")
+        self.results["webhook"] = json.loads(out.read_text())
 
     # -- 1. ingestion ----------------------------------------------------------------------
     def ingestion(self) -> None:
@@ -291,6 +307,7 @@ class Bench:
             argv += ["--rate", str(rate), "--conversations", str(conversations)]
             argv += ["--duration", str(seconds), "--x-latency", str(plan.x_latency), "--echoes"]
             argv += ["--grace", "15", "--out", str(out)]
+            cpu_before = cpu_seconds(server.started.pid)
             try:
                 x = self.procs.start(f"{name}-x", argv, cpu=LOAD_CPU)
                 try:
@@ -301,6 +318,8 @@ class Bench:
                 if not out.exists():
                     raise RuntimeError(f"the end-to-end load wrote no result: {x.tail()}")
                 row = json.loads(out.read_text())
+                used = cpu_seconds(server.started.pid) - cpu_before
+                row["server_cpu_ms_per_event"] = used / row["sent"] * 1000 if row["sent"] else 0.0
                 row["reorder_window"] = window
                 row["rss_kib"], row["rss_peak_kib"] = rss_kib(server.started.pid)
                 assert server.db is not None
@@ -391,7 +410,7 @@ class Bench:
         connections = max(self.mode.connections)
         say(f"profile: py-spy on dmbot serve at {connections} connections")
         server, x = self.dmbot("profile", 1000)
-        out = self.work / "profile.txt"
+        out = self.work / "profile-collapsed.txt"
         try:
             load: dict[str, Any] = {}
             seconds = self.mode.profile
@@ -402,6 +421,9 @@ class Bench:
                                     connections=connections, duration=seconds + 2)
                 )  # fmt: skip
 
+            if self.mode.warmup:
+                servers.run_wrk(self.procs, server.url, self.warm_bodies(),
+                                connections=connections, duration=self.mode.warmup)  # fmt: skip
             thread = threading.Thread(target=drive)
             thread.start()
             time.sleep(1.0)
@@ -414,6 +436,7 @@ class Bench:
         finally:
             self.stop(server, x)
         result = profiling.analyse(out)
+        self.keep.append(out)
         result["threads"] = {name: (after[name] - before.get(name, 0.0)) / wall for name in after}
         result["load_rps"] = load.get("rps", 0.0)
         self.results["profile"] = result
@@ -421,6 +444,7 @@ class Bench:
     def run(self, sections: list[str]) -> None:
         steps: dict[str, Callable[[], None]] = {
             "ingestion": self.ingestion,
+            "webhook": self.webhook,
             "e2e": self.end_to_end,
             "correctness": self.correctness,
             "growth": self.growth,
@@ -430,7 +454,7 @@ class Bench:
             steps[name]()
 
 
-SECTIONS = ["ingestion", "e2e", "correctness", "growth", "profile"]
+SECTIONS = ["ingestion", "webhook", "e2e", "correctness", "growth", "profile"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -467,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps(bench.results, indent=2, default=str))
         (args.out / "results.md").write_text(report.render(bench.results))
+        for path in bench.keep:
+            shutil.copy(path, args.out / path.name)
     say(f"done in {time.monotonic() - started:.0f} s; results in {args.out}")
     return 0
 

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,26 @@ def start_dmbot(
     argv = [PYTHON, "-m", "dmbot.cli", "serve", "--config", str(config)]
     started = procs.start(name, argv, cpu=SERVER_CPU, env=env, cwd=directory)
     wait_port(port, 30, started.proc)
+    wait_healthy(port, 30)
     return Server(name, started, port, directory / "dmbot.db")
+
+
+def wait_healthy(port: int, timeout: float) -> None:
+    """Wait for ``GET /healthz`` to answer 200: the lifespan ran, the store is open.
+
+    ``dmbot serve`` binds its socket before the app starts, so an open port
+    alone would let the measurement begin during start-up.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"dmbot on port {port} was not healthy within {timeout:g} s")
 
 
 # -- the store, seen from outside --------------------------------------------------------

@@ -135,7 +135,26 @@ def limiter_bytes_per_conversation(count: int) -> dict[str, Any]:
     tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     del limiter
-    return {"conversations": count, "bytes_per_conversation": grown / count}
+    # A conversation that goes on: each received message answered once, all within 24 h.
+    messages = 100
+    peers = max(count // messages, 1)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    limiter = RateLimiter()
+    for peer in range(peers):
+        for _ in range(messages):
+            limiter.received(BOT_ID, str(PEER_BASE + peer))
+            limiter.sent_dm(BOT_ID, str(PEER_BASE + peer))
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    chatty = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return {
+        "conversations": count,
+        "bytes_per_conversation": grown / count,
+        "bytes_per_message": chatty / (peers * messages),
+        "messages_per_conversation": messages,
+    }
 
 
 def doc_summary(docs: list[str]) -> dict[str, Any]:

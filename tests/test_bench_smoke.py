@@ -39,6 +39,10 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     else:
         assert "wrk not installed" in results["ingestion"]["skipped"]
 
+    # The acknowledgement path alone answered every signed delivery with 200.
+    apps = results["webhook"]["rows"]
+    assert len(apps) == 3 and all(app["non_200"] == 0 for app in apps)
+
     flows = {row["flow"]: row for row in results["e2e"]["rows"]}
     assert set(flows) == {"echo", "pizza"}
     for row in flows.values():

@@ -1,0 +1,376 @@
+"""Throughput of dmbot serve instances sharing one Redis, against one SQLite instance.
+
+End to end on loopback: signed deliveries are POSTed to the instances (round
+robin, as a load balancer would), an echo bot answers each one, and the
+`dmbot emulator` records each reply as X would. Throughput is events divided
+by the time from the first POST to the last reply the emulator recorded.
+
+    python bench/multi_instance.py [--events 2000] [--conversations 100]
+
+Every process it starts is stopped by its PID when the run ends, whatever
+happens; each configuration has a deadline. Needs a Redis at
+redis://127.0.0.1:6379/15 (``--redis`` to change); the keys it writes are
+deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from dmbot import signature
+
+REPO = Path(__file__).resolve().parents[1]
+CONSUMER_KEY = "bench-consumer-key"
+CONSUMER_SECRET = "bench-consumer-secret"
+PATH = "/webhooks/twitter"
+ACCOUNTS = [str(1_000_000_000_001 + n) for n in range(4)]
+"""Bot accounts: X allows 1000 DM sends a day per account, so the load is spread."""
+PEERS_FROM = 5_000_000_000_000
+ECHO_BOT = """from dmbot import Bot, Context
+
+bot = Bot("echo")
+
+
+@bot.on_message()
+async def echo(ctx: Context) -> None:
+    await ctx.reply(ctx.text)
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    store: str
+    instances: int
+    events: int
+    seconds: float
+    ack_p50_ms: float
+    ack_p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Processes:
+    """Processes started by this run; ``stop_all`` ends each one by its PID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dmbot.cli", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+        self.running.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        with contextlib.suppress(ValueError):
+            self.running.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(self.running):
+            self.stop(proc)
+
+
+def write_config(folder: Path, *, api_url: str, store: str, extra: dict[str, Any]) -> Path:
+    main, *others = ACCOUNTS
+    config: dict[str, Any] = {
+        "twitter": {
+            "consumer_key": CONSUMER_KEY,
+            "consumer_secret": CONSUMER_SECRET,
+            "access_token": f"{main}-bench-token",
+            "access_token_secret": "bench-token-secret",
+            "api_url": api_url,
+        },
+        "accounts": [
+            {
+                "user_id": other,
+                "access_token": f"{other}-bench-token",
+                "access_token_secret": "bench-token-secret",
+            }
+            for other in others
+        ],
+        "webhook": {"url": f"https://bot.example.com{PATH}"},
+        "bot": str(folder.parent / "echo_bot.py"),
+        "store": store,
+        "logging": {"level": "warning"},
+        **extra,
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def wait_http(client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited early; see its log")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get(url)).status_code == 200:
+                return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer within 30 s")
+
+
+async def balanced(redis_url: str, prefix: str, instances: int, partitions: int = 16) -> None:
+    """Wait until every instance leases its share of the inbox partitions."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            keys = [f"{prefix}:lease:{p}" for p in range(partitions)]
+            holders: list[bytes | str | None] = await client.mget(keys)
+            counts = Counter(holder for holder in holders if holder is not None)
+            share = -(-partitions // instances)
+            spread = len(counts) == instances and max(counts.values(), default=0) <= share
+            if spread and sum(counts.values()) == partitions:
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"partitions not shared by {instances} instances within 30 s")
+    finally:
+        await client.aclose()
+
+
+def deliveries(events: int, conversations: int, tag: str) -> list[list[bytes]]:
+    """Per conversation, its signed-ready delivery bodies in DM id order."""
+    next_id = int(time.time() * 1000) << 22
+    bodies: list[list[bytes]] = [[] for _ in range(conversations)]
+    for n in range(events):
+        c = n % conversations
+        peer = str(PEERS_FROM + c)
+        account = ACCOUNTS[c % len(ACCOUNTS)]
+        next_id += 1 << 22
+        event = {
+            "type": "message_create",
+            "id": str(next_id),
+            "created_timestamp": str(next_id >> 22),
+            "message_create": {
+                "target": {"recipient_id": account},
+                "sender_id": peer,
+                "message_data": {"text": f"{tag} {c} {n}", "entities": {}},
+            },
+        }
+        payload = {
+            "for_user_id": account,
+            "direct_message_events": [event],
+            "users": {
+                peer: {"id": peer, "name": f"Peer {c}", "screen_name": f"peer{c}"},
+                account: {"id": account, "name": "Bot", "screen_name": f"bot{account[-1]}"},
+            },
+        }
+        bodies[c].append(json.dumps(payload).encode())
+    return bodies
+
+
+async def measure(
+    client: httpx.AsyncClient, emulator: str, urls: list[str], bodies: list[list[bytes]]
+) -> tuple[float, list[float]]:
+    """POST every delivery (round robin over ``urls``); seconds until the last reply."""
+    total = sum(len(b) for b in bodies)
+    before = (await client.get(f"{emulator}/_emulator/messages")).json()["messages"]
+    after = str(before[-1]["id"]) if before else "0"
+    acks: list[float] = []
+    turn = 0
+
+    async def converse(own: list[bytes]) -> None:
+        nonlocal turn
+        for body in own:
+            url = urls[turn % len(urls)]
+            turn += 1
+            headers = {signature.HEADER: signature.sign(CONSUMER_SECRET, body)}
+            sent = time.perf_counter()
+            for attempt in range(3):
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                    break
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise  # X would retry too, but three refusals are a failed run
+            acks.append(time.perf_counter() - sent)
+            response.raise_for_status()
+
+    started = time.time()
+    await asyncio.gather(*(converse(own) for own in bodies))
+    # Only the bots' replies go through the emulator; read them as they come.
+    deadline = time.monotonic() + 120
+    replies, last = 0, 0
+    while replies < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {replies} of {total} replies within 120 s")
+        await asyncio.sleep(0.1)
+        found = (
+            await client.get(f"{emulator}/_emulator/messages", params={"after": after})
+        ).json()["messages"]
+        if found:
+            after = found[-1]["id"]
+            replies += len(found)
+            last = max(last, *(m["created_ms"] for m in found))
+    return last / 1000 - started, acks
+
+
+async def run_config(
+    store: str, instances: int, args: argparse.Namespace, work: Path, emulator: str
+) -> Result:
+    folder = Path(tempfile.mkdtemp(prefix=f"{store}-{instances}-", dir=work))
+    prefix = f"dmbot-bench-{uuid.uuid4().hex[:8]}"
+    if store == "redis":
+        url = args.redis
+        extra = {"redis": {"prefix": prefix, "lock_ttl": "3s"}}
+    else:
+        url = f"sqlite:///{folder / 'bench.db'}"
+        extra = {}
+    config = write_config(folder, api_url=emulator, store=url, extra=extra)
+    procs = Processes(folder)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    try:
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            await client.post(f"{emulator}/_emulator/reset")  # fresh DM budgets
+            ports = [free_port() for _ in range(instances)]
+            for i, port in enumerate(ports):
+                proc = procs.start(
+                    f"serve{i}", "serve", "--config", str(config), "--port", str(port)
+                )
+                await wait_http(client, f"http://127.0.0.1:{port}/healthz", proc)
+            if store == "redis":
+                await balanced(args.redis, prefix, instances)
+            urls = [f"http://127.0.0.1:{port}{PATH}" for port in ports]
+            # Warm up: imports, connections, the first send of each account.
+            await measure(client, emulator, urls, deliveries(40, 20, "warm"))
+            seconds, acks = await measure(
+                client, emulator, urls, deliveries(args.events, args.conversations, "bench")
+            )
+    finally:
+        procs.stop_all()
+        if store == "redis":
+            from dmbot.store.redis import RedisStore
+
+            cleaner = RedisStore(args.redis, prefix=prefix)
+            await cleaner.drop()
+            await cleaner.client.aclose()
+    acks.sort()
+    return Result(
+        store,
+        instances,
+        args.events,
+        seconds,
+        statistics.median(acks) * 1000,
+        acks[int(len(acks) * 0.99) - 1] * 1000,
+    )
+
+
+@contextlib.contextmanager
+def emulator_process(work: Path, people: int) -> Iterator[str]:
+    folder = work / "emulator"
+    folder.mkdir()
+    config = write_config(folder, api_url="http://unused", store="memory://", extra={})
+    procs = Processes(folder)
+    port = free_port()
+    try:
+        proc = procs.start("emulator", "emulator", "--config", str(config), "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+
+        async def up() -> None:
+            async with httpx.AsyncClient() as client:
+                await wait_http(client, f"{url}/_emulator/state", proc)
+                for c in range(people):
+                    peer = str(PEERS_FROM + c)
+                    await client.post(
+                        f"{url}/_emulator/users", json={"user_id": peer, "screen_name": f"p{c}"}
+                    )
+
+        asyncio.run(up())
+        yield url
+    finally:
+        procs.stop_all()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000, help="events per configuration")
+    parser.add_argument("--conversations", type=int, default=100, help="conversations at once")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis URL")
+    parser.add_argument(
+        "--configs",
+        default="sqlite:1,redis:1,redis:2,redis:3",
+        help="store:instances pairs to run, in order",
+    )
+    args = parser.parse_args()
+    if args.events > 990 * len(ACCOUNTS):
+        parser.error(f"--events is at most {990 * len(ACCOUNTS)} (X's daily DM budget)")
+    configs = []
+    for pair in args.configs.split(","):
+        store, _, count = pair.partition(":")
+        if store not in ("sqlite", "redis") or not count.isdigit():
+            parser.error(f"--configs: {pair!r} is not sqlite:N or redis:N")
+        configs.append((store, int(count)))
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="dmbot-bench-") as tmp:
+        work = Path(tmp)
+        (work / "echo_bot.py").write_text(ECHO_BOT)
+        with emulator_process(work, max(args.conversations, 20)) as emulator:
+            for store, instances in configs:
+                results.append(asyncio.run(run_config(store, instances, args, work, emulator)))
+                print(f"  {store} x{instances}: {results[-1].rate:.0f} events/s", flush=True)
+    cores = len(os.sched_getaffinity(0))
+    print(
+        f"\n{args.events} events, {args.conversations} conversations at once, "
+        f"{cores} cores, {platform.python_implementation()} {platform.python_version()}, "
+        f"{datetime.date.today()}"
+    )
+    print("| store  | instances | events/s | seconds | ack p50 ms | ack p99 ms |")
+    print("|--------|-----------|----------|---------|------------|------------|")
+    for r in results:
+        print(
+            f"| {r.store:<6} | {r.instances:>9} | {r.rate:>8.0f} | {r.seconds:>7.2f} "
+            f"| {r.ack_p50_ms:>10.1f} | {r.ack_p99_ms:>10.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
