@@ -12,19 +12,18 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 import httpx
 
-from dmbot import crc
 from dmbot.config import AccountSettings, Settings, webhook_url_problem
+from dmbot.doctor import checkup
 from dmbot.errors import ConfigError, DmbotError
-from dmbot.store import Store, open_store
+from dmbot.store import Store
+from dmbot.twitter import client_from_settings, clients_from_settings
 from dmbot.twitter.client import XClient
-from dmbot.twitter.ratelimit import RateLimiter
 
 __all__ = ["add_commands", "clients_from_settings"]
 
@@ -38,37 +37,6 @@ class Command(Protocol):
     def __call__(
         self, args: argparse.Namespace, settings: Settings, *, transport: Transport = None
     ) -> int: ...
-
-
-def clients_from_settings(settings: Settings, transport: Transport = None) -> dict[str, XClient]:
-    """One client per managed account (the bot account first), sharing one rate limiter."""
-    limiter = RateLimiter()
-    return {
-        account.user_id: _client(settings, account, transport, limiter)
-        for account in settings.all_accounts
-    }
-
-
-def _client(
-    settings: Settings,
-    account: AccountSettings | None,
-    transport: Transport,
-    limiter: RateLimiter | None = None,
-) -> XClient:
-    t = settings.twitter
-    return XClient(
-        consumer_key=t.consumer_key,
-        consumer_secret=t.consumer_secret,
-        token=account.access_token if account else "",
-        token_secret=account.access_token_secret if account else "",
-        api_url=t.api_url,
-        env_name=t.env_name,
-        api=t.api,
-        bearer_token=t.bearer_token,
-        transport=transport,
-        limiter=limiter,
-        account_id=account.user_id if account else "",
-    )
 
 
 def _account(settings: Settings, user_id: str | None) -> AccountSettings:
@@ -94,7 +62,8 @@ def _account(settings: Settings, user_id: str | None) -> AccountSettings:
 async def _acting(
     settings: Settings, transport: Transport, user_id: str | None = None
 ) -> AsyncIterator[XClient]:
-    async with _client(settings, _account(settings, user_id), transport) as client:
+    account = _account(settings, user_id)
+    async with client_from_settings(settings, account, transport=transport) as client:
         yield client
 
 
@@ -248,7 +217,7 @@ def accounts_authorize(
     """The PIN flow: print the authorize URL, read the PIN, print the new tokens."""
 
     async def flow(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
-        async with _client(settings, None, transport) as client:
+        async with client_from_settings(settings, None, transport=transport) as client:
             request = await client.request_token("oob")
             print("Open this page, signed in as the account to add, and authorize the app:")
             print(f"  {client.authorize_url(request.token)}")
@@ -288,23 +257,6 @@ async def send(args: argparse.Namespace, settings: Settings, transport: Transpor
 # -- doctor ------------------------------------------------------------------------
 
 
-class _Checklist:
-    """Prints one line per check and counts the failures."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-
-    def ok(self, text: str) -> None:
-        print(f"  ok    {text}")
-
-    def fail(self, text: str, fix: str) -> None:
-        self.failures += 1
-        print(f"  FAIL  {text}\n        {fix}")
-
-    def note(self, text: str) -> None:
-        print(f"  --    {text}")
-
-
 def doctor(
     args: argparse.Namespace,
     settings: Settings,
@@ -312,7 +264,7 @@ def doctor(
     transport: Transport = None,
     store: Store | None = None,
 ) -> int:
-    """X's setup checklist, then a wait for a first event.
+    """X's setup checklist, then a wait for a first event (see :mod:`dmbot.doctor`).
 
     Args:
         args: ``wait`` (seconds to wait for an event; 0 skips).
@@ -322,164 +274,9 @@ def doctor(
     """
 
     async def run(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
-        if store is not None:
-            return await _doctor(args, settings, transport, store)
-        if settings.store.startswith("memory:"):
-            return await _doctor(args, settings, transport, None)
-        own = open_store(settings.store)
-        await own.open()
-        try:
-            return await _doctor(args, settings, transport, own)
-        finally:
-            await own.close()
+        return await checkup(settings, wait=args.wait, transport=transport, store=store)
 
     return _command(run)(args, settings, transport=transport)
-
-
-async def _events_seen(store: Store) -> int:
-    # Deliveries waiting plus actions the bot produced: either grows when an event arrives.
-    return await store.inbox_size() + len(await store.outbox())
-
-
-async def _doctor(
-    args: argparse.Namespace, settings: Settings, transport: Transport, store: Store | None
-) -> int:
-    check = _Checklist()
-    baseline = await _events_seen(store) if store is not None else 0
-    print("dmbot doctor: X's setup checklist")
-    t, url = settings.twitter, settings.webhook.url
-    required = {
-        "twitter.consumer_key": t.consumer_key,
-        "twitter.consumer_secret": t.consumer_secret,
-        "twitter.access_token": t.access_token,
-        "twitter.access_token_secret": t.access_token_secret,
-        "webhook.url": url,
-    }
-    missing = [key for key, value in required.items() if not value]
-    if missing:
-        check.fail(
-            f"config incomplete: {', '.join(missing)} not set",
-            "set them in config.yaml (secrets through ${VARIABLES}); see `dmbot check`",
-        )
-        return 1
-    check.ok("config complete: consumer key and secret, bot account tokens, webhook.url")
-    problem = webhook_url_problem(url)
-    if problem:
-        check.fail(f"webhook URL {url} breaks X's rule", problem)
-    else:
-        check.ok(f"webhook URL {url} is https, without a port")
-    await _crc_round_trip(check, url, t.consumer_secret, transport)
-
-    async with _acting(settings, transport) as client:
-        try:
-            me = await client.verify_credentials()
-            check.ok(f"the bot account's tokens work: @{me.screen_name} ({me.id})")
-        except DmbotError as exc:
-            check.fail("the bot account's tokens were refused", str(exc))
-            return 1
-        hooks = [h for h in await client.list_webhooks() if h.url == url]
-        if not hooks:
-            check.fail(f"no webhook registered for {url}", "run `dmbot webhooks register`")
-        elif not hooks[0].valid:
-            check.fail(
-                f"webhook {hooks[0].id} is registered but invalid (its last CRC failed)",
-                "fix the server, then run `dmbot webhooks crc` to have X check it again",
-            )
-        else:
-            check.ok(f"webhook {hooks[0].id} registered for {url} and valid")
-        webhook_id = hooks[0].id if hooks else None
-    for account in settings.all_accounts:
-        if hooks:
-            await _check_subscribed(check, settings, transport, account, webhook_id)
-
-    if args.wait <= 0:
-        check.note("not waiting for an event (--wait 0)")
-    elif store is None:
-        check.note(
-            "the store is memory://, inside the server process, so the doctor cannot watch it: "
-            f"send @{me.screen_name} a DM and read the server log"
-        )
-    elif check.failures == 0:
-        print(
-            f"Waiting {args.wait:g} s for a first event: send @{me.screen_name} a Direct "
-            "Message from another account, or like one of its posts."
-        )
-        await _wait_for_event(check, store, baseline, args.wait)
-    if check.failures:
-        print(f"{check.failures} problem(s) found.")
-        return 1
-    print("All checks passed.")
-    return 0
-
-
-async def _crc_round_trip(
-    check: _Checklist, url: str, consumer_secret: str, transport: Transport
-) -> None:
-    token = secrets.token_urlsafe(24)
-    expected = crc.response_token(consumer_secret, token)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        async with httpx.AsyncClient(transport=transport, timeout=5.0) as http:
-            response = await http.get(url, params={"crc_token": token})
-    except httpx.HTTPError as exc:
-        check.fail(
-            f"CRC: {url} could not be reached ({exc or type(exc).__name__})",
-            "start `dmbot serve` and make sure this URL reaches it (proxy or tunnel)",
-        )
-        return
-    elapsed = loop.time() - started
-    try:
-        answered = response.json().get("response_token")
-    except (ValueError, AttributeError):
-        answered = None
-    if response.status_code != 200:
-        check.fail(
-            f"CRC: {url} answered HTTP {response.status_code}",
-            "X needs 200 with the response_token: is `dmbot serve` behind this URL, "
-            "and does webhook.path match its path?",
-        )
-    elif answered != expected:
-        check.fail(
-            f"CRC: {url} answered with a wrong response_token",
-            "the server signs with another consumer secret: use the same config for both",
-        )
-    elif elapsed > 3.0:
-        check.fail(f"CRC: {url} took {elapsed:.1f} s", "X allows 3 seconds: speed the path up")
-    else:
-        check.ok(f"CRC: {url} answered correctly in {elapsed * 1000:.0f} ms")
-
-
-async def _check_subscribed(
-    check: _Checklist,
-    settings: Settings,
-    transport: Transport,
-    account: AccountSettings,
-    webhook_id: str | None,
-) -> None:
-    async with _acting(settings, transport, account.user_id) as client:
-        if await client.check_subscription(webhook_id):
-            check.ok(f"account {account.user_id} is subscribed")
-        else:
-            check.fail(
-                f"account {account.user_id} is not subscribed",
-                f"run `dmbot subscriptions add --account {account.user_id}`",
-            )
-
-
-async def _wait_for_event(check: _Checklist, store: Store, baseline: int, wait: float) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + wait
-    while loop.time() < end:
-        if await _events_seen(store) > baseline:
-            check.ok("an event arrived and was stored: the webhook works")
-            return
-        await asyncio.sleep(0.2)
-    check.fail(
-        f"no event arrived within {wait:g} s",
-        "check that `dmbot serve` runs and its log shows no refused deliveries "
-        "(401 means another consumer secret); events start up to 10 s after subscribing",
-    )
 
 
 def _yes(flag: bool) -> str:

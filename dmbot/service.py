@@ -24,38 +24,13 @@ from dmbot.bot import Bot
 from dmbot.config import Settings
 from dmbot.script import bot_from_settings
 from dmbot.store import Store, open_store
+from dmbot.twitter import clients_from_settings
 from dmbot.twitter.client import XClient
-from dmbot.twitter.ratelimit import RateLimiter
 from dmbot.twitter.sender import Sender
 from dmbot.webhook import create_webhook_app
 from dmbot.worker import EngineOptions, Worker
 
 log = logging.getLogger("dmbot.service")
-
-
-def make_clients(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-) -> dict[str, XClient]:
-    """One X client per managed account, sharing one rate limiter."""
-    limiter = RateLimiter()
-    twitter = settings.twitter
-    return {
-        account.user_id: XClient(
-            consumer_key=twitter.consumer_key,
-            consumer_secret=twitter.consumer_secret,
-            token=account.access_token,
-            token_secret=account.access_token_secret,
-            api_url=twitter.api_url,
-            env_name=twitter.env_name,
-            api=twitter.api,
-            bearer_token=twitter.bearer_token,
-            transport=transport,
-            limiter=limiter,
-            account_id=account.user_id,
-        )
-        for account in settings.all_accounts
-        if twitter.consumer_key
-    }
 
 
 class Service:
@@ -126,7 +101,7 @@ class Service:
                 flow_expiry=settings.engine.flow_expiry,
                 send_api=settings.twitter.send_api,
             )
-        self.clients = make_clients(settings, self.transport)
+        self.clients = clients_from_settings(settings, self.transport)
         sender = Sender(
             self.store,
             self.clients,
