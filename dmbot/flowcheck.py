@@ -23,11 +23,11 @@ from dmbot.flows import (
     Location,
     Option,
     Step,
-    normalize_label,
     placeholders,
     render,
     stray_braces,
 )
+from dmbot.routing import normalize
 
 MAX_OPTIONS = 20
 MAX_LABEL = 36
@@ -191,7 +191,7 @@ class _Check:
                     f" X's limit of {MAX_DESCRIPTION}; shorten it to {MAX_DESCRIPTION} characters"
                 )
                 self.add(where, message, label)
-            folded = normalize_label(text)
+            folded = normalize(text)
             if folded in seen:
                 message = (
                     f"the label '{text}' repeats '{seen[folded].label}'"

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from dmbot.errors import FlowError
+from dmbot.routing import normalize
 
 DEFAULT_RETRY = "Sorry, I didn't get that."
 """What a text step says when an answer does not match its ``pattern``."""
@@ -50,11 +50,6 @@ class Location:
 
 
 _NOWHERE = Location()
-
-
-def normalize_label(text: str) -> str:
-    """Fold ``text`` the way a typed answer is compared with labels: case and spacing ignored."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +117,14 @@ class Step:
         Case, surrounding spaces and runs of inner spaces are ignored, so ``"  large "``
         and ``"LARGE"`` both find the option labelled ``Large``.
         """
-        wanted = normalize_label(text)
+        wanted = normalize(text)
         if not wanted:
             return None
         for option in self.options:
-            if normalize_label(option.label) == wanted:
+            if normalize(option.label) == wanted:
                 return option
         for option in self.options:
-            if option.value and normalize_label(option.value) == wanted:
+            if option.value and normalize(option.value) == wanted:
                 return option
         return None
 
