@@ -369,3 +369,26 @@ async def test_the_store_starts_over_when_redis_lost_its_data(stores: Any, prefi
     await store.append(b'{"after":1}', time.time(), "1|2")
     [item] = await read_all(store, 1)
     assert item.body == b'{"after":1}'
+
+
+async def test_consumers_that_left_with_nothing_pending_are_forgotten(
+    stores: Any, prefix: str
+) -> None:
+    store = await stores(partitions=1)
+    assert await store.read(10) == []
+    ghost = redis_asyncio.Redis.from_url(REDIS_URL)
+    try:
+        stream = f"{prefix}:inbox:0"
+        # Two instances of the past: one finished its work, one left some behind.
+        await store.append(b"{}", time.time(), "1|2")
+        [[_, [(done, _)]]] = await ghost.xreadgroup("dmbot", "left-done", {stream: ">"}, count=1)
+        await ghost.xack(stream, "dmbot", done)
+        await store.append(b"{}", time.time(), "1|2")
+        await ghost.xreadgroup("dmbot", "left-with-work", {stream: ">"}, count=1)
+        await asyncio.sleep(0.05)
+        store.inbox.forget_consumers_after = 0.01
+        assert await store.inbox.sweep() == 1
+        names = {info["name"] for info in await ghost.xinfo_consumers(stream, "dmbot")}
+    finally:
+        await ghost.aclose()
+    assert b"left-done" not in names and b"left-with-work" in names

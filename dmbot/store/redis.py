@@ -151,6 +151,7 @@ class RedisStore(Store):
         self._keepalive: asyncio.Task[None] | None = None
         self._down = False
         self._last_tick = 0.0
+        self._next_sweep = 0.0
 
     # -- errors --------------------------------------------------------------
     def _error(self, what: str, exc: BaseException) -> StorageError:
@@ -294,6 +295,9 @@ class RedisStore(Store):
                     del self._send_leases[item_id]
                     log.warning("the send lease %s lapsed: another instance may send it too", key)
         await self.inbox.balance(int(live))
+        if now >= self._next_sweep:
+            self._next_sweep = now + 600.0
+            await self.inbox.sweep()
 
     # -- inbox ---------------------------------------------------------------
     async def append(self, body: bytes, received_at: float, partition: str = "") -> str:

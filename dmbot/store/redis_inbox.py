@@ -87,6 +87,8 @@ class PartitionedInbox:
         self.reclaim_idle = reclaim_idle
         # A read must end before the lease it relies on could lapse.
         self.block = max(0.001, min(read_block, lock_ttl / 4))
+        self.forget_consumers_after = max(600.0, 10 * lock_ttl, 10 * reclaim_idle)
+        """Seconds a departed consumer with nothing pending stays in the group."""
         self._append = client.register_script(lua.APPEND)
         self._acquire = client.register_script(lua.ACQUIRE)
         self._release = client.register_script(lua.RELEASE)
@@ -307,6 +309,37 @@ class PartitionedInbox:
             self._owned[partition] = started + self.lock_ttl
             self._fresh.add(partition)
             self._cursor[partition] = "0-0"
+
+    async def sweep(self) -> int:
+        """Forget consumers of owned partitions that left long ago with nothing pending.
+
+        Each instance start adds a consumer name to the group; without this
+        the group would list every instance that ever ran. Safe while the
+        lease is held: no other consumer can gain pending deliveries here.
+        """
+        owned = sorted(self._owned)
+        if not owned:
+            return 0
+        threshold = self.forget_consumers_after * 1000
+        async with self.client.pipeline(transaction=False) as pipe:
+            for p in owned:
+                pipe.xinfo_consumers(self.stream(p), GROUP)
+            listings = await pipe.execute(raise_on_error=False)
+        gone = [
+            (p, info["name"])
+            for p, listing in zip(owned, listings, strict=True)
+            if not isinstance(listing, Exception)
+            for info in listing
+            if _text(info["name"]) != self.consumer
+            and int(info["pending"]) == 0
+            and int(info["idle"]) > threshold
+        ]
+        if gone:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for p, name in gone:
+                    pipe.xgroup_delconsumer(self.stream(p), GROUP, name)
+                await pipe.execute(raise_on_error=False)
+        return len(gone)
 
     async def release_all(self) -> None:
         """Hand every partition back now (a clean shutdown)."""
