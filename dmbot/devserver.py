@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import logging
 import re
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from starlette.routing import Mount, Route
 from dmbot.bot import Bot
 from dmbot.config import Settings
 from dmbot.emulator.admin import DEFAULT_PEOPLE
-from dmbot.emulator.chat import chat_routes
+from dmbot.emulator.chat import ChatFeed, chat_routes
 from dmbot.errors import BotLoadError, ConfigError
 from dmbot.sandbox import Sandbox
 from dmbot.script import load_bot
@@ -148,11 +149,13 @@ def dev_app(sandbox: Sandbox, *, on_ready: Callable[[], None] | None = None) -> 
     """One ASGI app: the chat page, the bot's webhook and the emulated X.
 
     Its lifespan starts the sandbox (the webhook's CRC, the subscription),
-    then calls ``on_ready``; shutdown stops it.
+    then calls ``on_ready``; shutdown stops it. ``app.state.chat_feed`` is the
+    page's feed: close it when the server starts shutting down.
     """
     service = sandbox.service.app
+    feed = ChatFeed(sandbox.emulator, sandbox.bot_id, sandbox.traffic)
     routes = [
-        *chat_routes(sandbox.emulator, account_id=sandbox.bot_id, traffic=sandbox.traffic),
+        *chat_routes(feed),
         # An ASGI app as endpoint: every method reaches the service as it would in serve.
         Route(sandbox.settings.webhook.path, service),
         Route("/healthz", service),
@@ -169,7 +172,9 @@ def dev_app(sandbox: Sandbox, *, on_ready: Callable[[], None] | None = None) -> 
         finally:
             await sandbox.stop()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.chat_feed = feed
+    return app
 
 
 def _origin(host: str, port: int) -> str:
@@ -229,15 +234,22 @@ def cmd_dev(args: argparse.Namespace, settings: Settings | None) -> int:
 def _serve(app: Starlette, sock: Any, level: str) -> None:
     import uvicorn
 
+    class DevServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # As dmbot serve: a stop that was asked for and went cleanly exits 0
+            # (uvicorn would raise the signal again).
+            self._captured_signals.clear()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # The page holds a long poll open; answer it, or Ctrl+C would wait for it.
+            app.state.chat_feed.close()
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(
-        app,
-        log_level=level,
-        access_log=False,
-        lifespan="on",
-        # The page holds a long poll open: do not wait for it on Ctrl+C.
-        timeout_graceful_shutdown=1,
+        app, log_level=level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    DevServer(config).run(sockets=[sock])
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -93,6 +93,11 @@ class ChatFeed:
         self.emu = emu
         self.account_id = account_id
         self.traffic = traffic
+        self._closed = asyncio.Event()
+
+    def close(self) -> None:
+        """End every long poll now (the server is shutting down), and any later one at once."""
+        self._closed.set()
 
     def people(self) -> list[User]:
         """The simulated people (users the app holds no tokens for)."""
@@ -113,12 +118,13 @@ class ChatFeed:
         """Return once anything moved past ``since``, or after ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.cursor() == since:
+        while self.cursor() == since and not self._closed.is_set():
             left = deadline - loop.time()
             if left <= 0:
                 return
             step = min(left, LOOK_AGAIN)
             waits = {
+                asyncio.ensure_future(self._closed.wait()),
                 asyncio.ensure_future(self.emu.wait_changed(self.emu.version, step)),
                 asyncio.ensure_future(self.traffic.wait_beyond(len(self.traffic.exchanges), step)),
             }
@@ -153,14 +159,14 @@ def _indicator(indicator: Indicator) -> JSONObject:
     return dataclasses.asdict(indicator)
 
 
-def chat_routes(emu: Emulator, *, account_id: str, traffic: TrafficLog) -> list[BaseRoute]:
+def chat_routes(feed: ChatFeed) -> list[BaseRoute]:
     """The page at ``/``, its files under ``/_chat/static/``, and ``/_chat/updates``.
 
     ``GET /_chat/updates?cursor=C&timeout=S`` answers at once when something
     changed since the cursor ``C`` (or when ``C`` is empty: a full snapshot),
-    else waits up to ``S`` seconds (25 by default) for a change.
+    else waits up to ``S`` seconds (25 by default) for a change. Call
+    ``feed.close()`` before a server shuts down, so waiting polls answer.
     """
-    feed = ChatFeed(emu, account_id, traffic)
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "chat.html", headers={"cache-control": "no-store"})

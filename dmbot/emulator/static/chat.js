@@ -134,10 +134,13 @@ function apply(update) {
 
 // ---- people -----------------------------------------------------------------
 
+const PALETTE = ["#f91880", "#7856ff", "#00ba7c", "#ff7a00", "#1d9bf0", "#c4302b", "#0a8f8f", "#8b5e3c"];
+
 function colour(id) {
-  let hash = 0;
-  for (const ch of id) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return `hsl(${hash % 360} 55% 48%)`;
+  // Neighbouring ids (alice, bob, ...) get neighbouring, so different, colours.
+  let sum = 0;
+  for (const ch of id) sum += ch.charCodeAt(0);
+  return PALETTE[sum % PALETTE.length];
 }
 
 function avatar(user, size = "") {
@@ -259,7 +262,11 @@ function renderThread() {
   const bot = state.account.id;
   const messages = state.me ? conversation(state.me) : [];
   const withOptions = messages.filter((m) => m.sender_id === bot && m.message_data.quick_reply);
-  const latestPrompt = withOptions.at(-1);
+  // The question waiting for an answer: the last one offering options, unless the person
+  // wrote since. Earlier questions keep their options too (a late tap), shown quieter.
+  const lastPrompt = withOptions.at(-1);
+  const lastWritten = messages.findLastIndex((m) => m.sender_id !== bot);
+  const latestPrompt = lastPrompt && messages.indexOf(lastPrompt) > lastWritten ? lastPrompt : null;
   const seen = state.indicators
     .filter((i) => i.kind === "read" && i.sender_id === bot && i.recipient_id === state.me)
     .map((i) => BigInt(i.last_read_event_id || "0"))
