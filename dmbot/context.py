@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +18,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dmbot import metadata
 from dmbot.errors import LimitError
 from dmbot.events import DirectMessage, Event, User
+from dmbot.limits import (
+    MAX_BUTTONS,
+    MAX_DESCRIPTION,
+    MAX_LABEL,
+    MAX_METADATA,
+    MAX_OPTIONS,
+    MAX_TEXT,
+    has_link,
+    is_web_url,
+    missing_descriptions,
+)
 from dmbot.store.base import NewAction
 from dmbot.types import JSONObject
 
@@ -26,13 +36,6 @@ if TYPE_CHECKING:
     from dmbot.bot import Bot
 
 log = logging.getLogger("dmbot.context")
-
-MAX_TEXT = 10_000
-MAX_OPTIONS = 20
-MAX_LABEL = 36
-MAX_DESCRIPTION = 72
-MAX_BUTTONS = 3
-_URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
 
 
 class LiveActions(Protocol):
@@ -111,7 +114,7 @@ def check_options(options: Sequence[QuickReply]) -> None:
                 f"quick reply label {option.label!r} has {len(option.label)} characters: X "
                 f"allows at most {MAX_LABEL}; shorten it"
             )
-        if _URL.search(option.label):
+        if has_link(option.label):
             raise LimitError(
                 f"quick reply label {option.label!r} contains a URL, which X refuses; "
                 "use a button for links"
@@ -121,8 +124,7 @@ def check_options(options: Sequence[QuickReply]) -> None:
                 f"quick reply description of {option.label!r} has {len(option.description)} "
                 f"characters: X allows at most {MAX_DESCRIPTION}; shorten it"
             )
-    described = [bool(option.description) for option in options]
-    if any(described) and not all(described):
+    if missing_descriptions(options):
         raise LimitError(
             "X requires a description on all quick reply options or on none; "
             "add the missing descriptions or remove them all"
@@ -136,13 +138,14 @@ def check_buttons(buttons: Sequence[Button]) -> None:
     for button in buttons:
         if not button.label.strip() or len(button.label) > MAX_LABEL:
             raise LimitError(f"button label {button.label!r} must have 1 to {MAX_LABEL} characters")
-        if not button.url.lower().startswith(("https://", "http://")):
+        if not is_web_url(button.url):
             raise LimitError(
                 f"button {button.label!r} has URL {button.url!r}: X accepts only http(s) URLs"
             )
 
 
 def check_text(text: str) -> None:
+    """Raise LimitError if the text is longer than X allows."""
     if len(text) > MAX_TEXT:
         raise LimitError(
             f"message text has {len(text)} characters: X allows at most {MAX_TEXT}; "
@@ -277,10 +280,10 @@ class Context:
             metadata.Tap(tap.flow, tap.step, tap.value, option.label, prompt),
             self.bot.metadata_key,
         )
-        if len(signed) > metadata.MAX_METADATA:
+        if len(signed) > MAX_METADATA:
             raise LimitError(
                 f"quick reply {option.label!r}: its metadata would have {len(signed)} "
-                f"characters, X allows {metadata.MAX_METADATA}; shorten its value"
+                f"characters, X allows {MAX_METADATA}; shorten its value"
             )
         item: JSONObject = {"label": option.label, "metadata": signed}
         if option.description:

@@ -4,9 +4,8 @@
 (file and line, when known), in which flow and step or ending, what is wrong and
 how to fix it. The rules: names are unique and every step is reachable; ``goto`` and
 ``cancel`` name existing steps and endings; regular expressions compile; templates
-name answers that a step saves on every path before them; and X's Quick Reply
-limits (20 options, label 36, description 72 on all or none, metadata 1,000,
-text 10,000) hold even with the longest answers filled in.
+name answers that a step saves on every path before them; and X's limits
+(:mod:`dmbot.limits`) hold, for texts even with the longest answers filled in.
 """
 
 from __future__ import annotations
@@ -27,12 +26,17 @@ from dmbot.flows import (
     render,
     stray_braces,
 )
+from dmbot.limits import (
+    MAX_DESCRIPTION,
+    MAX_LABEL,
+    MAX_METADATA,
+    MAX_OPTIONS,
+    MAX_TEXT,
+    has_link,
+    missing_descriptions,
+)
 from dmbot.routing import normalize
 
-MAX_OPTIONS = 20
-MAX_LABEL = 36
-MAX_DESCRIPTION = 72
-MAX_TEXT = 10_000
 TYPED_ANSWER_SIZE = 280
 """How long a typed answer is assumed to be when a template is checked against MAX_TEXT."""
 
@@ -77,14 +81,6 @@ def validate_flows(
             named[flow.name] = flow
         problems += _Check(flow, metadata_key or b"").run()
     return problems
-
-
-# Text X would turn into a link: a scheme, www., or a name under a common top-level domain.
-_URL = re.compile(
-    r"\b[a-z][a-z0-9+.-]*://|\bwww\.|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*"
-    r"\.(?:com|net|org|io|co|me|ly|app|dev|ai|info|biz|xyz|gg|tv|us|uk|de|fr|eu)\b",
-    re.IGNORECASE,
-)
 
 
 class _Check:
@@ -182,7 +178,7 @@ class _Check:
                     f"{MAX_LABEL}; shorten the label to {MAX_LABEL} characters"
                 )
                 self.add(where, message, label)
-            if _URL.search(text):
+            if has_link(text):
                 message = f"the label '{text}' contains a URL, which X refuses; remove the link"
                 self.add(where, message, label)
             if len(option.description) > MAX_DESCRIPTION:
@@ -203,15 +199,15 @@ class _Check:
                 seen[folded] = option
             tap = metadata.Tap(self.flow.name, step.name, option.saved, text, metadata.MAX_PROMPT)
             size = len(metadata.encode(tap, self.key))
-            if size > metadata.MAX_METADATA:
+            if size > MAX_METADATA:
                 message = (
                     f"the Quick Reply metadata of '{text}' would be {size:,} characters, over X's "
-                    f"limit of {metadata.MAX_METADATA:,}; shorten its value (or the flow or step"
+                    f"limit of {MAX_METADATA:,}; shorten its value (or the flow or step"
                     " name)"
                 )
                 self.add(where, message, label)
-        bare = [o.label for o in step.options if not o.description]
-        if bare and len(bare) < len(step.options):
+        bare = missing_descriptions(step.options)
+        if bare:
             names = ", ".join(f"'{b}'" for b in bare)
             message = (
                 "X needs a description on every option or on none; add one to "
