@@ -230,7 +230,7 @@ function intro() {
     el("div", { class: "name" }, account.name),
     el("div", { class: "handle" }, `@${account.screen_name}`),
     el("p", {}, "This is a conversation with your bot, through an emulated X: every message below went through the webhook and the API."),
-    el("div", { class: "try" }, tryText("Hi"), tryText("pizza")),
+    el("div", { class: "try" }, tryText("Hi")),
   );
 }
 
