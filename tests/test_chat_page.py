@@ -141,6 +141,23 @@ async def test_after_an_emulator_reset_the_page_starts_over() -> None:
         assert update["reset"] is True and update["messages"] == []
 
 
+async def test_closing_the_feed_answers_waiting_polls_at_once() -> None:
+    bot = load_bot(str(REPO / "bots" / "pizza.py"))
+    app = dev_app(build_sandbox(bot, url="http://127.0.0.1:8000/webhooks/twitter"))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client,
+    ):
+        cursor = (await updates(client))["cursor"]
+        poll = asyncio.ensure_future(updates(client, cursor, wait=30))
+        await asyncio.sleep(0)
+        app.state.chat_feed.close()  # what dmbot dev does when Ctrl+C stops the server
+        async with asyncio.timeout(5):
+            quiet = await poll
+        assert quiet["cursor"] == cursor and quiet["messages"] == []
+
+
 async def test_a_malformed_cursor_gets_a_full_update() -> None:
     async with dev_client() as (client, _):
         assert (await updates(client, "not-a-cursor"))["reset"] is True
