@@ -305,8 +305,10 @@ class _Check:
             # The cancel ending can come before any answer: only names nobody saves are wrong.
             target = name if name in reachable and name != cancel else None
             self.unsaved(where, ending.say, target, sizes, ending=name)
-        self.text(self.flow.where, "help", self.flow.help, sizes)
-        self.unsaved(self.flow.where, self.flow.help, None, sizes)
+        # The runtime renders help with {flow}, the flow's name, over any answer of that name.
+        help_sizes = {**sizes, "flow": len(self.flow.name)}
+        self.text(self.flow.where, "help", self.flow.help, help_sizes)
+        self.unsaved(self.flow.where, self.flow.help, None, help_sizes)
 
     def text(
         self,

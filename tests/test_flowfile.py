@@ -212,6 +212,23 @@ def test_help_and_the_cancel_ending_may_use_answers_saved_later() -> None:
     ]
 
 
+def test_help_may_name_the_flow_but_other_texts_may_not() -> None:
+    text = BASE.replace("  order:\n", '  order:\n    help: "You are in {flow}: pick a {size}."\n')
+    assert problems(text) == []
+    assert problems(text.replace("way!", "way! ({flow})")) == [
+        "f.yaml:12: flow order, ending done: {flow} names no answer: no step saves 'flow'; fix"
+        " the name, or add a step named 'flow' (or with save_as: flow) before this"
+    ]
+
+
+def test_help_is_measured_with_the_flow_name_filled_in() -> None:
+    help_text = "{flow}" + "h" * (10_000 - len("order"))
+    text = BASE.replace("  order:\n", f'  order:\n    help: "{help_text}"\n')
+    assert problems(text) == []
+    (problem,) = problems(text.replace('"{flow}', '"!{flow}'))
+    assert problem.startswith("f.yaml:2: flow order: help can be 10,001 characters long")
+
+
 def test_loops_and_save_as_do_not_confuse_the_template_rule() -> None:
     assert (
         problems("""
