@@ -33,7 +33,8 @@ A flow file is a mapping with one key, ``flows``, from flow names to flows::
           cancelled: "Order cancelled."        # short form of {say: ...}
 
 Templates (``ask``, ``retry``, ``say``, ``help``) use ``{name}`` for a saved answer and
-``{{``/``}}`` for literal braces. After the last step a flow ends without a message.
+``{{``/``}}`` for literal braces; ``help`` may also say ``{flow}``, the flow's name. After
+the last step a flow ends without a message.
 
 :func:`load_flow_file` reports every problem at once, each with file, line, flow and step,
 what is wrong and how to fix it. :func:`validate_flows` runs the same rules on flows built
