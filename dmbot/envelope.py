@@ -105,37 +105,30 @@ def _direct_message(item: JSONObject, env: _Envelope) -> Event:
     )
 
 
-def _typing(item: JSONObject, env: _Envelope) -> Event:
+def _between(item: JSONObject, env: _Envelope, what: str) -> dict[str, Any]:
+    """What typing indicators and read receipts share: who, to whom, when."""
     sender_id = as_id(item.get("sender_id"))
     if not sender_id:
-        raise _UnparseableError("typing indicator without a sender_id")
+        raise _UnparseableError(f"{what} without a sender_id")
     recipient_id = as_id(as_obj(item.get("target")).get("recipient_id"))
-    return TypingIndicator(
-        for_user_id=env.for_user_id,
-        raw=item,
-        sender_id=sender_id,
-        recipient_id=recipient_id,
-        created_timestamp=as_int(item.get("created_timestamp")),
-        sender=env.users.get(sender_id),
-        recipient=env.users.get(recipient_id),
-    )
+    return {
+        "for_user_id": env.for_user_id,
+        "raw": item,
+        "sender_id": sender_id,
+        "recipient_id": recipient_id,
+        "created_timestamp": as_int(item.get("created_timestamp")),
+        "sender": env.users.get(sender_id),
+        "recipient": env.users.get(recipient_id),
+    }
+
+
+def _typing(item: JSONObject, env: _Envelope) -> Event:
+    return TypingIndicator(**_between(item, env, "typing indicator"))
 
 
 def _read(item: JSONObject, env: _Envelope) -> Event:
-    sender_id = as_id(item.get("sender_id"))
-    if not sender_id:
-        raise _UnparseableError("read receipt without a sender_id")
-    recipient_id = as_id(as_obj(item.get("target")).get("recipient_id"))
-    return ReadReceipt(
-        for_user_id=env.for_user_id,
-        raw=item,
-        sender_id=sender_id,
-        recipient_id=recipient_id,
-        last_read_event_id=as_id(item.get("last_read_event_id")),
-        created_timestamp=as_int(item.get("created_timestamp")),
-        sender=env.users.get(sender_id),
-        recipient=env.users.get(recipient_id),
-    )
+    last_read = as_id(item.get("last_read_event_id"))
+    return ReadReceipt(**_between(item, env, "read receipt"), last_read_event_id=last_read)
 
 
 def _favorite(item: JSONObject, env: _Envelope) -> Event:

@@ -386,15 +386,7 @@ def _label(event: Event) -> str:
 
 
 def parse_delivery(obj: JSONObject) -> Delivery:
-    """Parse one webhook delivery into events; never raises (see :mod:`dmbot.envelope`).
-
-    Args:
-        obj: the decoded JSON body of the POST.
-
-    Returns:
-        The delivery; events X did not describe, or that are malformed, are
-        :class:`UnknownEvent` objects in their place.
-    """
+    """Parse the JSON body of one webhook POST; never raises (see :mod:`dmbot.envelope`)."""
     # The parser builds the classes above, so it can only be imported once they exist.
     from dmbot.envelope import parse_delivery as parse
 
