@@ -53,13 +53,15 @@ def _ingestion(section: dict[str, Any]) -> list[str]:
                 r["errors"],
                 _num(r.get("server_cpu", 0.0) * 100) + "%",
                 _num(r.get("cpu_us_per_request", 0.0)),
+                f"{_num(r.get('ratio_cpu'), 2)}×",
                 ""
                 if handled is None
                 else f"{_num(handled)} / {_num(r.get('sent', 0))} / {_num(r.get('inbox', 0))}",
             ]
         )
     header = ["server", "conns", "deliveries/s", "vs baseline", "p50 ms", "p99 ms", "errors",
-              "server CPU", "CPU µs/delivery", "handled / replies sent / inbox left"]  # fmt: skip
+              "server CPU", "CPU µs/delivery", "vs baseline per CPU-s",
+              "handled / replies sent / inbox left"]  # fmt: skip
     lines += _table(header, rows)
     if "flask_skipped" in section:
         lines += [f"Flask row skipped: {section['flask_skipped']}.", ""]
@@ -182,6 +184,22 @@ def _profile(section: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _xclient(section: dict[str, Any] | None) -> list[str]:
+    if not section:
+        return []
+    lines = [
+        f"### 5b. The X client alone: {_num(section['sends'])} DMs, "
+        f"{section['concurrency']} at a time, to the emulator",
+        "",
+    ]
+    rows = [
+        [r["variant"], _num(r["cpu_ms_per_send"], 2), f"{_num(r['cpu_vs_httpx'], 2)}×",
+         _num(r["sends_per_s"])]
+        for r in section["rows"]
+    ]  # fmt: skip
+    return lines + _table(["X client", "CPU ms/send", "vs as is", "sends/s"], rows)
+
+
 def render(results: dict[str, Any]) -> str:
     """All tables of ``results`` as Markdown."""
     lines = _machine(results["machine"], results.get("command", ""), results.get("seconds", 0.0))
@@ -194,4 +212,5 @@ def render(results: dict[str, Any]) -> str:
         lines += _correctness(results["correctness"])
     lines += _growth(results.get("growth"))
     lines += _profile(results.get("profile"))
+    lines += _xclient(results.get("xclient"))
     return "\n".join(lines)

@@ -229,6 +229,20 @@ class Bench:
             raise RuntimeError(f"webhook_micro.py wrote no result: {started.tail()}")
         self.results["webhook"] = json.loads(out.read_text())
 
+    # -- 5b. the X client alone ----------------------------------------------------------
+    def xclient(self) -> None:
+        if not self.mode.profile:
+            return
+        say("X client alone: CPU per DM sent, as is and with the proposed fixes")
+        out = self.work / "xclient.json"
+        argv = [servers.PYTHON, str(BENCH / "xclient_micro.py"), "--sends", "1000"]
+        started = self.procs.start("xclient", [*argv, "--out", str(out)])
+        started.proc.wait(600)
+        self.procs.stop(started)
+        if not out.exists():
+            raise RuntimeError(f"xclient_micro.py wrote no result: {started.tail()}")
+        self.results["xclient"] = json.loads(out.read_text())
+
     # -- 1. ingestion ----------------------------------------------------------------------
     def ingestion(self) -> None:
         if servers.wrk_path() is None:
@@ -272,6 +286,9 @@ class Bench:
             for row in rows:
                 if row["connections"] == connections:
                     row["ratio"] = row["rps"] / baseline["rps"] if baseline["rps"] else 0.0
+                    # Per CPU-second: what other load on a shared machine disturbs least.
+                    cost = row.get("cpu_us_per_request", 0.0)
+                    row["ratio_cpu"] = baseline["cpu_us_per_request"] / cost if cost else 0.0
         result: dict[str, Any] = {"rows": rows}
         if not flask and self.mode.flask:
             result["flask_skipped"] = "flask/gunicorn not installed (pip install flask gunicorn)"
@@ -449,12 +466,13 @@ class Bench:
             "correctness": self.correctness,
             "growth": self.growth,
             "profile": self.profile,
+            "xclient": self.xclient,
         }
         for name in sections:
             steps[name]()
 
 
-SECTIONS = ["ingestion", "webhook", "e2e", "correctness", "growth", "profile"]
+SECTIONS = ["ingestion", "webhook", "e2e", "correctness", "growth", "profile", "xclient"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -229,14 +229,12 @@ def run_wrk(
     argv = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
     argv += ["-s", str(BENCH / "wrk_bodies.lua"), url]
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
-    wall = time.monotonic()
     started = procs.start("wrk", argv, cpu=LOAD_CPU, env={"DMBOT_BENCH_BODIES": str(bodies)})
     try:
         started.proc.wait(duration + 60)
     except subprocess.TimeoutExpired:
         procs.stop(started)
         raise RuntimeError(f"wrk did not finish within {duration + 60} s") from None
-    wall = time.monotonic() - wall
     procs.stop(started)
     output = started.log.read_text(errors="replace")
     line = next((x for x in output.splitlines() if x.startswith("BENCH_JSON ")), None)
@@ -250,8 +248,8 @@ def run_wrk(
     result["errors"] = sum(result[key] for key in errors)
     if server_pid:
         used = cpu_seconds(server_pid) - cpu_before
-        # Over wrk's whole life (its start-up included): a floor on the server's busy share.
-        result["server_cpu"] = used / wall
+        # Share of a core the server got while wrk's clock ran (its start-up is idle time).
+        result["server_cpu"] = min(used / seconds, 1.0) if seconds else 0.0
         # CPU per delivery is what other load on a shared machine disturbs least.
         count = result["requests"]
         result["cpu_us_per_request"] = used / count * 1e6 if count else 0.0
