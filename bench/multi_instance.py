@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -67,10 +68,22 @@ class Result:
     seconds: float
     ack_p50_ms: float
     ack_p99_ms: float
+    cpu_ms: float
+    """CPU time of the dmbot processes per event: steady on a busy machine."""
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def free_port() -> int:
@@ -82,8 +95,9 @@ def free_port() -> int:
 class Processes:
     """Processes started by this run; ``stop_all`` ends each one by its PID."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, repo: Path = REPO) -> None:
         self.folder = folder
+        self.repo = repo
         self.running: list[subprocess.Popen[bytes]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -92,7 +106,7 @@ class Processes:
             [sys.executable, "-m", "dmbot.cli", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
+            cwd=self.repo,  # `python -m` imports dmbot from here
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log.close()
@@ -266,7 +280,7 @@ async def run_config(
         url = f"sqlite:///{folder / 'bench.db'}"
         extra = {}
     config = write_config(folder, api_url=emulator, store=url, extra=extra)
-    procs = Processes(folder)
+    procs = Processes(folder, Path(args.repo))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     try:
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
@@ -282,9 +296,11 @@ async def run_config(
             urls = [f"http://127.0.0.1:{port}{PATH}" for port in ports]
             # Warm up: imports, connections, the first send of each account.
             await measure(client, emulator, urls, deliveries(40, 20, "warm"))
-            seconds, acks = await measure(
-                client, emulator, urls, deliveries(args.events, args.conversations, "bench")
-            )
+            bodies = deliveries(args.events, args.conversations, "bench")
+            pids = [proc.pid for proc in procs.running]
+            cpu_before = cpu_seconds(pids)
+            seconds, acks = await measure(client, emulator, urls, bodies)
+            cpu = cpu_seconds(pids) - cpu_before
     finally:
         procs.stop_all()
         if store == "redis":
@@ -301,6 +317,7 @@ async def run_config(
         seconds,
         statistics.median(acks) * 1000,
         acks[int(len(acks) * 0.99) - 1] * 1000,
+        cpu / args.events * 1000,
     )
 
 
@@ -340,6 +357,10 @@ def main() -> None:
         default="sqlite:1,redis:1,redis:2,redis:3",
         help="store:instances pairs to run, in order",
     )
+    parser.add_argument(
+        "--repo", default=str(REPO), help="the dmbot checkout whose `dmbot serve` runs"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the logs and configs")
     args = parser.parse_args()
     if args.events > 990 * len(ACCOUNTS):
         parser.error(f"--events is at most {990 * len(ACCOUNTS)} (X's daily DM budget)")
@@ -350,25 +371,30 @@ def main() -> None:
             parser.error(f"--configs: {pair!r} is not sqlite:N or redis:N")
         configs.append((store, int(count)))
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="dmbot-bench-") as tmp:
-        work = Path(tmp)
+    work = Path(tempfile.mkdtemp(prefix="dmbot-bench-"))
+    try:
         (work / "echo_bot.py").write_text(ECHO_BOT)
         with emulator_process(work, max(args.conversations, 20)) as emulator:
             for store, instances in configs:
                 results.append(asyncio.run(run_config(store, instances, args, work, emulator)))
                 print(f"  {store} x{instances}: {results[-1].rate:.0f} events/s", flush=True)
+    finally:
+        if args.keep:
+            print(f"logs and configs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     cores = len(os.sched_getaffinity(0))
     print(
         f"\n{args.events} events, {args.conversations} conversations at once, "
         f"{cores} cores, {platform.python_implementation()} {platform.python_version()}, "
         f"{datetime.date.today()}"
     )
-    print("| store  | instances | events/s | seconds | ack p50 ms | ack p99 ms |")
-    print("|--------|-----------|----------|---------|------------|------------|")
+    print("| store  | instances | events/s | seconds | ack p50 ms | ack p99 ms | CPU ms/event |")
+    print("|--------|-----------|----------|---------|------------|------------|--------------|")
     for r in results:
         print(
             f"| {r.store:<6} | {r.instances:>9} | {r.rate:>8.0f} | {r.seconds:>7.2f} "
-            f"| {r.ack_p50_ms:>10.1f} | {r.ack_p99_ms:>10.1f} |"
+            f"| {r.ack_p50_ms:>10.1f} | {r.ack_p99_ms:>10.1f} | {r.cpu_ms:>12.2f} |"
         )
 
 
