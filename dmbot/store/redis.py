@@ -16,11 +16,14 @@ balancer behave like one. What lives where (every key starts with
 - **conversation locks**: ``SET lock NX PX lock_ttl``, renewed every
   ``lock_ttl / 3`` while held, released only by the holder; a killed
   instance blocks a conversation for ``lock_ttl`` at most.
-- **outbox**: one hash per row, one queue per conversation, and a sorted set
-  of conversations by the time their head row is due. ``due`` hands out a
-  head only with the conversation's send lease, so two instances never send
-  the same reply at once; finished rows are kept ``claim_ttl`` for
-  ``outbox`` and ``delivered``.
+- **outbox** (:mod:`dmbot.store.redis_outbox`): one hash per row, one queue
+  per conversation, and a sorted set of conversations by the time their head
+  row is due. ``due`` hands out a head only with the conversation's send
+  lease, so two instances never send the same reply at once; finished rows
+  are kept ``claim_ttl`` for ``outbox`` and ``delivered``.
+
+Commands are pipelined per turn of the event loop
+(:mod:`dmbot.store.redis_batch`), so concurrent lanes share round trips.
 
 Ordering across instances. Events of one conversation are handled one at a
 time and in DM id order whichever instance received the POST, because (1)
@@ -44,7 +47,6 @@ Redis errors raise :class:`~dmbot.errors.StorageError` (the webhook answers
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -63,8 +65,10 @@ from redis.exceptions import RedisError, ResponseError
 
 from dmbot.errors import StorageError
 from dmbot.store import redis_scripts as lua
-from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store, describe
+from dmbot.store.base import Commit, InboxItem, OutboxItem, Store, describe
+from dmbot.store.redis_batch import Batcher
 from dmbot.store.redis_inbox import PartitionedInbox
+from dmbot.store.redis_outbox import RedisOutbox, ms, text
 from dmbot.types import ConversationKey, JSONObject
 
 __all__ = ["RedisStore"]
@@ -108,7 +112,6 @@ class RedisStore(Store):
         self.url = url
         self.prefix = prefix
         self.partitions = partitions
-        self.reclaim_idle = reclaim_idle
         self.lock_ttl = lock_ttl
         self.claim_ttl = claim_ttl
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -123,8 +126,10 @@ class RedisStore(Store):
             retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
         )
         self.client: Redis = Redis.from_pool(pool)
+        self.batch = Batcher(self.client)
         self.inbox = PartitionedInbox(
             self.client,
+            self.batch,
             prefix=prefix,
             partitions=partitions,
             consumer=self.consumer,
@@ -132,22 +137,11 @@ class RedisStore(Store):
             reclaim_idle=reclaim_idle,
             read_block=read_block,
         )
-        script = self.client.register_script
-        self._commit, self._expire, self._due = (
-            script(lua.COMMIT),
-            script(lua.EXPIRE),
-            script(lua.DUE),
+        self.outbox_rows = RedisOutbox(
+            self.batch, prefix=prefix, token=self.consumer, lock_ttl=lock_ttl, claim_ttl=claim_ttl
         )
-        self._finish, self._delivered = script(lua.FINISH), script(lua.DELIVERED)
-        self._renew, self._release = script(lua.RENEW), script(lua.RELEASE)
-        self._heartbeat, self._acquire = script(lua.HEARTBEAT), script(lua.ACQUIRE)
         self._locks: dict[str, str] = {}
         """Conversation lock key -> token, while held (renewed in the background)."""
-        self._send_leases: dict[int, str] = {}
-        """Outbox row id -> its conversation's send-lease key, while held."""
-        self._finished: set[int] = set()
-        """Outbox rows this instance finished in the last minute."""
-        self._finished_order: collections.deque[tuple[float, int]] = collections.deque()
         self._keepalive: asyncio.Task[None] | None = None
         self._down = False
         self._last_tick = 0.0
@@ -199,13 +193,13 @@ class RedisStore(Store):
                 await task
         try:
             await self.inbox.release_all()
-            leases = sorted(set(self._send_leases.values()))
+            leases = sorted({key for _, key in self.outbox_rows.held()})
             if leases:
-                await self._release(keys=leases, args=[self.consumer] * len(leases))
-            await self.client.zrem(f"{self.prefix}:instances", self.consumer)
+                await self.batch.script(lua.RELEASE, leases, [self.consumer] * len(leases))
+            await self.batch.call("ZREM", f"{self.prefix}:instances", self.consumer)
         except (RedisError, OSError) as exc:
             log.warning("could not hand back leases on close (they expire by themselves): %s", exc)
-        self._send_leases.clear()
+        self.outbox_rows.leases.clear()
         await self.client.aclose()
 
     async def ping(self) -> bool:
@@ -222,14 +216,14 @@ class RedisStore(Store):
         pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix) + ":*"
         removed = 0
         with self._errors("delete the store's keys"):
-            batch: list[Any] = []
+            keys: list[Any] = []
             async for key in self.client.scan_iter(match=pattern, count=500):
-                batch.append(key)
-                if len(batch) >= 500:
-                    removed += int(await self.client.unlink(*batch))
-                    batch = []
-            if batch:
-                removed += int(await self.client.unlink(*batch))
+                keys.append(key)
+                if len(keys) >= 500:
+                    removed += int(await self.client.unlink(*keys))
+                    keys = []
+            if keys:
+                removed += int(await self.client.unlink(*keys))
         return removed
 
     async def _keep_alive(self) -> None:
@@ -265,19 +259,18 @@ class RedisStore(Store):
                 self.lock_ttl,
             )
         self._last_tick = now
-        live = await self._heartbeat(
-            keys=[f"{self.prefix}:instances"], args=[self.consumer, _ms(self.lock_ttl)]
+        live = await self.batch.script(
+            lua.HEARTBEAT, [f"{self.prefix}:instances"], [self.consumer, ms(self.lock_ttl)]
         )
         partitions = self.inbox.held()
         locks = list(self._locks.items())
-        held = dict(self._send_leases)
-        sends = sorted(set(held.values()))
-        keys = [key for key, _ in partitions] + [key for key, _ in locks] + sends
+        sends = self.outbox_rows.held()
+        keys = [k for k, _ in partitions] + [k for k, _ in locks] + [k for _, k in sends]
         if keys:
             tokens = [self.consumer] * len(partitions) + [t for _, t in locks]
             tokens += [self.consumer] * len(sends)
             started = time.monotonic()
-            results = await self._renew(keys=keys, args=[_ms(self.lock_ttl), *tokens])
+            results = await self.batch.script(lua.RENEW, keys, [ms(self.lock_ttl), *tokens])
             outcome = dict(zip(keys, (bool(r) for r in results), strict=True))
             for key, partition in partitions:
                 if not outcome[key]:
@@ -288,11 +281,8 @@ class RedisStore(Store):
             for key, token in locks:
                 if not outcome[key] and self._locks.get(key) == token:
                     log.warning("lost the lock %s: a handler ran longer than lock_ttl", key)
-            # Only rows held before the renewal was sent: a row finished meanwhile
-            # released the lease itself, and a row handed out meanwhile took it anew.
-            for item_id, key in held.items():
-                if not outcome[key] and self._send_leases.get(item_id) == key:
-                    del self._send_leases[item_id]
+            for item_id, key in sends:
+                if not outcome[key] and self.outbox_rows.lost(item_id, key):
                     log.warning("the send lease %s lapsed: another instance may send it too", key)
         await self.inbox.balance(int(live))
         if now >= self._next_sweep:
@@ -334,7 +324,7 @@ class RedisStore(Store):
         finally:
             self._locks.pop(key, None)
             try:
-                await self._release(keys=[key], args=[token])
+                await self.batch.script(lua.RELEASE, [key], [token])
             except (RedisError, OSError) as exc:
                 log.warning(
                     "could not release %s (it expires in %g s): %s", key, self.lock_ttl, exc
@@ -346,7 +336,7 @@ class RedisStore(Store):
         while True:
             try:
                 # Held under our token counts too: a reply lost on the way back.
-                if await self._acquire(keys=[key], args=[token, _ms(self.lock_ttl), 1]):
+                if await self.batch.script(lua.ACQUIRE, [key], [token, ms(self.lock_ttl), 1]):
                     return
                 failing = False
             except (RedisError, OSError) as exc:
@@ -360,11 +350,12 @@ class RedisStore(Store):
     # -- claims and conversations --------------------------------------------
     async def claimed(self, event_id: str) -> bool:
         with self._errors("check an event claim"):
-            return await self.client.zscore(f"{self.prefix}:claims", event_id) is not None
+            score = await self.batch.call("ZSCORE", f"{self.prefix}:claims", event_id)
+        return score is not None
 
     async def load(self, conversation: ConversationKey) -> JSONObject:
         with self._errors("load a conversation"):
-            raw = await self.client.get(self._key("doc", conversation))
+            raw = await self.batch.call("GET", self._key("doc", conversation))
         return dict(json.loads(raw)) if raw else {}
 
     async def commit(self, commit: Commit) -> bool:
@@ -386,126 +377,49 @@ class RedisStore(Store):
         for action in commit.actions:
             args += [action.kind, json.dumps(action.payload, separators=(",", ":"))]
         with self._errors("commit an event"):
-            return bool(await self._commit(keys=[], args=args))
+            return bool(await self.batch.script(lua.COMMIT, [], args))
 
     async def expire_claims(self, older_than: float) -> int:
-        removed = 0
         with self._errors("expire old claims"):
-            claims, rows = await self._expire(
-                keys=[], args=[self.prefix, repr(older_than), "1", 500]
-            )
-            removed = int(claims)
+            cutoff = repr(older_than)
+            claims, rows = await self.batch.script(lua.EXPIRE, [], [self.prefix, cutoff, "1", 500])
             while int(rows) == 500:
-                _, rows = await self._expire(
-                    keys=[], args=[self.prefix, repr(older_than), "0", 500]
-                )
-        return removed
+                _, rows = await self.batch.script(lua.EXPIRE, [], [self.prefix, cutoff, "0", 500])
+        return int(claims)
 
     # -- outbox --------------------------------------------------------------
     async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
         with self._errors("read the outbox"):
-            found = await self._due(
-                keys=[],
-                args=[
-                    self.prefix,
-                    repr(now),
-                    self.consumer,
-                    limit,
-                    _ms(self.lock_ttl),
-                    4 * limit + 64,
-                ],
-            )
-        # A row this instance finished while the script ran was read as still pending:
-        # handing it out again would send it twice.
-        cutoff = time.monotonic() - 60.0
-        while self._finished_order and self._finished_order[0][0] < cutoff:
-            self._finished.discard(self._finished_order.popleft()[1])
-        items = sorted(
-            (
-                item
-                for item in (_outbox_item(row_id, fields) for row_id, fields in found)
-                if item.id not in self._finished
-            ),
-            key=lambda i: i.id,
-        )
-        for item in items:
-            self._send_leases[item.id] = f"{self.prefix}:send:{item.account}:{item.peer}"
-        return items
-
-    async def _finish_row(self, item_id: int, mode: str, *args: Any) -> None:
-        with self._errors("update the outbox"):
-            await self._finish(
-                keys=[],
-                args=[self.prefix, item_id, self.consumer, mode, *args, _ms(self.claim_ttl)],
-            )
-        self._send_leases.pop(item_id, None)
-        if mode != "retry":
-            self._finished.add(item_id)
-            self._finished_order.append((time.monotonic(), item_id))
+            return await self.outbox_rows.due(now, limit)
 
     async def sent(self, item_id: int, sent_id: str) -> None:
-        await self._finish_row(item_id, "sent", sent_id, "")
+        with self._errors("record a send"):
+            await self.outbox_rows.finish(item_id, "sent", sent_id, "")
 
     async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
-        await self._finish_row(item_id, "retry", repr(next_at), error)
+        with self._errors("schedule a retry"):
+            await self.outbox_rows.finish(item_id, "retry", repr(next_at), error)
 
     async def failed(self, item_id: int, error: str, code: int | None) -> None:
-        await self._finish_row(item_id, "failed", error, "" if code is None else str(code))
+        with self._errors("record a failed send"):
+            await self.outbox_rows.finish(
+                item_id, "failed", error, "" if code is None else str(code)
+            )
 
     async def outbox(self, conversation: ConversationKey | None = None) -> list[OutboxItem]:
-        index = f"{self.prefix}:ob:all" if conversation is None else self._key("obc", conversation)
         with self._errors("read the outbox"):
-            ids = [int(_text(i)) for i in await self.client.zrange(index, 0, -1)]
-            async with self.client.pipeline(transaction=False) as pipe:
-                for item_id in ids:
-                    pipe.hgetall(f"{self.prefix}:ob:{item_id}")
-                rows = await pipe.execute()
-        return [_outbox_item(i, fields) for i, fields in zip(ids, rows, strict=True) if fields]
+            return await self.outbox_rows.rows(conversation)
 
     async def delivered(self, sent_id: str) -> bool:
-        if not sent_id:
-            return False
         with self._errors("mark a send delivered"):
-            return bool(await self._delivered(keys=[], args=[self.prefix, sent_id]))
+            return await self.outbox_rows.delivered(sent_id)
 
     # -- facts ---------------------------------------------------------------
     async def get_fact(self, key: str) -> str | None:
         with self._errors("read a fact"):
-            value = await self.client.hget(f"{self.prefix}:facts", key)
-        return None if value is None else _text(value)
+            value = await self.batch.call("HGET", f"{self.prefix}:facts", key)
+        return None if value is None else text(value)
 
     async def set_fact(self, key: str, value: str) -> None:
         with self._errors("write a fact"):
-            await self.client.hset(f"{self.prefix}:facts", key, value)
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _outbox_item(row_id: Any, raw: Any) -> OutboxItem:
-    if isinstance(raw, dict):
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-    else:  # a script returns HGETALL as a flat list
-        flat = [_text(v) for v in raw]
-        fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    code = fields.get("code", "")
-    return OutboxItem(
-        id=int(_text(row_id)),
-        account=fields["account"],
-        peer=fields["peer"],
-        kind=fields["kind"],
-        payload=json.loads(fields["payload"]),
-        created_at=float(fields["created"]),
-        attempts=int(fields.get("attempts", "0")),
-        next_at=float(fields.get("next_at", "0")),
-        source_event_id=fields.get("source", ""),
-        status=OutboxStatus(int(fields.get("status", "0"))),
-        error=fields.get("error", ""),
-        error_code=int(code) if code else None,
-        sent_id=fields.get("sent_id", ""),
-    )
+            await self.batch.call("HSET", f"{self.prefix}:facts", key, value)

@@ -39,6 +39,7 @@ from redis.exceptions import ResponseError
 
 from dmbot.store import redis_scripts as lua
 from dmbot.store.base import InboxItem
+from dmbot.store.redis_batch import Batcher
 
 GROUP = "dmbot"
 
@@ -71,6 +72,7 @@ class PartitionedInbox:
     def __init__(
         self,
         client: Redis,
+        batch: Batcher,
         *,
         prefix: str,
         partitions: int,
@@ -80,6 +82,7 @@ class PartitionedInbox:
         read_block: float,
     ) -> None:
         self.client = client
+        self.batch = batch
         self.prefix = prefix
         self.count = partitions
         self.consumer = consumer
@@ -89,9 +92,6 @@ class PartitionedInbox:
         self.block = max(0.001, min(read_block, lock_ttl / 4))
         self.forget_consumers_after = max(600.0, 10 * lock_ttl, 10 * reclaim_idle)
         """Seconds a departed consumer with nothing pending stays in the group."""
-        self._append = client.register_script(lua.APPEND)
-        self._acquire = client.register_script(lua.ACQUIRE)
-        self._release = client.register_script(lua.RELEASE)
         self._owned: dict[int, float] = {}
         """Partition -> monotonic time until which its lease is surely ours."""
         self._draining: dict[int, float] = {}
@@ -137,9 +137,10 @@ class PartitionedInbox:
 
     async def append(self, body: bytes, received_at: float, hint: str) -> str:
         partition = self.partition_of(hint)
-        entry = await self._append(
-            keys=[f"{self.prefix}:inbox:seq", self.stream(partition)],
-            args=[body, repr(received_at), hint],
+        entry = await self.batch.script(
+            lua.APPEND,
+            [f"{self.prefix}:inbox:seq", self.stream(partition)],
+            [body, repr(received_at), hint],
         )
         return f"{partition}:{_text(entry)}"
 
@@ -236,11 +237,13 @@ class PartitionedInbox:
             by_partition.setdefault(int(head), []).append(entry_id)
         if not by_partition:
             return
-        async with self.client.pipeline(transaction=False) as pipe:
-            for partition, entry_ids in by_partition.items():
-                pipe.xack(self.stream(partition), GROUP, *entry_ids)
-                pipe.xdel(self.stream(partition), *entry_ids)
-            await pipe.execute()
+        await asyncio.gather(
+            *(
+                self.batch.call(command, self.stream(partition), *group, *entry_ids)
+                for partition, entry_ids in by_partition.items()
+                for command, group in (("XACK", (GROUP,)), ("XDEL", ()))
+            )
+        )
         for partition, entry_ids in by_partition.items():
             mine = self._outstanding.get(partition)
             if mine is not None:
@@ -248,10 +251,9 @@ class PartitionedInbox:
                     mine.pop(entry_id, None)
 
     async def size(self) -> int:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for partition in range(self.count):
-                pipe.xlen(self.stream(partition))
-            lengths = await pipe.execute()
+        lengths = await asyncio.gather(
+            *(self.batch.call("XLEN", self.stream(p)) for p in range(self.count))
+        )
         return sum(int(n) for n in lengths)
 
     # -- leases ------------------------------------------------------------
@@ -283,9 +285,8 @@ class PartitionedInbox:
             p for p, until in self._draining.items() if not self._outstanding.get(p) or now > until
         ]
         if drained:
-            await self._release(
-                keys=[self.lease(p) for p in drained], args=[self.consumer] * len(drained)
-            )
+            keys = [self.lease(p) for p in drained]
+            await self.batch.script(lua.RELEASE, keys, [self.consumer] * len(keys))
             for partition in drained:
                 del self._draining[partition]
         want = quota - len(self._owned)
@@ -300,9 +301,10 @@ class PartitionedInbox:
         if not candidates:
             return
         started = time.monotonic()
-        got = await self._acquire(
-            keys=[self.lease(p) for p in candidates],
-            args=[self.consumer, int(self.lock_ttl * 1000), want],
+        got = await self.batch.script(
+            lua.ACQUIRE,
+            [self.lease(p) for p in candidates],
+            [self.consumer, int(self.lock_ttl * 1000), want],
         )
         for position in got:
             partition = candidates[int(position) - 1]
@@ -348,4 +350,4 @@ class PartitionedInbox:
         self._draining.clear()
         self._fresh.clear()
         if held:
-            await self._release(keys=held, args=[self.consumer] * len(held))
+            await self.batch.script(lua.RELEASE, held, [self.consumer] * len(held))
