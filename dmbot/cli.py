@@ -33,6 +33,9 @@ def configure_logging(level: str, *, debug: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
+    # httpx logs every request at INFO: a second line per reply, and 5% of the CPU.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

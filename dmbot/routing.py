@@ -8,6 +8,8 @@ the groups' order is the bot's (see :meth:`dmbot.bot.Bot.dispatch`).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -239,10 +241,9 @@ _STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def call_arity(handler: Callable[..., Any]) -> int:
     """How many positional arguments ``handler`` accepts (for optional extras)."""
-    import inspect
-
     try:
         params = inspect.signature(handler).parameters.values()
     except (TypeError, ValueError):

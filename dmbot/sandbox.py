@@ -267,8 +267,7 @@ class Sandbox:
         """Let work in flight finish (for a second at most), then stop both sides."""
         try:
             if self.service.worker is not None:
-                # Stopping while a send or delivery is in flight can race a wake-up with the
-                # cancellation, which asyncio.wait_for swallows on Python 3.11: quiet first.
+                # Let replies in flight arrive, so a test's last answer is not cut off.
                 with contextlib.suppress(TimeoutError):
                     await self.settle(QUIET_TIMEOUT)
         finally:

@@ -148,8 +148,11 @@ class Worker:
                 if not items:
                     self._read_empty = not self._wake.is_set()
                     self._check_caught_up()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that lands with the wake-up, and stop() would hang.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+                        async with asyncio.timeout(self.options.poll_interval):
+                            await self._wake.wait()
         finally:
             for lane in list(self._lanes.values()):
                 if lane.task is not None:

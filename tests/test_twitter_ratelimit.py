@@ -131,3 +131,17 @@ def test_app_budget_warning(caplog: pytest.LogCaptureFixture) -> None:
         "The app has sent 4 of its ",
         "The app has sent 5 of its ",
     ]
+
+
+def test_free_reply_grants_of_quiet_conversations_are_forgotten() -> None:
+    from dmbot.twitter.ratelimit import DAY, SWEEP_EVERY, RateLimiter
+
+    now = [1_000_000.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    for peer in range(1000):
+        limiter.received("bot", str(peer))
+    assert len(limiter._grants) == 1000
+    now[0] += DAY + SWEEP_EVERY + 1
+    limiter.received("bot", "new")
+    # Only the conversation active in the last 24 hours keeps memory.
+    assert list(limiter._grants) == [("bot", "new")]

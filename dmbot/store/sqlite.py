@@ -165,12 +165,19 @@ class SqliteStore(Store):
         self,
         db: sqlite3.Connection,
         loop: asyncio.AbstractEventLoop,
-        batch: list[tuple[Operation, asyncio.Future[Any]]],
+        batch: list[tuple[Operation, asyncio.Future[Any], bool]],
     ) -> None:
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
-            for op, future in batch:
+            for op, future, savepoint in batch:
+                if not savepoint:
+                    # An insert that can only fail with the whole transaction: no savepoint.
+                    try:
+                        results.append((future, op(db), None))
+                    except sqlite3.Error as exc:
+                        results.append((future, None, self._error("write", exc)))
+                    continue
                 db.execute("SAVEPOINT op")
                 try:
                     value = op(db)
@@ -188,7 +195,7 @@ class SqliteStore(Store):
             if db.in_transaction:
                 db.rollback()
             error = self._error("commit", exc)
-            results = [(future, None, error) for _, future in batch]
+            results = [(future, None, error) for _, future, _ in batch]
         loop.call_soon_threadsafe(_settle_all, results)
 
     def _error(self, what: str, exc: BaseException) -> StorageError:
@@ -197,11 +204,16 @@ class SqliteStore(Store):
             "file permissions"
         )
 
-    async def _call(self, op: Callable[[sqlite3.Connection], T]) -> T:
+    async def _call(self, op: Callable[[sqlite3.Connection], T], *, savepoint: bool = True) -> T:
+        """Run ``op`` on the writer thread in the next group commit.
+
+        ``savepoint=False`` is for an insert that can only fail with the whole
+        transaction; it saves two statements per webhook append.
+        """
         if self._thread is None:
             raise StorageError("the SQLite store is not open; call `await store.open()` first")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put((op, future))
+        self._queue.put((op, future, savepoint))
         return await future
 
     # -- inbox -------------------------------------------------------------
@@ -213,7 +225,7 @@ class SqliteStore(Store):
             )
             return str(cur.lastrowid)
 
-        return await self._call(op)
+        return await self._call(op, savepoint=False)
 
     async def read(self, limit: int = 256) -> list[InboxItem]:
         cursor = self._cursor

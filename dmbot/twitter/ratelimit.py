@@ -51,6 +51,10 @@ class Budget:
     app_limit: int
 
 
+SWEEP_EVERY = 600.0
+"""Seconds between sweeps of expired free-reply grants."""
+
+
 @dataclass(slots=True)
 class _Grant:
     """Replies that do not count, granted by one received message."""
@@ -91,6 +95,7 @@ class RateLimiter:
         self._account_sends: dict[str, deque[float]] = {}
         self._app_sends: deque[float] = deque()
         self._grants: dict[tuple[str, str], deque[_Grant]] = {}
+        self._swept = self._clock()
         self._warned: dict[str, float] = {}
 
     # -- endpoint windows ----------------------------------------------------
@@ -152,8 +157,19 @@ class RateLimiter:
         """Note a DM ``peer`` sent to ``account``: the next replies are free."""
         if self.free_replies <= 0:
             return
+        now = self._clock()
         grants = self._grants.setdefault((account, peer), deque())
-        grants.append(_Grant(self._clock() + DAY, self.free_replies))
+        while grants and grants[0].expires_at <= now:
+            grants.popleft()
+        grants.append(_Grant(now + DAY, self.free_replies))
+        if now - self._swept > SWEEP_EVERY:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Forget grants of conversations quiet for a day: memory follows active ones."""
+        self._swept = now
+        for key in [k for k, grants in self._grants.items() if grants[-1].expires_at <= now]:
+            del self._grants[key]
 
     def sent_dm(self, account: str, peer: str) -> None:
         """Count one DM X accepted from ``account`` to ``peer``."""

@@ -64,7 +64,7 @@ class Sender:
         clients: Mapping[str, XClient],
         *,
         deadline: float = 86400.0,
-        concurrency: int = 16,
+        concurrency: int = 64,
         backoff_base: float = 1.0,
         backoff_max: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -193,8 +193,11 @@ class Sender:
         return max(0.0, min(self.poll_interval, next_retry - self._clock()))
 
     async def _wait(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+        # that lands with the wake-up, and Service.stop() would hang.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _cancel_in_flight(self) -> None:
         tasks = list(self._in_flight.values())
