@@ -15,6 +15,7 @@ import socket
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from dmbot import __version__
@@ -50,7 +51,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(
                 f"port {port} on {host} is already in use (another dmbot?); stop that process "
-                "or pick another port with --port or server.port"
+                "or pick another port with --port"
             ) from exc
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.listen(2048)
@@ -58,8 +59,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_uvicorn(app: Any, sock: socket.socket, *, access_log: bool, level: str) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then shut down cleanly and return."""
+def run_uvicorn(
+    app: Any,
+    sock: socket.socket,
+    *,
+    access_log: bool,
+    level: str,
+    before_shutdown: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down cleanly and return.
+
+    ``before_shutdown`` runs first on shutdown (e.g. to answer open long polls).
+    """
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -68,6 +79,11 @@ def run_uvicorn(app: Any, sock: socket.socket, *, access_log: bool, level: str) 
             # uvicorn re-raises the signal after shutting down; a requested stop
             # that completed cleanly is a success, so exit 0 instead.
             self._captured_signals.clear()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if before_shutdown is not None:
+                before_shutdown()
+            await super().shutdown(sockets)
 
     config = uvicorn.Config(
         app,
@@ -221,8 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
-        settings = load_settings(args.config)
-        configure_logging(settings.logging.level, debug=debug)
+        settings: Settings | None
+        if getattr(args, "config_optional", False) and not Path(args.config).exists():
+            # `dmbot dev` runs anywhere: without config.yaml it uses its defaults.
+            settings = None
+        else:
+            settings = load_settings(args.config)
+        configure_logging(settings.logging.level if settings else "info", debug=debug)
         result: int = args.func(args, settings)
         return result
     except DmbotError as exc:

@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import logging
 import re
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -232,24 +231,10 @@ def cmd_dev(args: argparse.Namespace, settings: Settings | None) -> int:
 
 
 def _serve(app: Starlette, sock: Any, level: str) -> None:
-    import uvicorn
+    from dmbot.cli import run_uvicorn
 
-    class DevServer(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            super().handle_exit(sig, frame)
-            # As dmbot serve: a stop that was asked for and went cleanly exits 0
-            # (uvicorn would raise the signal again).
-            self._captured_signals.clear()
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # The page holds a long poll open; answer it, or Ctrl+C would wait for it.
-            app.state.chat_feed.close()
-            await super().shutdown(sockets)
-
-    config = uvicorn.Config(
-        app, log_level=level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
-    )
-    DevServer(config).run(sockets=[sock])
+    # The page holds a long poll open; answer it, or Ctrl+C would wait for it.
+    run_uvicorn(app, sock, access_log=False, level=level, before_shutdown=app.state.chat_feed.close)
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -274,4 +259,4 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    parser.set_defaults(func=cmd_dev)
+    parser.set_defaults(func=cmd_dev, config_optional=True)

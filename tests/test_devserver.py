@@ -185,7 +185,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     output = log.read_text().strip()
     assert output.splitlines()[-1] == (
         f"dmbot: error: port {port} on 127.0.0.1 is already in use (another dmbot?); "
-        "stop that process or pick another port with --port or server.port"
+        "stop that process or pick another port with --port"
     )
     assert "Traceback" not in output
 
