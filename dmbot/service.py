@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from dmbot.bot import Bot
 from dmbot.config import Settings
+from dmbot.pressure import Pressure
 from dmbot.script import bot_from_settings
 from dmbot.store import Store, open_store
 from dmbot.twitter import clients_from_settings
@@ -70,6 +71,7 @@ class Service:
         self.sender: Sender | None = None
         self.worker: Worker | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.pressure = Pressure()
         self.app: Starlette = create_webhook_app(
             consumer_secret=settings.twitter.consumer_secret,
             store=self.store,
@@ -77,6 +79,7 @@ class Service:
             max_body_bytes=settings.webhook.max_body_bytes,
             on_stored=self._stored,
             lifespan=self._lifespan,
+            pressure=self.pressure,
         )
 
     def _stored(self) -> None:
@@ -126,6 +129,7 @@ class Service:
             live=sender,
             on_commit=sender.notify,
             on_received=sender.received,
+            pressure=self.pressure,
         )
         self.sender, self.worker = sender, worker
         self._tasks = [

@@ -23,6 +23,7 @@ from starlette.types import Lifespan
 from dmbot import crc, signature
 from dmbot.errors import StorageError
 from dmbot.origin import conversation_hint
+from dmbot.pressure import Pressure
 from dmbot.store import Store
 
 log = logging.getLogger("dmbot.webhook")
@@ -58,6 +59,7 @@ def create_webhook_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     on_stored: Callable[[], None] | None = None,
     lifespan: Lifespan[Starlette] | None = None,
+    pressure: Pressure | None = None,
 ) -> Starlette:
     """The Starlette app serving ``path`` (CRC and deliveries) and ``/healthz``.
 
@@ -69,6 +71,7 @@ def create_webhook_app(
         max_body_bytes: larger bodies get 413 without being read in full.
         on_stored: called after each stored delivery (wakes the worker).
         lifespan: the lifespan of the surrounding service (workers, sender).
+        pressure: counts deliveries in flight, so the worker gives way to them.
     """
     secret = consumer_secret.encode()
 
@@ -85,6 +88,15 @@ def create_webhook_app(
         return JSONResponse({"response_token": crc.response_token(secret, token)})
 
     async def receive(request: Request) -> Response:
+        if pressure is None:
+            return await store_delivery(request)
+        pressure.enter()
+        try:
+            return await store_delivery(request)
+        finally:
+            pressure.leave()
+
+    async def store_delivery(request: Request) -> Response:
         try:
             body = await _read_body(request, max_body_bytes)
         except _TooLarge:

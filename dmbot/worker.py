@@ -28,6 +28,7 @@ from dmbot.errors import StorageError
 from dmbot.events import DirectMessage, Event, User, parse_delivery
 from dmbot.metadata import decode
 from dmbot.origin import Origin, classify, conversation_of
+from dmbot.pressure import Pressure
 from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
 from dmbot.types import ConversationKey, JSONObject
 
@@ -87,6 +88,7 @@ class Worker:
         live: LiveActions | None = None,
         on_commit: Callable[[], None] | None = None,
         on_received: Callable[[str, str], None] | None = None,
+        pressure: Pressure | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -97,6 +99,7 @@ class Worker:
         self.live = live
         self.on_commit = on_commit
         self.on_received = on_received
+        self.pressure = pressure
         self.clock = clock
         self._wake = asyncio.Event()
         self._lanes: dict[ConversationKey, _Lane] = {}
@@ -209,6 +212,9 @@ class Worker:
                 if wait > 0:
                     # Give an earlier DM delivered a moment later the chance to go first.
                     await asyncio.sleep(wait)
+                if self.pressure is not None:
+                    # Acknowledgements to X first; the event is safe in the inbox.
+                    await self.pressure.give_way()
                 _, _, job = heapq.heappop(lane.heap)
                 async with self._slots, self.store.locked(key):
                     outcome = await self._handle(key, job)
