@@ -3,9 +3,14 @@
 End to end on loopback: signed deliveries are POSTed to the instances (round
 robin, as a load balancer would), an echo bot answers each one, and the
 `dmbot emulator` records each reply as X would. Throughput is events divided
-by the time from the first POST to the last reply the emulator recorded.
+by the time from the first POST to the last reply the emulator recorded;
+"lone" latency times single events spaced out so the instances go idle
+between them (a delivery whose partition another instance reads waits for
+that instance's worker to look).
 
-    python bench/multi_instance.py [--events 2000] [--conversations 100]
+    python bench/multi_instance.py [--events 2000] [--conversations 100] [--repo DIR]
+
+``--repo`` runs the `dmbot serve` of another checkout (a what-if of a change).
 
 Every process it starts is stopped by its PID when the run ends, whatever
 happens; each configuration has a deadline. Needs a Redis at
@@ -22,6 +27,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import shutil
 import signal
 import socket
@@ -70,6 +76,11 @@ class Result:
     ack_p99_ms: float
     cpu_ms: float
     """CPU time of the dmbot processes per event: steady on a busy machine."""
+    idle_p50_ms: float
+    idle_max_ms: float
+    """One event at a time, each to a random instance: POST to reply recorded."""
+    redis_cpu_ms: float | None = None
+    """CPU time of the Redis server per event (the whole server: other clients count too)."""
 
     @property
     def rate(self) -> float:
@@ -84,6 +95,18 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
+
+
+async def redis_cpu(url: str) -> float:
+    """CPU seconds the Redis server used so far."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        info = await client.info("cpu")
+    finally:
+        await client.aclose()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def free_port() -> int:
@@ -268,6 +291,37 @@ async def measure(
     return last / 1000 - started, acks
 
 
+async def idle_latency(
+    client: httpx.AsyncClient, emulator: str, urls: list[str], samples: int
+) -> list[float]:
+    """End-to-end latency of lone events, spaced out so the instances go idle between them."""
+    rng = random.Random(7)
+    peer, account = str(PEERS_FROM), ACCOUNTS[0]
+    found = (await client.get(f"{emulator}/_emulator/messages")).json()["messages"]
+    after = str(found[-1]["id"]) if found else "0"
+    latencies: list[float] = []
+    for n in range(samples):
+        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        [[body]] = deliveries(1, 1, f"idle {n}")
+        headers = {signature.HEADER: signature.sign(CONSUMER_SECRET, body)}
+        started = time.perf_counter()
+        response = await client.post(rng.choice(urls), content=body, headers=headers)
+        response.raise_for_status()
+        deadline = started + 30
+        while True:
+            found = (
+                await client.get(f"{emulator}/_emulator/messages", params={"after": after})
+            ).json()["messages"]
+            if any(m["recipient_id"] == peer and m["sender_id"] == account for m in found):
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError("a lone event got no reply within 30 s")
+            await asyncio.sleep(0.005)
+        latencies.append(time.perf_counter() - started)
+        after = str(found[-1]["id"])
+    return latencies
+
+
 async def run_config(
     store: str, instances: int, args: argparse.Namespace, work: Path, emulator: str
 ) -> Result:
@@ -299,8 +353,11 @@ async def run_config(
             bodies = deliveries(args.events, args.conversations, "bench")
             pids = [proc.pid for proc in procs.running]
             cpu_before = cpu_seconds(pids)
+            redis_before = await redis_cpu(args.redis) if store == "redis" else 0.0
             seconds, acks = await measure(client, emulator, urls, bodies)
             cpu = cpu_seconds(pids) - cpu_before
+            redis_used = await redis_cpu(args.redis) - redis_before if store == "redis" else None
+            lone = await idle_latency(client, emulator, urls, args.idle_samples)
     finally:
         procs.stop_all()
         if store == "redis":
@@ -318,6 +375,9 @@ async def run_config(
         statistics.median(acks) * 1000,
         acks[int(len(acks) * 0.99) - 1] * 1000,
         cpu / args.events * 1000,
+        statistics.median(lone) * 1000,
+        max(lone) * 1000,
+        None if redis_used is None else redis_used / args.events * 1000,
     )
 
 
@@ -360,6 +420,9 @@ def main() -> None:
     parser.add_argument(
         "--repo", default=str(REPO), help="the dmbot checkout whose `dmbot serve` runs"
     )
+    parser.add_argument(
+        "--idle-samples", type=int, default=20, help="lone events timed per configuration"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the logs and configs")
     args = parser.parse_args()
     if args.events > 990 * len(ACCOUNTS):
@@ -389,12 +452,20 @@ def main() -> None:
         f"{cores} cores, {platform.python_implementation()} {platform.python_version()}, "
         f"{datetime.date.today()}"
     )
-    print("| store  | instances | events/s | seconds | ack p50 ms | ack p99 ms | CPU ms/event |")
-    print("|--------|-----------|----------|---------|------------|------------|--------------|")
+    print(
+        "| store  | instances | events/s | seconds | ack p50 ms | ack p99 ms | CPU ms/event "
+        "| Redis CPU ms/event | lone p50 ms | lone max ms |"
+    )
+    print(
+        "|--------|-----------|----------|---------|------------|------------|--------------"
+        "|--------------------|-------------|-------------|"
+    )
     for r in results:
+        redis_ms = "-" if r.redis_cpu_ms is None else f"{r.redis_cpu_ms:.2f}"
         print(
             f"| {r.store:<6} | {r.instances:>9} | {r.rate:>8.0f} | {r.seconds:>7.2f} "
-            f"| {r.ack_p50_ms:>10.1f} | {r.ack_p99_ms:>10.1f} | {r.cpu_ms:>12.2f} |"
+            f"| {r.ack_p50_ms:>10.1f} | {r.ack_p99_ms:>10.1f} | {r.cpu_ms:>12.2f} "
+            f"| {redis_ms:>18} | {r.idle_p50_ms:>11.0f} | {r.idle_max_ms:>11.0f} |"
         )
 
 

@@ -48,6 +48,8 @@ class RedisOutbox:
         self.claim_ttl = claim_ttl
         self.leases: dict[int, str] = {}
         """Row id -> its conversation's send-lease key, while this instance holds it."""
+        self._handed: dict[int, OutboxItem] = {}
+        """The rows of ``leases``, as handed out."""
         self._finished: set[int] = set()
         """Rows this instance finished in the last minute."""
         self._finished_order: collections.deque[tuple[float, int]] = collections.deque()
@@ -63,11 +65,24 @@ class RedisOutbox:
         cutoff = time.monotonic() - 60.0
         while self._finished_order and self._finished_order[0][0] < cutoff:
             self._finished.discard(self._finished_order.popleft()[1])
-        rows = (outbox_item(row_id, fields) for row_id, fields in found)
-        items = sorted((i for i in rows if i.id not in self._finished), key=lambda i: i.id)
-        for item in items:
+        items: list[OutboxItem] = []
+        for found_row in found:
+            row_id = int(text(found_row[0]))
+            if row_id in self._finished:
+                continue
+            if len(found_row) > 1:
+                item = outbox_item(row_id, found_row[1])
+            elif row_id in self._handed:
+                item = self._handed[row_id]  # already held: unchanged since handed out
+            else:
+                fields = await self.batch.call("HGETALL", f"{self.prefix}:ob:{row_id}")
+                if not fields:
+                    continue
+                item = outbox_item(row_id, fields)
+            self._handed[item.id] = item
             self.leases[item.id] = f"{self.prefix}:send:{item.account}:{item.peer}"
-        return items
+            items.append(item)
+        return sorted(items, key=lambda i: i.id)
 
     async def finish(self, item_id: int, mode: str, first: str, second: str) -> None:
         """``mode``: sent (sent id), failed (error, code) or retry (next_at, error)."""
@@ -77,6 +92,7 @@ class RedisOutbox:
             [self.prefix, item_id, self.token, mode, first, second, ms(self.claim_ttl)],
         )
         self.leases.pop(item_id, None)
+        self._handed.pop(item_id, None)
         if mode != "retry":
             self._finished.add(item_id)
             self._finished_order.append((time.monotonic(), item_id))
@@ -105,6 +121,7 @@ class RedisOutbox:
         if self.leases.get(item_id) != key:
             return False  # finished or handed out anew while the renewal ran
         del self.leases[item_id]
+        self._handed.pop(item_id, None)
         return True
 
 

@@ -111,30 +111,27 @@ for _, member in ipairs(members) do
   if #out >= limit then break end
   local lease = prefix .. ':send:' .. member
   local holder = redis.call('GET', lease)
-  local mine = false
-  if not holder then
+  local taken = not holder
+  if taken then
     redis.call('SET', lease, token, 'PX', ms)
-    mine = true
   elseif holder == token then
     redis.call('PEXPIRE', lease, ms)
-    mine = true
   end
-  if mine then
+  if taken or holder == token then
     local queue = prefix .. ':obq:' .. member
     local head = redis.call('LINDEX', queue, 0)
-    local fields = {}
-    while head do
-      fields = redis.call('HGETALL', prefix .. ':ob:' .. head)
-      if #fields > 0 then break end
+    while head and redis.call('EXISTS', prefix .. ':ob:' .. head) == 0 do
       -- a row that no longer exists: skip it
       redis.call('LPOP', queue)
       head = redis.call('LINDEX', queue, 0)
     end
-    if head then
-      table.insert(out, {head, fields})
-    else
+    if not head then
       redis.call('ZREM', due, member)
       redis.call('DEL', lease)
+    elseif taken then
+      table.insert(out, {head, redis.call('HGETALL', prefix .. ':ob:' .. head)})
+    else
+      table.insert(out, {head})
     end
   end
 end
@@ -142,9 +139,9 @@ return out
 """
 """ARGV: prefix, now, send-lease token, limit, lease ms, members to look at.
 
-Returns {id, fields} of the head row of each due conversation whose send
-lease this caller holds or has just taken; other callers skip those
-conversations.
+Returns the head row of each due conversation whose send lease this caller
+has just taken ({id, fields}) or already held ({id}: the caller has it);
+other callers skip those conversations.
 """
 
 FINISH = """
