@@ -137,7 +137,7 @@ class SenderSettings:
     """Retrying sends to X, in seconds."""
 
     deadline: float = field(default=86400.0, metadata=rule.seconds())
-    concurrency: int = field(default=64, metadata=rule.integer(1))
+    concurrency: int = field(default=16, metadata=rule.integer(1))
     backoff_base: float = field(default=1.0, metadata=rule.seconds())
     backoff_max: float = field(default=300.0, metadata=rule.seconds())
 

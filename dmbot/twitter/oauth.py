@@ -7,7 +7,6 @@ makes its nonces and clock injectable for tests.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
@@ -63,10 +62,6 @@ class _Signer(ClientAuth):  # type: ignore[misc]
         return params
 
 
-def _nonce() -> str:
-    return secrets.token_hex(16)
-
-
 class OAuth1(httpx.Auth):
     """Signs httpx requests with OAuth 1.0a HMAC-SHA1 (the signing is authlib's).
 
@@ -82,7 +77,7 @@ class OAuth1(httpx.Auth):
         token_secret: its secret.
         callback: ``oauth_callback``, for the request-token step.
         verifier: ``oauth_verifier``, for the access-token step.
-        nonce: where nonces come from (default: 32 random hex digits).
+        nonce: where nonces come from (default: authlib's random tokens).
         clock: where timestamps come from (default: :func:`time.time`).
     """
 
@@ -107,9 +102,7 @@ class OAuth1(httpx.Auth):
             token_secret=token_secret or None,
             redirect_uri=callback,
             verifier=verifier,
-            # authlib draws a nonce one SystemRandom character at a time (30
-            # syscalls); one call to the OS is as random and much cheaper.
-            nonce=nonce or _nonce,
+            nonce=nonce,
             clock=clock,
         )
 

@@ -64,7 +64,7 @@ class Sender:
         clients: Mapping[str, XClient],
         *,
         deadline: float = 86400.0,
-        concurrency: int = 64,
+        concurrency: int = 16,
         backoff_base: float = 1.0,
         backoff_max: float = 300.0,
         clock: Callable[[], float] = time.time,
