@@ -60,16 +60,9 @@ class RedisOutbox:
             [],
             [self.prefix, repr(now), self.token, limit, ms(self.lock_ttl), 4 * limit + 64],
         )
-        # A row this instance finished while the script ran was read as still
-        # pending: handing it out again would send it twice.
-        cutoff = time.monotonic() - 60.0
-        while self._finished_order and self._finished_order[0][0] < cutoff:
-            self._finished.discard(self._finished_order.popleft()[1])
         items: list[OutboxItem] = []
         for found_row in found:
             row_id = int(text(found_row[0]))
-            if row_id in self._finished:
-                continue
             if len(found_row) > 1:
                 item = outbox_item(row_id, found_row[1])
             elif row_id in self._handed:
@@ -79,9 +72,16 @@ class RedisOutbox:
                 if not fields:
                     continue
                 item = outbox_item(row_id, fields)
+            items.append(item)
+        # A row this instance finished while this call awaited Redis was read as
+        # still pending: handing it out again would send it twice. No await below.
+        cutoff = time.monotonic() - 60.0
+        while self._finished_order and self._finished_order[0][0] < cutoff:
+            self._finished.discard(self._finished_order.popleft()[1])
+        items = [item for item in items if item.id not in self._finished]
+        for item in items:
             self._handed[item.id] = item
             self.leases[item.id] = f"{self.prefix}:send:{item.account}:{item.peer}"
-            items.append(item)
         return sorted(items, key=lambda i: i.id)
 
     async def finish(self, item_id: int, mode: str, first: str, second: str) -> None:
