@@ -113,6 +113,7 @@ class Service:
             backoff_base=settings.sender.backoff_base,
             backoff_max=settings.sender.backoff_max,
             send_api=settings.twitter.send_api,
+            pressure=self.pressure,
         )
         engine = settings.engine
         worker = Worker(

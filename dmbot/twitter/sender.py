@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
+from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
 from dmbot.twitter.client import XClient
 from dmbot.types import ConversationKey
@@ -56,6 +57,7 @@ class Sender:
             one media only).
         poll_interval: longest idle wait; catches rows written by another
             process or retries scheduled before a restart.
+        pressure: the webhook's load; sends give way to acknowledgements.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class Sender:
         rng: Callable[[], float] = random.random,
         send_api: str = "v1.1",
         poll_interval: float = 5.0,
+        pressure: Pressure | None = None,
     ) -> None:
         if send_api not in ("v1.1", "v2"):
             raise ValueError(f"send_api is {send_api!r}; use 'v1.1' or 'v2'")
@@ -82,6 +85,7 @@ class Sender:
         self.backoff_max = backoff_max
         self.send_api = send_api
         self.poll_interval = poll_interval
+        self.pressure = pressure
         self._clock = clock
         self._rng = rng
         self._wake = asyncio.Event()
@@ -210,6 +214,9 @@ class Sender:
         try:
             sent_id = self._unrecorded.get(item.id)
             if sent_id is None:
+                if self.pressure is not None:
+                    # Acknowledgements to X first; the reply is safe in the outbox.
+                    await self.pressure.give_way()
                 await self._attempt(item)
             else:
                 await self._record_sent(item, sent_id)
