@@ -51,7 +51,6 @@ import contextlib
 import json
 import logging
 import os
-import random
 import socket
 import time
 import uuid
@@ -68,6 +67,7 @@ from dmbot.store import redis_scripts as lua
 from dmbot.store.base import Commit, InboxItem, OutboxItem, Store, describe
 from dmbot.store.redis_batch import Batcher
 from dmbot.store.redis_inbox import PartitionedInbox
+from dmbot.store.redis_locks import ConversationLocks
 from dmbot.store.redis_outbox import RedisOutbox, ms, text
 from dmbot.types import ConversationKey, JSONObject
 
@@ -140,8 +140,9 @@ class RedisStore(Store):
         self.outbox_rows = RedisOutbox(
             self.batch, prefix=prefix, token=self.consumer, lock_ttl=lock_ttl, claim_ttl=claim_ttl
         )
-        self._locks: dict[str, str] = {}
-        """Conversation lock key -> token, while held (renewed in the background)."""
+        self.locks = ConversationLocks(
+            self.batch, prefix=prefix, lock_ttl=lock_ttl, describe=self._describe
+        )
         self._keepalive: asyncio.Task[None] | None = None
         self._down = False
         self._last_tick = 0.0
@@ -149,6 +150,9 @@ class RedisStore(Store):
 
     # -- errors --------------------------------------------------------------
     def _error(self, what: str, exc: BaseException) -> StorageError:
+        return StorageError(self._describe(what, exc))
+
+    def _describe(self, what: str, exc: BaseException) -> str:
         detail = str(exc)
         password = self.client.connection_pool.connection_kwargs.get("password")
         if password:
@@ -163,7 +167,7 @@ class RedisStore(Store):
                 "check that Redis is running and reachable at that address, or change "
                 "`store:` in config.yaml"
             )
-        return StorageError(f"Redis store {describe(self.url)}: could not {what} ({detail}); {fix}")
+        return f"Redis store {describe(self.url)}: could not {what} ({detail}); {fix}"
 
     @contextlib.contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -263,7 +267,7 @@ class RedisStore(Store):
             lua.HEARTBEAT, [f"{self.prefix}:instances"], [self.consumer, ms(self.lock_ttl)]
         )
         partitions = self.inbox.held()
-        locks = list(self._locks.items())
+        locks = list(self.locks.held.items())
         sends = self.outbox_rows.held()
         keys = [k for k, _ in partitions] + [k for k, _ in locks] + [k for _, k in sends]
         if keys:
@@ -279,7 +283,7 @@ class RedisStore(Store):
                     )
                 self.inbox.renewed(partition, outcome[key], started)
             for key, token in locks:
-                if not outcome[key] and self._locks.get(key) == token:
+                if not outcome[key] and self.locks.held.get(key) == token:
                     log.warning("lost the lock %s: a handler ran longer than lock_ttl", key)
             for item_id, key in sends:
                 if not outcome[key] and self.outbox_rows.lost(item_id, key):
@@ -315,37 +319,8 @@ class RedisStore(Store):
         instance is dead), and, when Redis is unreachable, until it is back:
         nothing can be handled without it anyway.
         """
-        key = self._key("lock", conversation)
-        token = uuid.uuid4().hex
-        await self._acquire_lock(key, token)
-        self._locks[key] = token
-        try:
+        async with self.locks.locked(conversation):
             yield
-        finally:
-            self._locks.pop(key, None)
-            try:
-                await self.batch.script(lua.RELEASE, [key], [token])
-            except (RedisError, OSError) as exc:
-                log.warning(
-                    "could not release %s (it expires in %g s): %s", key, self.lock_ttl, exc
-                )
-
-    async def _acquire_lock(self, key: str, token: str) -> None:
-        delay = 0.002
-        failing = False
-        while True:
-            try:
-                # Held under our token counts too: a reply lost on the way back.
-                if await self.batch.script(lua.ACQUIRE, [key], [token, ms(self.lock_ttl), 1]):
-                    return
-                failing = False
-            except (RedisError, OSError) as exc:
-                if not failing:
-                    log.error("%s; waiting for Redis", self._error(f"take the lock {key}", exc))
-                failing = True
-                delay = max(delay, 0.5)
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 1.0 if failing else 0.1)
 
     # -- claims and conversations --------------------------------------------
     async def claimed(self, event_id: str) -> bool:
