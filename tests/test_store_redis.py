@@ -310,6 +310,8 @@ class Proxy:
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def up(self) -> None:
+        if self._server is not None:
+            return
         self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -355,7 +357,6 @@ async def test_the_store_recovers_by_itself_when_redis_is_back(prefix: str) -> N
         items = await read_all(store, 2)
         assert [item.body for item in items] == [b'{"n":1}', b'{"n":3}']
     finally:
-        await proxy.down()
         await proxy.up()
         await store.drop()
         await store.close()
@@ -392,3 +393,39 @@ async def test_consumers_that_left_with_nothing_pending_are_forgotten(
     finally:
         await ghost.aclose()
     assert b"left-done" not in names and b"left-with-work" in names
+
+
+async def test_a_delivery_the_worker_still_holds_is_not_handed_out_twice(stores: Any) -> None:
+    store = await stores(partitions=1, reclaim_idle=0.2)
+    await store.append(b'{"slow":1}', time.time(), "1|2")
+    [item] = await read_all(store, 1)
+    await asyncio.sleep(0.5)  # a handler, or a backlog, keeps it past reclaim_idle
+    assert await store.read(10) == []
+    await store.ack([item.id])
+    assert await store.inbox_size() == 0
+
+
+async def test_an_acknowledgement_redis_missed_is_sent_again(prefix: str) -> None:
+    proxy = Proxy(0)
+    await proxy.up()
+    store = RedisStore(
+        f"redis://127.0.0.1:{proxy.port}/15", prefix=prefix, partitions=1, lock_ttl=0.3
+    )
+    try:
+        await store.open()
+        await store.append(b"{}", time.time(), "1|2")
+        [item] = await read_all(store, 1)
+        await proxy.down()
+        with pytest.raises(StorageError):
+            await store.ack([item.id])
+        await proxy.up()
+
+        async def acknowledged() -> bool:
+            return await store.inbox_size() == 0
+
+        await eventually(acknowledged)
+    finally:
+        await proxy.up()
+        await store.drop()
+        await store.close()
+        await proxy.down()

@@ -288,6 +288,7 @@ class RedisStore(Store):
             for item_id, key in sends:
                 if not outcome[key] and self.outbox_rows.lost(item_id, key):
                     log.warning("the send lease %s lapsed: another instance may send it too", key)
+        await self.inbox.retry_acks()
         await self.inbox.balance(int(live))
         if now >= self._next_sweep:
             self._next_sweep = now + 600.0

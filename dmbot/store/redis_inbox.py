@@ -19,9 +19,11 @@ Handing a partition over:
 - An instance reads a partition only while its lease is certain to outlast
   the read, so two instances never read one partition at once.
 
-Deliveries idle longer than ``reclaim_idle`` in a partition are claimed
-again by its owner (XAUTOCLAIM) and handed to the worker once more; the
-worker's event-id claims make that harmless.
+Deliveries another consumer left pending longer than ``reclaim_idle`` (a
+dead or stuck instance) are claimed by the partition's owner (XAUTOCLAIM) and
+handed to its worker; the worker's event-id claims make a second handling
+harmless. Deliveries this instance handed out stay with its worker until
+acknowledged, and an acknowledgement Redis missed is sent again.
 """
 
 from __future__ import annotations
@@ -100,8 +102,10 @@ class PartitionedInbox:
         """Newly leased partitions whose pending deliveries are not all claimed yet."""
         self._cursor: dict[int, str] = {}
         self._next_reclaim: dict[int, float] = {}
-        self._outstanding: dict[int, dict[str, float]] = {}
-        """Partition -> entry id -> when it was handed out; until acknowledged."""
+        self._outstanding: dict[int, set[str]] = {}
+        """Partition -> entry ids handed out and not acknowledged yet."""
+        self._unacked: dict[int, set[str]] = {}
+        """Partition -> entry ids the worker acknowledged while Redis was unreachable."""
         self._buffer: list[InboxItem] = []
         self._round_robin = random.randrange(partitions)
 
@@ -181,13 +185,12 @@ class PartitionedInbox:
         return self._hand_out(entries, limit)
 
     def _hand_out(self, entries: list[tuple[int, Any, Any]], limit: int) -> list[InboxItem]:
-        now = time.monotonic()
         items: list[tuple[int, InboxItem]] = []
         for partition, raw_id, fields in entries:
             if raw_id is None or not fields:
                 continue
             entry_id = _text(raw_id)
-            self._outstanding.setdefault(partition, {})[entry_id] = now
+            self._outstanding.setdefault(partition, set()).add(entry_id)
             body = fields.get(b"b", b"")
             received = float(_text(fields.get(b"t", b"0")))
             hint = _text(fields.get(b"h", b""))
@@ -221,13 +224,12 @@ class PartitionedInbox:
                 self._fresh.discard(p)
                 self._next_reclaim[p] = now + self.reclaim_idle / 2
             self._cursor[p] = cursor
-            mine = self._outstanding.get(p, {})
+            mine = self._outstanding.get(p, set())
             for entry_id, fields in result[1]:
-                handed = mine.get(_text(entry_id)) if entry_id is not None else None
-                # Ours and recently handed out: the worker still has it.
-                if handed is not None and now - handed < self.reclaim_idle:
-                    continue
-                entries.append((p, entry_id, fields))
+                # Handed out here and not acknowledged yet: the worker still has it
+                # (a backlog can keep it waiting in its lane for long).
+                if entry_id is not None and _text(entry_id) not in mine:
+                    entries.append((p, entry_id, fields))
         return entries
 
     async def ack(self, ids: Sequence[str]) -> None:
@@ -235,20 +237,37 @@ class PartitionedInbox:
         for item_id in ids:
             head, _, entry_id = item_id.partition(":")
             by_partition.setdefault(int(head), []).append(entry_id)
-        if not by_partition:
-            return
-        await asyncio.gather(
-            *(
-                self.batch.call(command, self.stream(partition), *group, *entry_ids)
-                for partition, entry_ids in by_partition.items()
-                for command, group in (("XACK", (GROUP,)), ("XDEL", ()))
+        if by_partition:
+            await self._ack(by_partition)
+
+    async def _ack(self, by_partition: dict[int, list[str]]) -> None:
+        try:
+            await asyncio.gather(
+                *(
+                    self.batch.call(command, self.stream(partition), *group, *entry_ids)
+                    for partition, entry_ids in by_partition.items()
+                    for command, group in (("XACK", (GROUP,)), ("XDEL", ()))
+                )
             )
-        )
+        except BaseException:
+            # Acknowledged by the worker, not by Redis yet: the keepalive retries.
+            for partition, entry_ids in by_partition.items():
+                self._unacked.setdefault(partition, set()).update(entry_ids)
+            raise
         for partition, entry_ids in by_partition.items():
             mine = self._outstanding.get(partition)
             if mine is not None:
-                for entry_id in entry_ids:
-                    mine.pop(entry_id, None)
+                mine.difference_update(entry_ids)
+            left = self._unacked.get(partition)
+            if left is not None:
+                left.difference_update(entry_ids)
+                if not left:
+                    del self._unacked[partition]
+
+    async def retry_acks(self) -> None:
+        """Acknowledge again what Redis did not take the first time."""
+        if self._unacked:
+            await self._ack({p: sorted(ids) for p, ids in self._unacked.items()})
 
     async def size(self) -> int:
         lengths = await asyncio.gather(
