@@ -216,8 +216,7 @@ class Worker:
                     # Acknowledgements to X first; the event is safe in the inbox.
                     await self.pressure.give_way()
                 _, _, job = heapq.heappop(lane.heap)
-                async with self._slots, self.store.locked(key):
-                    outcome = await self._handle(key, job)
+                outcome = await self._handle(key, job)
                 self._queued -= 1
                 if self._queued <= self.options.max_queued // 2:
                     self._room.set()
@@ -248,16 +247,27 @@ class Worker:
 
     # -- one event ---------------------------------------------------------------------
     async def _handle(self, key: ConversationKey, job: _Job) -> str:
+        """Handle one event; retry while the store is unavailable, so nothing is lost."""
         event = job.event
         label = (
             f"{event.kind} {event.dedupe_key}" if isinstance(event, DirectMessage) else event.kind
         )
-        try:
-            outcome: str = await self._handle_event(key, job)
-            return f"{label} {outcome}"
-        except StorageError as exc:
-            log.error("%s not committed (replayed after restart): %s", label, exc)
-            return f"{label} not committed"
+        delay = 0.5
+        while True:
+            try:
+                async with self._slots, self.store.locked(key):
+                    outcome: str = await self._handle_event(key, job)
+                return f"{label} {outcome}"
+            except StorageError as exc:
+                # Not committed: keep the conversation waiting (order) and try again.
+                log.error("%s not committed, retrying in %.1f s: %s", label, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except Exception:
+                # A bug, not the user's handler (those are caught in _run_bot): log it and
+                # move on rather than replaying a poison event forever.
+                log.exception("internal error on %s; the event is dropped", label)
+                return f"{label} dropped (internal error)"
 
     async def _handle_event(self, key: ConversationKey, job: _Job) -> str:
         event = job.event

@@ -15,7 +15,9 @@ from conftest import make_store
 from payloads import APP_ID, RECIPIENT, SENDER, delivery, dm, dm_event, example, follow
 
 from dmbot import Bot, Context
-from dmbot.store import Store
+from dmbot.errors import StorageError
+from dmbot.store import Commit, Store
+from dmbot.store.memory import MemoryStore
 from dmbot.worker import EngineOptions, Worker
 
 BOT = RECIPIENT
@@ -325,6 +327,35 @@ async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> Non
         worker.notify()
         await asyncio.wait_for(worker.caught_up(), 10)
         assert len(await Engine(store, worker).texts()) == 40
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class FlakyStore(MemoryStore):
+    """A store whose commits fail a few times, as a store in an outage would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def commit(self, commit: Commit) -> bool:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StorageError("the store is down (test)")
+        return await super().commit(commit)
+
+
+async def test_an_event_the_store_could_not_commit_is_retried_not_lost(echo_bot: Bot) -> None:
+    store = FlakyStore(failures=2)
+    await store.open()
+    worker = Worker(store, echo_bot, accounts={BOT}, options=EngineOptions(reorder_window=0.0))
+    task = asyncio.create_task(worker.run())
+    try:
+        engine = Engine(store, worker)
+        await engine.deliver(dm("persist", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == ["persist"]
+        assert store.failures == 0
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
