@@ -13,7 +13,8 @@ balancer behave like one. What lives where (every key starts with
   conversation's JSON document and append its replies to the outbox, so the
   claim, the state and the replies are one transaction. Claims older than
   ``claim_ttl`` are dropped as commits go and by ``expire_claims``.
-- **conversation locks**: ``SET lock NX PX lock_ttl``, renewed every
+- **conversation locks** (:mod:`dmbot.store.redis_locks`):
+  ``SET lock NX PX lock_ttl``, renewed every
   ``lock_ttl / 3`` while held, released only by the holder; a killed
   instance blocks a conversation for ``lock_ttl`` at most.
 - **outbox** (:mod:`dmbot.store.redis_outbox`): one hash per row, one queue

@@ -6,7 +6,9 @@ partition. Each partition is read by one instance at a time: the holder of
 the lease ``{prefix}:lease:{p}``. Leases expire unless renewed, so the
 partitions of a killed instance pass to the others, and are shared out
 evenly: an instance holds at most ``ceil(N / live instances)``. One reader
-per partition keeps each conversation's events in arrival order.
+per partition keeps each conversation's events in arrival order. Live
+instances are the members of ``{prefix}:instances``, a sorted set scored by
+when each one's heartbeat expires (``lock_ttl`` after its last renewal).
 
 Handing a partition over:
 
