@@ -64,6 +64,7 @@ class Service:
             partitions=settings.redis.partitions,
             reclaim_idle=settings.redis.reclaim_idle,
             lock_ttl=settings.redis.lock_ttl,
+            claim_ttl=settings.engine.claim_ttl,
             consumer=self.instance_id,
         )
         self.transport = transport

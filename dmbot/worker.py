@@ -143,14 +143,22 @@ class Worker:
                 try:
                     items = await self.store.read(min(256, self._room_left()))
                 except StorageError as exc:
-                    log.error("cannot read the inbox, retrying: %s", exc)
-                    items = []
+                    log.error(
+                        "cannot read the inbox, retrying in %g s: %s",
+                        self.options.poll_interval,
+                        exc,
+                    )
+                    await asyncio.sleep(self.options.poll_interval)
+                    continue
                 for item in items:
                     self._dispatch(item)
                 await self._expire_claims()
                 if not items:
                     self._read_empty = not self._wake.is_set()
                     self._check_caught_up()
+                    if self.store.shared:
+                        # A shared store's read already waited for other instances' appends.
+                        continue
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
                     # cancellation that lands with the wake-up, and stop() would hang.
                     with contextlib.suppress(TimeoutError):

@@ -378,3 +378,52 @@ async def test_sqlite_outbox_survives_a_restart(
         (OutboxStatus.SENT, emu.messages[0].id),
         (OutboxStatus.SENT, emu.messages[1].id),
     ]
+
+
+class GatedStore(MemoryStore):
+    """A store whose next due() read is held until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+        self.read_held = asyncio.Event()
+
+    async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        items = await super().due(now, limit)
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            self.read_held.set()
+            await gate.wait()
+        return items
+
+
+async def test_a_due_list_read_while_the_send_finished_does_not_send_it_again(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = GatedStore()
+    # X holds the send for a moment, so it is in flight when the next read starts.
+    emu.faults.add("dm_send", status=200, delay=0.3)
+    await say(store, ALICE, "only once")
+    out = sender(store, client, clock)
+    task = asyncio.create_task(out.run())
+    gate = asyncio.Event()
+    try:
+        await until(lambda: not emu.faults.pending)  # the send has reached X
+        store.gate = gate
+        out.notify()
+        await asyncio.wait_for(store.read_held.wait(), 5)  # this read saw the row pending
+        await emu.wait_for_messages(1, timeout=5)
+        await until(lambda: store._outbox[1].status != OutboxStatus.PENDING)
+        gate.set()  # the stale read comes back after the send has finished
+        await out.drain(2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [m.text for m in emu.messages] == ["only once"]
+
+
+async def until(condition: Any) -> None:
+    """Wait (at most 5 s) for a state another component reaches, which has no event to await."""
+    async with asyncio.timeout(5.0):
+        while not condition():  # noqa: ASYNC110 - polling another component's state
+            await asyncio.sleep(0.005)

@@ -39,6 +39,9 @@ __all__ = ["Sender"]
 
 log = logging.getLogger("dmbot.twitter.sender")
 
+SETTLED_MEMORY = 60.0
+"""Seconds a finished row is remembered, against due() lists read while it was sent."""
+
 
 class Sender:
     """Sends the outbox of ``store`` through the clients of the managed accounts.
@@ -91,6 +94,10 @@ class Sender:
         self._wake = asyncio.Event()
         self._in_flight: dict[ConversationKey, asyncio.Task[None]] = {}
         self._not_before: dict[int, float] = {}
+        # Rows whose send ended (sent, failed, rescheduled), by the epoch it ended in:
+        # a due() list read while they were in flight must not start them again.
+        self._epoch = 0
+        self._settled: dict[int, tuple[int, float]] = {}
         """Rows this sender will not start before a time: retries, and store hiccups."""
         self._unrecorded: dict[int, str] = {}
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
@@ -163,13 +170,17 @@ class Sender:
             return 0
         # Ask for enough rows that busy conversations cannot hide idle ones.
         now = self._clock()
+        epoch = self._epoch
         items = await self.store.due(now, limit=free + len(self._in_flight))
+        self._forget_settled()
         started = 0
         for item in items:
             if started >= free:
                 break
             if item.conversation in self._in_flight or self._not_before.get(item.id, 0) > now:
                 continue
+            if self._settled.get(item.id, (-1, 0.0))[0] > epoch:
+                continue  # its send ended while due() was being read: the row is stale
             self._not_before.pop(item.id, None)
             task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
             self._in_flight[item.conversation] = task
@@ -211,6 +222,20 @@ class Sender:
 
     # -- one action --------------------------------------------------------------
     async def _send(self, item: OutboxItem) -> None:
+        try:
+            await self._send_once(item)
+        finally:
+            self._epoch += 1
+            self._settled[item.id] = (self._epoch, time.monotonic())
+
+    def _forget_settled(self) -> None:
+        """Drop settled rows no read in progress can still hold (reads take far less)."""
+        if len(self._settled) < 1024:
+            return
+        horizon = time.monotonic() - SETTLED_MEMORY
+        self._settled = {i: v for i, v in self._settled.items() if v[1] > horizon}
+
+    async def _send_once(self, item: OutboxItem) -> None:
         try:
             sent_id = self._unrecorded.get(item.id)
             if sent_id is None:
