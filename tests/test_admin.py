@@ -279,3 +279,18 @@ def test_clients_from_settings_share_one_limiter(world: World) -> None:
             await client.aclose()
 
     asyncio.run(close())
+
+
+def test_doctor_fails_precisely_when_the_consumer_secret_is_wrong(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The bot's server and config agree with each other, but not with X.
+    world = World(bot_secret="not-the-apps-secret")
+    try:
+        status = world.run("doctor --wait 0", twitter={"consumer_secret": "not-the-apps-secret"})
+    finally:
+        asyncio.run(world.emu.aclose())
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "32" in out and "consumer" in out.lower()
+    assert "not-the-apps-secret" not in out
