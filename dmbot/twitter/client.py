@@ -35,6 +35,7 @@ from dmbot.twitter.paths import (
     paths_for,
 )
 from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.twitter.transport import default_transport
 from dmbot.types import JSON, JSONObject
 
 __all__ = [
@@ -149,7 +150,11 @@ class XClient:
         self._clock = clock
         self._nonce = nonce
         self._user = self._oauth(token, token_secret)
-        self._http = httpx.AsyncClient(base_url=self.api_url, transport=transport, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.api_url,
+            transport=transport if transport is not None else default_transport(),
+            timeout=timeout,
+        )
 
     def __repr__(self) -> str:
         return f"XClient(account_id={self.account_id!r}, api_url={self.api_url!r})"
