@@ -39,8 +39,11 @@ class _TooLarge(Exception):
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise _TooLarge
+        # The server enforces the declared length: read it in one go.
+        return await request.body()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -133,10 +136,16 @@ def create_webhook_app(
             status_code=200 if reachable else 503,
         )
 
+    async def webhook(request: Request) -> Response:
+        # One route for both methods: Starlette would otherwise try the GET route
+        # first on every delivery.
+        if request.method == "POST":
+            return await receive(request)
+        return await challenge(request)
+
     return Starlette(
         routes=[
-            Route(path, challenge, methods=["GET"]),
-            Route(path, receive, methods=["POST"]),
+            Route(path, webhook, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
