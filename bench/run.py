@@ -86,6 +86,8 @@ MODES = {
             E2E("echo", 50, 1000, 10),
             E2E("echo", 100, 1000, 10, reorder_window="0s"),
             E2E("echo", 100, 1000, 10, x_latency=0.1),
+            # X answering sends after 3 s must not slow the acknowledgements (issue 4).
+            E2E("echo", 5, 1000, 10, x_latency=3.0),
         ),
         (100_000, 1_000_000), (1_000, 10_000, 100_000), 8,
     ),
