@@ -197,7 +197,7 @@ def _xclient(section: dict[str, Any] | None) -> list[str]:
          _num(r["sends_per_s"])]
         for r in section["rows"]
     ]  # fmt: skip
-    return lines + _table(["X client", "CPU ms/send", "vs as is", "sends/s"], rows)
+    return lines + _table(["X client", "CPU ms/send", "vs httpx default", "sends/s"], rows)
 
 
 def render(results: dict[str, Any]) -> str:

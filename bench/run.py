@@ -235,7 +235,7 @@ class Bench:
     def xclient(self) -> None:
         if not self.mode.profile:
             return
-        say("X client alone: CPU per DM sent, as is and with the proposed fixes")
+        say("X client alone: CPU per DM sent, on httpx's transport and on dmbot's")
         out = self.work / "xclient.json"
         argv = [servers.PYTHON, str(BENCH / "xclient_micro.py"), "--sends", "1000"]
         started = self.procs.start("xclient", [*argv, "--out", str(out)])

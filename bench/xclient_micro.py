@@ -1,9 +1,9 @@
-"""CPU per DM sent by dmbot's X client, as it is and with the proposed fixes.
+"""CPU per DM sent by dmbot's X client, on httpx's default transport and on dmbot's own.
 
 Starts the bench X host (the emulator, on the load core), then sends
 ``--sends`` DMs through ``dmbot.twitter.client.XClient``, ``--concurrency``
 at a time (the sender's default is 16), in a child process pinned to the
-server core, once per variant of ``bench/whatif/`` on its PYTHONPATH:
+server core, once per transport:
 
     python bench/xclient_micro.py --out xclient.json
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,19 +34,19 @@ from payloads import (  # noqa: E402
 from procs import SERVER_CPU, Processes, pinned  # noqa: E402
 from servers import start_x  # noqa: E402
 
-WHATIF = BENCH / "whatif"
-LEAN = f"{WHATIF / 'lean_http'}{os.pathsep}{WHATIF / 'sniffio'}"
 VARIANTS = (
-    ("httpx as dmbot uses it", ""),
-    ("+ sniffio installed", str(WHATIF / "sniffio")),
-    ("+ sniffio + lean HTTP/1.1 transport", LEAN),
+    ("httpx's default transport (httpcore)", "httpx"),
+    ("dmbot's lean HTTP/1.1 transport (the default)", "lean"),
 )
 
 
-async def child(port: int, sends: int, concurrency: int) -> dict[str, Any]:
+async def child(port: int, sends: int, concurrency: int, transport: str) -> dict[str, Any]:
+    import httpx
+
     from dmbot.twitter.client import XClient
 
     client = XClient(
+        transport=httpx.AsyncHTTPTransport() if transport == "httpx" else None,
         consumer_key=CONSUMER_KEY,
         consumer_secret=CONSUMER_SECRET,
         token=BOT_TOKEN,
@@ -73,13 +72,12 @@ def measure(procs: Processes, sends: int, concurrency: int) -> dict[str, Any]:
     x, port = start_x(procs, users=1000, name="xclient-x")
     rows = []
     try:
-        for label, path in VARIANTS:
+        for label, transport in VARIANTS:
             argv = [sys.executable, __file__, "--child", str(port), "--sends", str(sends)]
-            argv += ["--concurrency", str(concurrency)]
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (path,) if p)}
+            argv += ["--concurrency", str(concurrency), "--transport", transport]
             # A child run is bounded by --sends; its output is one JSON line.
             done = subprocess.run(
-                pinned(SERVER_CPU, argv), env=env, capture_output=True, text=True, timeout=300
+                pinned(SERVER_CPU, argv), capture_output=True, text=True, timeout=300
             )
             if done.returncode != 0:
                 raise RuntimeError(f"xclient child failed: {done.stderr[-2000:]}")
@@ -97,12 +95,14 @@ def main() -> int:
     parser.add_argument("--sends", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--transport", default="lean", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child:
         import uvloop
 
-        print(json.dumps(uvloop.run(child(args.child, args.sends, args.concurrency))))
+        result = uvloop.run(child(args.child, args.sends, args.concurrency, args.transport))
+        print(json.dumps(result))
         return 0
     with tempfile.TemporaryDirectory(prefix="dmbot-xclient-") as scratch:
         procs = Processes(Path(scratch))
