@@ -7,4 +7,5 @@ bot = Bot("echo")
 
 @bot.on_message()
 async def echo(ctx: Context) -> None:
-    await ctx.reply(ctx.text)
+    if ctx.text:  # a DM with only a photo has no text to send back
+        await ctx.reply(ctx.text)
