@@ -290,10 +290,9 @@ class Bot:
         if step.input == "text" and tap is None and step.accepts(ctx.text):
             await self.dialogue.answer(ctx, session, step, ctx.text.strip(), None)
             return
-        prompt_before = ctx.doc.get("prompt")
         handled = await self._route(ctx, in_flow=flow)
-        if ctx.doc.get("flow") is not session or ctx.doc.get("prompt") != prompt_before:
-            return  # the handler started, ended or re-asked a flow itself
+        if ctx.doc.get("flow") is not session:
+            return  # the handler started or ended a flow itself
         if not handled and step.input == "text":
             ctx.reply(step.retry)
         self.dialogue.reask(ctx, session)

@@ -314,3 +314,23 @@ def test_regex_may_be_precompiled() -> None:
 
 def test_option_objects_and_plain_labels_compile_alike() -> None:
     assert Step("s", "q", options=["A"]).options == (Option("A"),)
+
+
+async def test_a_handler_with_its_own_quick_replies_mid_flow_still_gets_the_question_again() -> (
+    None
+):
+    bot = Bot()
+    bot.add_flow(survey_flow())
+
+    @bot.on_message("menu")
+    async def menu(ctx: Context) -> None:
+        await ctx.reply("Our menu:", quick_replies=["Coffee", "Tea"])
+
+    async with ChatTest(bot) as chat:
+        alice = chat.user("alice")
+        await alice.send("survey")
+        reply = await alice.send("menu")
+        assert reply.texts == ["Our menu:", "Favourite colour?"]
+        assert reply.options == ["Red", "Blue"]
+        reply = await alice.tap("Blue")
+        assert reply.text == "Your email, Blue fan?"
