@@ -287,9 +287,10 @@ class Worker:
                 return str(origin.value)
         elif self.bot is None or not self.bot.handles(event.kind):
             return "no handler"
-        if await self.store.claimed(event.dedupe_key):
+        found = await self.store.load_unclaimed(key, event.dedupe_key)
+        if found is None:
             return "duplicate"
-        doc = await self.store.load(key)
+        doc = found
         now = self.clock()
         if isinstance(event, DirectMessage) and float(doc.get("handoff_until", 0)) > now:
             await self._commit(Commit(event.dedupe_key, key, status="ignored"))

@@ -124,3 +124,11 @@ async def test_facts(store: Store) -> None:
 
 async def test_ping(store: Store) -> None:
     assert await store.ping()
+
+
+async def test_load_unclaimed_says_duplicate_or_gives_the_document(store: Store) -> None:
+    conv = ("1", "a")
+    assert await store.load_unclaimed(conv, "e1") == {}
+    await store.commit(Commit("e1", conv, state={"state": {"n": 1}}))
+    assert await store.load_unclaimed(conv, "e1") is None
+    assert await store.load_unclaimed(conv, "e2") == {"state": {"n": 1}}

@@ -154,6 +154,18 @@ class Store(abc.ABC):
     async def load(self, conversation: ConversationKey) -> JSONObject:
         """The conversation's document ({} for a new conversation)."""
 
+    async def load_unclaimed(
+        self, conversation: ConversationKey, event_id: str
+    ) -> JSONObject | None:
+        """The conversation's document, or None if ``event_id`` is claimed already.
+
+        One call where the worker needs both answers; a backend may do it in
+        one round trip.
+        """
+        if await self.claimed(event_id):
+            return None
+        return await self.load(conversation)
+
     @abc.abstractmethod
     async def commit(self, commit: Commit) -> bool:
         """Write claim, state and outbox actions in one transaction.

@@ -265,6 +265,19 @@ class SqliteStore(Store):
         )
         return dict(json.loads(row[0])) if row else {}
 
+    async def load_unclaimed(
+        self, conversation: ConversationKey, event_id: str
+    ) -> JSONObject | None:
+        def op(db: sqlite3.Connection) -> JSONObject | None:
+            if db.execute("SELECT 1 FROM claims WHERE id = ?", (event_id,)).fetchone():
+                return None
+            row = db.execute(
+                "SELECT doc FROM conversations WHERE account = ? AND peer = ?", conversation
+            ).fetchone()
+            return dict(json.loads(row[0])) if row else {}
+
+        return await self._call(op)
+
     async def commit(self, commit: Commit) -> bool:
         now = time.time()
         state = None if commit.state is None else json.dumps(commit.state, separators=(",", ":"))
