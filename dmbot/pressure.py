@@ -4,43 +4,54 @@ The webhook, the worker and the sender share one event loop, and so one
 core. Under a burst (X's replay delivers up to 2,500 events per second), a
 worker running flat out would slow every acknowledgement, and X stops
 delivering to a webhook that answers slowly. So the webhook counts the
-deliveries it is storing, and the worker, before each event, waits for a
-moment with none in flight. Under sustained load it still handles one event
-per ``interval``, so replies never stop; the rest of the backlog waits in
-the durable inbox until the burst is over.
+deliveries it is storing, and the worker and the sender, before each event
+or send, wait until none is in flight and none arrived for ``quiet``
+seconds. Under sustained load they still get one turn per ``interval``, so
+replies never stop; the rest of the backlog waits in the durable inbox until
+the burst is over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 
 class Pressure:
-    """How many deliveries the webhook is acknowledging right now."""
+    """How busy the webhook is right now.
 
-    def __init__(self, interval: float = 0.01) -> None:
+    Args:
+        interval: under sustained load, background work still gets one turn
+            this often.
+        quiet: how long after the last delivery arrived the webhook counts as idle.
+    """
+
+    def __init__(self, interval: float = 0.01, quiet: float = 0.002) -> None:
         self.interval = interval
+        self.quiet = quiet
         self._in_flight = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
+        self._last_arrival = 0.0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._turn = asyncio.Lock()
 
     @property
     def busy(self) -> bool:
-        return self._in_flight > 0
+        return self._in_flight > 0 or time.monotonic() - self._last_arrival < self.quiet
 
     def enter(self) -> None:
         """A delivery arrived (called by the webhook)."""
         self._in_flight += 1
-        self._quiet.clear()
+        self._last_arrival = time.monotonic()
+        self._idle.clear()
 
     def leave(self) -> None:
         """A delivery was answered (called by the webhook)."""
         self._in_flight -= 1
         if self._in_flight <= 0:
             self._in_flight = 0
-            self._quiet.set()
+            self._idle.set()
 
     async def give_way(self) -> None:
         """Return when the webhook is idle, or after at most ``interval`` (one caller at a time)."""
@@ -49,4 +60,10 @@ class Pressure:
         async with self._turn:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval):
-                    await self._quiet.wait()
+                    while self.busy:
+                        if self._in_flight:
+                            await self._idle.wait()
+                        else:
+                            await asyncio.sleep(
+                                self.quiet - (time.monotonic() - self._last_arrival)
+                            )
