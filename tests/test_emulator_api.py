@@ -826,3 +826,33 @@ async def test_only_accounts_that_authorized_the_app_can_be_subscribed(emu: Emul
         emu.subscribe("404", BOT_ID)
     assert unknown.value.code == 34
     assert emu.subscriptions == set()
+
+
+async def test_replies_to_a_received_dm_do_not_count_against_the_daily_limit() -> None:
+    from dmbot.emulator import FREE_REPLIES
+    from dmbot.twitter.client import XClient
+
+    emu = Emulator(consumer_key="ck", consumer_secret="cs")
+    emu.add_account("1000000000001", "bot", token="1000000000001-t", token_secret="ts")
+    emu.add_user("2000000000001", "alice")
+    await emu.send("alice", "bot", "hi")
+    async with XClient(
+        consumer_key="ck",
+        consumer_secret="cs",
+        token="1000000000001-t",
+        token_secret="ts",
+        api_url="http://x.test",
+        transport=httpx.ASGITransport(app=emu.app),
+    ) as client:
+
+        def remaining() -> int:
+            headers = emu.limits.headers("dm_send", "1000000000001-t")
+            return int(headers["x-rate-limit-remaining"])
+
+        full = remaining()
+        for _ in range(FREE_REPLIES):
+            await client.send_dm("2000000000001", {"text": "thanks"})
+        assert remaining() == full
+        await client.send_dm("2000000000001", {"text": "one more"})
+        assert remaining() == full - 1
+    await emu.aclose()

@@ -55,6 +55,7 @@ from dmbot.emulator.state import (
 )
 
 __all__ = [
+    "FREE_REPLIES",
     "ApiError",
     "DeliveryRecord",
     "Emulator",
@@ -75,6 +76,10 @@ PREMIUM_WEBHOOKS = 1
 ENTERPRISE_WEBHOOKS = 3
 PREMIUM_SUBSCRIPTIONS = 15
 ENTERPRISE_SUBSCRIPTIONS = 250
+
+FREE_REPLIES = 5
+"""Replies to one received DM that do not count against the daily sending limit."""
+FREE_REPLY_WINDOW = 24 * 3600.0
 
 UserRef = User | str
 """A user, or its id or screen name."""
@@ -112,6 +117,8 @@ class Emulator:
         )
         self._changed = asyncio.Condition()
         self._last_read: dict[tuple[str, str], int] = {}
+        # (account, person) -> [expires_at, replies left] per message the person sent.
+        self._free_replies: dict[tuple[str, str], list[list[float]]] = {}
         self.version = 0
         """Grows on every new message or indicator (for pages that follow the chat)."""
         from dmbot.emulator.api import build_app
@@ -212,6 +219,9 @@ class Emulator:
         data: dict[str, object] = {"text": text}
         if metadata is not None:
             data["quick_reply_response"] = {"type": "options", "metadata": metadata}
+        self._free_replies.setdefault((recipient.id, sender.id), []).append(
+            [self.clock() + FREE_REPLY_WINDOW, float(FREE_REPLIES)]
+        )
         welcome: str | None = None
         rule = self.world.rule_for(recipient.id)
         if rule is not None and not self.world.conversation(sender.id, recipient.id):
@@ -224,6 +234,21 @@ class Emulator:
             metadata=metadata,
             welcome_message_id=welcome,
         )
+
+    def take_free_reply(self, account_id: str, peer_id: str) -> bool:
+        """Use one of the free replies ``peer_id``'s recent DMs granted ``account_id``.
+
+        X lets an account answer each received DM up to 5 times within 24 hours
+        without counting against its daily sending limit.
+        """
+        grants = self._free_replies.get((account_id, peer_id))
+        now = self.clock()
+        while grants and (grants[0][0] <= now or grants[0][1] <= 0):
+            grants.pop(0)
+        if not grants:
+            return False
+        grants[0][1] -= 1
+        return True
 
     async def tap(self, from_user: UserRef, message: Message | str, label: str) -> Message:
         """``from_user`` taps the option ``label`` of a Quick Reply DM it received.
@@ -479,6 +504,7 @@ class Emulator:
         self.faults.clear()
         self.limits.clear()
         self._last_read.clear()
+        self._free_replies.clear()
         self._deliverer.reset()
         self.realism = Realism()
 

@@ -165,7 +165,11 @@ class XApi:
                     error = await Faults.apply(fault, self.emu.clock, LIMITS[name][0])
                     if error is not None:
                         raise error
-                headers = self.emu.limits.use(name, key)
+                if name == "dm_send" and self._free_reply(caller, body):
+                    # X: up to 5 replies per received message (24 h) do not count.
+                    headers = self.emu.limits.headers(name, key)
+                else:
+                    headers = self.emu.limits.use(name, key)
                 response = await handler(request, caller)
             except ApiError as error:
                 return error.response(self.emu.limits.headers(name, key))
@@ -173,6 +177,14 @@ class XApi:
             return response
 
         return Route(path, endpoint, methods=methods, name=f"{name}:{path}:{methods[0]}")
+
+    def _free_reply(self, caller: Caller, body: bytes) -> bool:
+        try:
+            event = json.loads(body)["event"]
+            recipient = str(event["message_create"]["target"]["recipient_id"])
+        except (ValueError, KeyError, TypeError):
+            return False
+        return caller.user is not None and self.emu.take_free_reply(caller.user.id, recipient)
 
     def _authenticate(self, request: Request, body: bytes, auth: Auth) -> Caller:
         bearer = oauth.bearer_token(request)
