@@ -186,6 +186,8 @@ class Context:
         self.now = now
         self.tap = tap
         self.error: BaseException | None = None
+        self.ended_flow: FlowView | None = None
+        """In an ``on_flow_end`` hook: the flow that just ended (also ``ctx.flow``)."""
         self.actions: list[NewAction] = []
         self._live = live
         self._loop = asyncio.get_running_loop()
@@ -200,10 +202,9 @@ class Context:
     @property
     def flow(self) -> FlowView | None:
         """The flow in progress in this conversation, or None."""
-        # During an on_flow_end hook the ended session is still visible.
-        session = self.doc.get("flow") or self.doc.get("ending_view")
+        session = self.doc.get("flow")
         if not isinstance(session, dict):
-            return None
+            return self.ended_flow
         return FlowView(
             name=str(session.get("name", "")),
             step=str(session.get("step", "")),

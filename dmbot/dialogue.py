@@ -144,15 +144,18 @@ class Dialogue:
         session["ending"] = ending_name
         if ending is not None and ending.say:
             ctx.reply(render(ending.say, answers))
-        view_session = dict(session)
+        ended = ctx.flow
         self._close(ctx, session, ending_name or "done")
         log.info("flow %s ended (%s) for %s", flow.name, ending_name or "done", ctx.user.id)
-        for hook in self.bot.flow_end_hooks(flow.name):
-            ctx.doc["ending_view"] = view_session
+        hooks = self.bot.flow_end_hooks(flow.name)
+        if hooks:
+            # The hooks still see the flow that just ended as ctx.flow.
+            ctx.ended_flow = ended
             try:
-                await self.bot.call(hook, ctx, answers)
+                for hook in hooks:
+                    await self.bot.call(hook, ctx, answers)
             finally:
-                ctx.doc.pop("ending_view", None)
+                ctx.ended_flow = None
 
     def drop(self, ctx: Context, outcome: str) -> None:
         session = ctx.doc.get("flow")
