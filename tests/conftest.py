@@ -36,7 +36,7 @@ def require_redis() -> None:
     pytest.skip(reason)
 
 
-STORE_KINDS = ["memory", "sqlite"]
+STORE_KINDS = ["memory", "sqlite", "sqlite-full"]
 try:
     import dmbot.store.redis  # noqa: F401
 
@@ -51,6 +51,8 @@ async def make_store(kind: str, tmp_path: Path) -> Store:
         store = MemoryStore()
     elif kind == "sqlite":
         store = SqliteStore(tmp_path / "dmbot.db")
+    elif kind == "sqlite-full":  # commits on the writer thread, an fsync each
+        store = SqliteStore(tmp_path / "dmbot.db", synchronous="full")
     else:
         require_redis()
         from dmbot.store.redis import RedisStore

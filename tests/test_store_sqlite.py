@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -12,8 +13,11 @@ from dmbot.store import Commit, NewAction
 from dmbot.store.sqlite import SqliteStore
 
 
-async def test_unacknowledged_deliveries_come_back_after_reopen(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite")
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_unacknowledged_deliveries_come_back_after_reopen(
+    tmp_path: Path, synchronous: str
+) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite", synchronous=synchronous)
     await store.open()
     first = await store.append(b'{"a":1}', time.time())
     await store.append(b'{"b":2}', time.time())
@@ -22,7 +26,7 @@ async def test_unacknowledged_deliveries_come_back_after_reopen(tmp_path: Path) 
     await store.commit(Commit("e1", ("1", "2"), actions=[NewAction("dm", {"text": "x"})]))
     await store.close()
 
-    reopened = SqliteStore(tmp_path / "db.sqlite")
+    reopened = SqliteStore(tmp_path / "db.sqlite", synchronous=synchronous)
     await reopened.open()
     try:
         assert [item.body for item in await reopened.read()] == [b'{"b":2}']
@@ -41,3 +45,34 @@ async def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
 async def test_calls_before_open_say_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="open"):
         await SqliteStore(tmp_path / "db.sqlite").append(b"{}", 0.0)
+
+
+async def test_the_log_is_copied_into_the_database_while_serving(tmp_path: Path) -> None:
+    # Commits on the event loop never checkpoint; a thread of the store does.
+    path = tmp_path / "db.sqlite"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        empty = _size(path)
+        await asyncio.gather(*(store.append(b"x" * 1000, time.time()) for _ in range(200)))
+        assert _size(Path(f"{path}-wal")) > 200 * 1000
+        deadline = time.monotonic() + 10
+        while _size(path) <= empty + 200 * 1000:
+            assert time.monotonic() < deadline, "the WAL was never checkpointed"
+            await asyncio.sleep(0.05)
+    finally:
+        await store.close()
+    assert len(await _read_all(path)) == 200
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+async def _read_all(path: Path) -> list[object]:
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        return list(await store.read(1000))
+    finally:
+        await store.close()

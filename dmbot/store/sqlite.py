@@ -1,12 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode.
 
-All SQL runs on one writer thread that owns the connection, so the event
-loop never blocks on the disk. The thread takes every operation queued since
-its last round and runs them in ONE transaction (a group commit): under load,
-hundreds of webhook appends share a single commit, and each caller's future
-resolves only once the transaction holding its operation is committed. Each
-operation runs inside its own savepoint, so one that fails (a claim that
-already exists) does not undo its neighbours.
+Every operation queued since the last round runs in ONE transaction (a group
+commit): under load, hundreds of webhook appends share a single commit, and
+each caller's future resolves only once its transaction is committed. Where
+the rounds run (on the event loop, or on a writer thread when every commit
+waits for an fsync) is :mod:`dmbot.store.sqlite_commit`'s business.
 
 Durability: WAL with ``synchronous=NORMAL`` keeps every committed
 transaction across ``kill -9`` of the process; ``synchronous=FULL`` also
@@ -15,11 +13,8 @@ across power loss, at the price of an fsync per group commit.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +22,7 @@ from typing import Any, TypeVar
 
 from dmbot.errors import StorageError
 from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store
+from dmbot.store.sqlite_commit import AlreadyClaimed, Committer, LoopCommitter, ThreadCommitter
 from dmbot.types import ConversationKey, JSONObject
 
 T = TypeVar("T")
@@ -75,11 +71,6 @@ _OUTBOX_COLUMNS = (
     "id, account, peer, kind, payload, created, attempts, next_at, source, status, error, code,"
     " sent_id"
 )
-_STOP = object()
-
-
-class _AlreadyClaimed(Exception):
-    """Raised inside a savepoint to roll back a commit whose claim exists."""
 
 
 class SqliteStore(Store):
@@ -88,30 +79,17 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path, *, synchronous: str = "normal") -> None:
         self.path = Path(path)
         self.synchronous = synchronous.upper()
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        committer = ThreadCommitter if self.synchronous == "FULL" else LoopCommitter
+        self._committer: Committer = committer(self._connect, self._error)
         self._cursor = 0
-        self._broken: BaseException | None = None
 
     # -- lifecycle ---------------------------------------------------------
     async def open(self) -> None:
-        if self._thread is not None:
-            return
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        self._thread = threading.Thread(
-            target=self._run, args=(loop, ready), name=f"dmbot-sqlite:{self.path.name}", daemon=True
-        )
-        self._thread.start()
-        await ready
+        await self._committer.open()
         self._cursor = 0
 
     async def close(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._queue.put(_STOP)
-        await asyncio.to_thread(thread.join)
+        await self._committer.close()
 
     async def ping(self) -> bool:
         try:
@@ -120,7 +98,6 @@ class SqliteStore(Store):
             return False
         return True
 
-    # -- the writer thread -------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         if self.path.parent and not self.path.parent.exists():
             raise StorageError(
@@ -134,70 +111,6 @@ class SqliteStore(Store):
         db.executescript(_SCHEMA)
         return db
 
-    def _run(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
-        try:
-            db = self._connect()
-        except (sqlite3.Error, StorageError, OSError) as exc:
-            error = exc if isinstance(exc, StorageError) else self._error("open", exc)
-            loop.call_soon_threadsafe(_settle, ready, None, error)
-            return
-        loop.call_soon_threadsafe(_settle, ready, None, None)
-        try:
-            while True:
-                first = self._queue.get()
-                if first is _STOP:
-                    return
-                batch = [first]
-                while len(batch) < 1000:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is _STOP:
-                        self._queue.put(_STOP)
-                        break
-                    batch.append(item)
-                self._round(db, loop, batch)
-        finally:
-            db.close()
-
-    def _round(
-        self,
-        db: sqlite3.Connection,
-        loop: asyncio.AbstractEventLoop,
-        batch: list[tuple[Operation, asyncio.Future[Any], bool]],
-    ) -> None:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for op, future, savepoint in batch:
-                if not savepoint:
-                    # An insert that can only fail with the whole transaction: no savepoint.
-                    try:
-                        results.append((future, op(db), None))
-                    except sqlite3.Error as exc:
-                        results.append((future, None, self._error("write", exc)))
-                    continue
-                db.execute("SAVEPOINT op")
-                try:
-                    value = op(db)
-                except _AlreadyClaimed:
-                    db.execute("ROLLBACK TO op")
-                    value = False
-                except sqlite3.Error as exc:
-                    db.execute("ROLLBACK TO op")
-                    results.append((future, None, self._error("write", exc)))
-                    continue
-                db.execute("RELEASE op")
-                results.append((future, value, None))
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.rollback()
-            error = self._error("commit", exc)
-            results = [(future, None, error) for _, future, _ in batch]
-        loop.call_soon_threadsafe(_settle_all, results)
-
     def _error(self, what: str, exc: BaseException) -> StorageError:
         return StorageError(
             f"SQLite store {self.path}: {what} failed ({exc}); check the disk space and the "
@@ -205,16 +118,12 @@ class SqliteStore(Store):
         )
 
     async def _call(self, op: Callable[[sqlite3.Connection], T], *, savepoint: bool = True) -> T:
-        """Run ``op`` on the writer thread in the next group commit.
+        """Run ``op`` in the next group commit (see :mod:`dmbot.store.sqlite_commit`).
 
         ``savepoint=False`` is for an insert that can only fail with the whole
         transaction; it saves two statements per webhook append.
         """
-        if self._thread is None:
-            raise StorageError("the SQLite store is not open; call `await store.open()` first")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put((op, future, savepoint))
-        return await future
+        return await self._committer.call(op, savepoint)
 
     # -- inbox -------------------------------------------------------------
     async def append(self, body: bytes, received_at: float, partition: str = "") -> str:
@@ -294,7 +203,7 @@ class SqliteStore(Store):
                     (commit.event_id, int(now), _STATUS_CODES.get(commit.status, 0)),
                 )
                 if cur.rowcount == 0:
-                    raise _AlreadyClaimed
+                    raise AlreadyClaimed
             if state is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO conversations (account, peer, doc) VALUES (?, ?, ?)",
@@ -409,17 +318,3 @@ def _outbox_item(row: Sequence[Any]) -> OutboxItem:
         error_code=row[11],
         sent_id=row[12],
     )
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
-
-
-def _settle_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, value, error in results:
-        _settle(future, value, error)

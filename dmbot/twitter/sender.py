@@ -27,6 +27,7 @@ import functools
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
@@ -97,7 +98,7 @@ class Sender:
         # Rows whose send ended (sent, failed, rescheduled), by the epoch it ended in:
         # a due() list read while they were in flight must not start them again.
         self._epoch = 0
-        self._settled: dict[int, tuple[int, float]] = {}
+        self._settled: OrderedDict[int, tuple[int, float]] = OrderedDict()
         """Rows this sender will not start before a time: retries, and store hiccups."""
         self._unrecorded: dict[int, str] = {}
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
@@ -227,13 +228,15 @@ class Sender:
         finally:
             self._epoch += 1
             self._settled[item.id] = (self._epoch, time.monotonic())
+            self._settled.move_to_end(item.id)  # kept in settling order
 
     def _forget_settled(self) -> None:
         """Drop settled rows no read in progress can still hold (reads take far less)."""
-        if len(self._settled) < 1024:
-            return
         horizon = time.monotonic() - SETTLED_MEMORY
-        self._settled = {i: v for i, v in self._settled.items() if v[1] > horizon}
+        settled = self._settled
+        # Oldest first: stop at the first one still remembered (O(forgotten), not O(all)).
+        while settled and next(iter(settled.values()))[1] <= horizon:
+            settled.popitem(last=False)
 
     async def _send_once(self, item: OutboxItem) -> None:
         try:
