@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Lifespan
+from starlette.types import Lifespan, Receive, Scope, Send
 
 from dmbot import crc, signature
 from dmbot.errors import StorageError
@@ -30,28 +30,145 @@ log = logging.getLogger("dmbot.webhook")
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
-_OK = Response(status_code=200)
+_SIGNATURE_HEADER = signature.HEADER.encode()
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > limit:
-            raise _TooLarge
-        # The server enforces the declared length: read it in one go.
-        return await request.body()
+class _Disconnected(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, declared: int | None, limit: int) -> bytes:
+    if declared is not None and declared > limit:
+        raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _TooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, text: str = "") -> None:
+    body = text.encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"text/plain; charset=utf-8"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Deliveries:
+    """The POST of a delivery: a plain ASGI handler, the one hot path.
+
+    Every delivery X sends comes through here, so it skips what Starlette's
+    routing would add per request (route matching, a Request object, two
+    exception-handling layers) and reads the two headers it needs straight
+    from the ASGI scope.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        store: Store,
+        max_body_bytes: int,
+        on_stored: Callable[[], None] | None,
+        pressure: Pressure | None,
+    ) -> None:
+        self.secret = secret
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+        self.on_stored = on_stored
+        self.pressure = pressure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.pressure is None:
+            await self._deliver(scope, receive, send)
+            return
+        self.pressure.enter()
+        try:
+            await self._deliver(scope, receive, send)
+        finally:
+            self.pressure.leave()
+
+    async def _deliver(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared: int | None = None
+        given: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == _SIGNATURE_HEADER:
+                given = value.decode("latin-1")
+        limit = self.max_body_bytes
+        try:
+            body = await _read_body(receive, declared, limit)
+        except _TooLarge:
+            log.warning("delivery refused: body over %d bytes (413)", limit)
+            text = f"body over the {limit}-byte limit (webhook.max_body_bytes)"
+            await _answer(send, 413, text)
+            return
+        except _Disconnected:
+            return  # X gave up on this one; it retries
+        if not signature.verify(self.secret, body, given):
+            log.warning("delivery refused: missing or wrong %s (401)", signature.HEADER)
+            await _answer(send, 401, f"missing or wrong {signature.HEADER}")
+            return
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            log.warning("delivery refused: body is not a JSON object (400)")
+            await _answer(send, 400, "body is not a JSON object")
+            return
+        # A shared store spreads conversations over partitions; keep each one whole.
+        partition = conversation_hint(decoded) if self.store.shared else ""
+        try:
+            await self.store.append(body, time.time(), partition)
+        except StorageError as exc:
+            log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
+            await _answer(send, 503, "the event store is unavailable")
+            return
+        if self.on_stored is not None:
+            self.on_stored()
+        await _answer(send, 200)
+
+
+class WebhookApp(Starlette):
+    """Starlette serving the webhook, with deliveries taken before its router."""
+
+    def __init__(
+        self,
+        deliveries: _Deliveries,
+        path: str,
+        routes: list[Route],
+        lifespan: Lifespan[Starlette] | None,
+    ) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
+        self._deliveries = deliveries
+        self._path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == self._path
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self._deliveries(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_webhook_app(
@@ -90,44 +207,7 @@ def create_webhook_app(
         log.info("CRC answered")
         return JSONResponse({"response_token": crc.response_token(secret, token)})
 
-    async def receive(request: Request) -> Response:
-        if pressure is None:
-            return await store_delivery(request)
-        pressure.enter()
-        try:
-            return await store_delivery(request)
-        finally:
-            pressure.leave()
-
-    async def store_delivery(request: Request) -> Response:
-        try:
-            body = await _read_body(request, max_body_bytes)
-        except _TooLarge:
-            log.warning("delivery refused: body over %d bytes (413)", max_body_bytes)
-            return PlainTextResponse(
-                f"body over the {max_body_bytes}-byte limit (webhook.max_body_bytes)",
-                status_code=413,
-            )
-        if not signature.verify(secret, body, request.headers.get(signature.HEADER)):
-            log.warning("delivery refused: missing or wrong %s (401)", signature.HEADER)
-            return PlainTextResponse(f"missing or wrong {signature.HEADER}", status_code=401)
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            decoded = None
-        if not isinstance(decoded, dict):
-            log.warning("delivery refused: body is not a JSON object (400)")
-            return PlainTextResponse("body is not a JSON object", status_code=400)
-        # A shared store spreads conversations over partitions; keep each one whole.
-        partition = conversation_hint(decoded) if store.shared else ""
-        try:
-            await store.append(body, time.time(), partition)
-        except StorageError as exc:
-            log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
-            return PlainTextResponse("the event store is unavailable", status_code=503)
-        if on_stored is not None:
-            on_stored()
-        return _OK
+    deliveries = _Deliveries(secret, store, max_body_bytes, on_stored, pressure)
 
     async def healthz(request: Request) -> Response:
         reachable = await store.ping()
@@ -136,17 +216,10 @@ def create_webhook_app(
             status_code=200 if reachable else 503,
         )
 
-    async def webhook(request: Request) -> Response:
-        # One route for both methods: Starlette would otherwise try the GET route
-        # first on every delivery.
-        if request.method == "POST":
-            return await receive(request)
-        return await challenge(request)
-
-    return Starlette(
-        routes=[
-            Route(path, webhook, methods=["GET", "POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route(path, challenge, methods=["GET"]),
+        # The app answers deliveries before routing; this route serves it mounted.
+        Route(path, deliveries, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return WebhookApp(deliveries, path, routes, lifespan)

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from dmbot import signature
 from dmbot.store.memory import MemoryStore
@@ -117,3 +119,41 @@ async def test_healthz_reports_the_store(client: httpx.AsyncClient) -> None:
 
 async def test_other_paths_are_not_served(client: httpx.AsyncClient) -> None:
     assert (await client.post("/elsewhere", content=b"{}")).status_code == 404
+
+
+async def test_chunked_delivery_within_the_limit_is_stored_whole(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    body = json.dumps({"for_user_id": "1", "pad": "x" * 2500}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    response = await client.post(PATH, content=chunks(), headers=signed(body))
+    assert response.status_code == 200
+    [item] = await store.read()
+    assert item.body == body
+
+
+async def test_refusals_say_why_in_plain_text(client: httpx.AsyncClient) -> None:
+    response = await client.post(PATH, content=b'{"a":1}')
+    assert response.headers["content-type"].startswith("text/plain")
+    assert signature.HEADER in response.text
+
+
+async def test_deliveries_are_taken_when_the_app_is_mounted_under_a_prefix(
+    store: MemoryStore,
+) -> None:
+    inner = create_webhook_app(consumer_secret=SECRET, store=store, path=PATH)
+    outer = Starlette(routes=[Mount("/bot", app=inner)])
+    body = json.dumps({"for_user_id": "1", "follow_events": []}).encode()
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as c:
+        assert (await c.post("/bot" + PATH, content=body)).status_code == 401
+        assert (await c.post("/bot" + PATH, content=body, headers=signed(body))).status_code == 200
+        assert (
+            await c.get("/bot" + PATH, params={"crc_token": "aGVsbG8gd29ybGQ_from-X=="})
+        ).status_code == 200
+    [item] = await store.read()
+    assert item.body == body
