@@ -163,18 +163,29 @@ def build_x(conversations: int, replies: Replies, x_latency: float) -> tuple[Emu
 
 
 class Poster:
-    """POSTs signed deliveries over a pool of keep-alive connections."""
+    """POSTs signed deliveries over a pool of keep-alive connections.
 
-    def __init__(self, port: int, path: str) -> None:
+    A connection idle for longer than ``max_idle`` is not reused: the server
+    may be closing it (uvicorn closes after 5 s), and a request written into a
+    closing connection is lost, which would be the load generator's fault.
+    """
+
+    def __init__(self, port: int, path: str, max_idle: float = 2.0) -> None:
         self.port = port
         self.path = path
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.max_idle = max_idle
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if time.monotonic() - since < self.max_idle:
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection("127.0.0.1", self.port)
 
     async def post(self, signature: str, body: bytes, on_sent: Callable[[], None]) -> int:
-        if self.idle:
-            reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = await self._connection()
         head = (
             f"POST {self.path} HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n"
             f"content-type: application/json\r\nx-twitter-webhooks-signature: {signature}\r\n"
@@ -199,11 +210,11 @@ class Poster:
         if close or not status_line:
             writer.close()
         else:
-            self.idle.append((reader, writer))
+            self.idle.append((reader, writer, time.monotonic()))
         return int(status_line.split()[1]) if status_line else 0
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 
@@ -74,5 +75,28 @@ async def _read_all(path: Path) -> list[object]:
     await store.open()
     try:
         return list(await store.read(1000))
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_a_damaged_row_fails_its_own_call_and_no_other(
+    tmp_path: Path, synchronous: str
+) -> None:
+    path = tmp_path / "db.sqlite"
+    store = SqliteStore(path, synchronous=synchronous)
+    await store.open()
+    try:
+        with sqlite3.connect(path) as other:
+            other.execute("INSERT INTO conversations VALUES ('1', '2', 'not json')")
+        async with asyncio.timeout(10):  # a lost future would hang here
+            damaged, appended = await asyncio.gather(
+                store.load_unclaimed(("1", "2"), "e1"),
+                store.append(b"{}", time.time()),
+                return_exceptions=True,
+            )
+        assert isinstance(damaged, ValueError)
+        assert [item.id for item in await store.read()] == [appended]
+        assert await store.load(("1", "3")) == {}
     finally:
         await store.close()

@@ -76,6 +76,8 @@ class Committer:
                         results.append((future, op(db), None))
                     except sqlite3.Error as exc:
                         results.append((future, None, self._error("write", exc)))
+                    except Exception as exc:
+                        results.append((future, None, exc))
                     continue
                 db.execute("SAVEPOINT op")
                 try:
@@ -86,6 +88,10 @@ class Committer:
                 except sqlite3.Error as exc:
                     db.execute("ROLLBACK TO op")
                     results.append((future, None, self._error("write", exc)))
+                    continue
+                except Exception as exc:  # a bug or a damaged row: that caller's error alone
+                    db.execute("ROLLBACK TO op")
+                    results.append((future, None, exc))
                     continue
                 db.execute("RELEASE op")
                 results.append((future, value, None))
