@@ -102,13 +102,14 @@ def _e2e(section: dict[str, Any]) -> list[str]:
             f"{_num(r['ack_p50_ms'], 1)} / {_num(r['ack_p99_ms'], 1)}",
             _num(r.get("server_cpu_ms_per_event"), 2),
             r["unexpected"] + r["unmatched"],
+            sum(n for code, n in r.get("statuses", {}).items() if str(code) != "200"),
         ]
         for r in section["rows"]
     ]
     header = ["bot", "events/s (achieved)", "conversations", "X latency ms", "reorder window",
               "replies / sent",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50 / p99 ms", "dmbot CPU ms/event",
-              "wrong"]  # fmt: skip
+              "wrong", "POSTs not 200"]  # fmt: skip
     return lines + _table(header, rows)
 
 
