@@ -28,10 +28,11 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("worker: parse, classify, route, handler, commit", ("Worker.",)),
     (
         "webhook: HTTP, Starlette, verify, parse, append",
-        ("HttpToolsProtocol", "RequestResponseCycle", "receive (dmbot/webhook.py"),
+        ("HttpToolsProtocol", "RequestResponseCycle", "_Deliveries."),
     ),
-    ("store: completing futures on the loop", ("_settle_all", "_settle (dmbot/store")),
-    ("SQLite writer thread: group commits", ("SqliteStore._round",)),
+    ("store: group commits on the loop, completing futures", ("LoopCommitter._flush",)),
+    ("SQLite checkpoint thread: WAL back into the database", ("LoopCommitter._checkpoint_loop",)),
+    ("SQLite writer thread (synchronous: full)", ("ThreadCommitter._run",)),
 )
 """(stage, frame prefixes): a sample belongs to the first stage one of its frames names."""
 
@@ -42,6 +43,7 @@ ASPECTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("OAuth 1.0a signing (authlib)", ("OAuth1.auth_flow",)),
     ("json (loads/dumps)", ("json/",)),
     ("HMAC-SHA256 signature check", ("verify (dmbot/signature.py",)),
+    ("SQLite statements and commits", ("Committer.run_round",)),
 )
 """Cross-cutting costs, counted wherever they occur on a stack."""
 
@@ -72,24 +74,28 @@ def record(procs: Processes, pid: int, seconds: int, out: Path) -> Path:
     return out
 
 
+OTHER_THREADS = "other threads (SQLite checkpoints)"
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds used so far by ``pid``'s event-loop thread and by its other threads."""
     ticks = os.sysconf("SC_CLK_TCK")
-    result = {"event loop thread": 0.0, "other threads (SQLite writer)": 0.0}
+    result = {"event loop thread": 0.0, OTHER_THREADS: 0.0}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name = "event loop thread" if task.name == str(pid) else "other threads (SQLite writer)"
+        name = "event loop thread" if task.name == str(pid) else OTHER_THREADS
         result[name] += (int(fields[11]) + int(fields[12])) / ticks
     return result
 
 
 def _is_idle(frames: list[str]) -> bool:
     leaf = frames[-1]
-    # The writer thread blocked on its queue, and uvloop waiting in epoll, are not work.
-    return leaf.startswith("SqliteStore._run ") or leaf.startswith("Runner.run ")
+    # Threads waiting for their next turn, and uvloop waiting in epoll, are not work.
+    waiting = ("ThreadCommitter._run ", "Runner.run ", "Condition.wait ", "Event.wait ")
+    return leaf.startswith(waiting) and not any("_flush" in f for f in frames)
 
 
 def analyse(path: Path, top: int = 15) -> dict[str, Any]:

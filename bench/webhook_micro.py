@@ -2,11 +2,11 @@
 
 Calls the ASGI apps directly (no sockets, no uvicorn), ``--concurrency``
 requests in flight, and reports CPU time per delivery (all threads of this
-process, so the SQLite writer thread counts) for:
+process, so the SQLite checkpoint thread counts) for:
 
 - the baseline app (bench/baseline_app.py),
 - dmbot's webhook app over the memory store,
-- dmbot's webhook app over the SQLite store (group commit on its thread).
+- dmbot's webhook app over the SQLite store (group commits on the loop).
 
 The difference between the last two rows and the first is what dmbot's
 acknowledgement path adds to the least a correct webhook must do.
