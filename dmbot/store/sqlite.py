@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 
 from dmbot.errors import StorageError
 from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store
-from dmbot.store.sqlite_commit import AlreadyClaimed, Committer, LoopCommitter, ThreadCommitter
+from dmbot.store.sqlite_commit import (
+    CHECKPOINT_INTERVAL,
+    WAL_RESTART_PAGES,
+    AlreadyClaimed,
+    Committer,
+    LoopCommitter,
+    ThreadCommitter,
+)
 from dmbot.types import ConversationKey, JSONObject
 
 T = TypeVar("T")
@@ -74,13 +81,33 @@ _OUTBOX_COLUMNS = (
 
 
 class SqliteStore(Store):
-    """The durable default: ``store: sqlite:///dmbot.db``."""
+    """The durable default: ``store: sqlite:///dmbot.db``.
 
-    def __init__(self, path: str | Path, *, synchronous: str = "normal") -> None:
+    Args:
+        path: the database file; its directory must exist.
+        synchronous: ``normal`` survives ``kill -9``; ``full`` also a power loss.
+        checkpoint_every: seconds between background WAL checkpoints (tuning).
+        wal_pages: WAL length in 4 KiB pages past which a checkpoint is finished
+            between two commit rounds, so the log starts over (tuning).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "normal",
+        checkpoint_every: float = CHECKPOINT_INTERVAL,
+        wal_pages: int = WAL_RESTART_PAGES,
+    ) -> None:
         self.path = Path(path)
         self.synchronous = synchronous.upper()
-        committer = ThreadCommitter if self.synchronous == "FULL" else LoopCommitter
-        self._committer: Committer = committer(self._connect, self._error)
+        self._committer: Committer
+        if self.synchronous == "FULL":
+            self._committer = ThreadCommitter(self._connect, self._error)
+        else:
+            self._committer = LoopCommitter(
+                self._connect, self._error, checkpoint_every=checkpoint_every, wal_pages=wal_pages
+            )
         self._cursor = 0
 
     # -- lifecycle ---------------------------------------------------------

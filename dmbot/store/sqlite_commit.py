@@ -15,7 +15,11 @@ Two places to run the rounds, chosen by the durability asked for:
   waking the loop again (and no thread fights the loop for the GIL under
   load). The one slow part of WAL, the checkpoint that copies the log back
   into the database and fsyncs, runs on a thread of its own with its own
-  connection, so the loop never waits on the disk.
+  connection, so the loop does not wait on the disk. That thread can never
+  finish a checkpoint while commits keep coming, and the log only starts over
+  after a finished one: so once the log passes ``WAL_RESTART_PAGES``, the loop
+  finishes one itself between two rounds (copying only what the thread has
+  not copied yet), and a burst cannot fill the disk.
 - :class:`ThreadCommitter` (``synchronous=FULL``) runs the rounds on a writer
   thread, because each commit then waits for an fsync.
 """
@@ -23,6 +27,7 @@ Two places to run the rounds, chosen by the durability asked for:
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -30,6 +35,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from dmbot.errors import StorageError
+
+log = logging.getLogger("dmbot.store")
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
@@ -41,6 +48,10 @@ Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 MAX_ROUND = 1000
 # How often the checkpointer copies the WAL back into the database file.
 CHECKPOINT_INTERVAL = 0.5
+# Past this many WAL pages (4 KiB each), the loop finishes a checkpoint itself so the
+# log starts over; and the file is cut back to this size when it does.
+WAL_RESTART_PAGES = 16_384
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 _STOP = object()
 
 
@@ -108,15 +119,31 @@ class Committer:
 
 
 class LoopCommitter(Committer):
-    """Rounds on the event loop, checkpoints on a thread (``synchronous=NORMAL``)."""
+    """Rounds on the event loop, checkpoints on a thread (``synchronous=NORMAL``).
 
-    def __init__(self, connect: Connect, describe: Callable[[str, BaseException], StorageError]):
+    Args:
+        checkpoint_every: seconds between the thread's checkpoints.
+        wal_pages: log length (pages) past which the loop finishes a checkpoint.
+    """
+
+    def __init__(
+        self,
+        connect: Connect,
+        describe: Callable[[str, BaseException], StorageError],
+        *,
+        checkpoint_every: float = CHECKPOINT_INTERVAL,
+        wal_pages: int = WAL_RESTART_PAGES,
+    ):
         super().__init__(connect, describe)
+        self.checkpoint_every = checkpoint_every
+        self.wal_pages = wal_pages
         self._db: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
         self._scheduled = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._restart_log = False
+        """Set by the checkpointer thread: the log is long, finish a checkpoint on the loop."""
 
     async def open(self) -> None:
         if self._db is not None:
@@ -125,9 +152,11 @@ class LoopCommitter(Committer):
             db = self._connect()
             # Checkpoints are the checkpointer thread's job, never a commit's on the loop.
             db.execute("PRAGMA wal_autocheckpoint=0")
+            db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         except sqlite3.Error as exc:
             raise self._error("open", exc) from exc
         self._db = db
+        self._restart_log = False
         self._stop.clear()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="dmbot-sqlite-checkpoint", daemon=True
@@ -174,20 +203,40 @@ class LoopCommitter(Committer):
             batch = self._pending[:MAX_ROUND]
             del self._pending[:MAX_ROUND]
             settle(self.run_round(db, batch))
+        if self._restart_log:
+            # No commit can land during this one, so it finishes, and the next commit
+            # starts the log over. Busy while the thread is mid-checkpoint: next round.
+            try:
+                [(busy, pages, copied)] = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                return  # a disk hiccup: the next round tries again
+            self._restart_log = bool(busy) or copied < pages
 
     def _checkpoint_loop(self) -> None:
         try:
             db = self._connect()
-        except (sqlite3.Error, StorageError):
-            return  # the loop's connection checkpoints on close; nothing is lost
+        except (sqlite3.Error, StorageError) as exc:
+            log.warning(
+                "SQLite checkpoints fall back to the commits themselves (slower under load): "
+                "cannot open a second connection: %s",
+                exc,
+            )
+            db = None
         try:
-            while not self._stop.wait(CHECKPOINT_INTERVAL):
+            while not self._stop.wait(self.checkpoint_every):
+                if db is None:
+                    self._restart_log = True  # every commit round checkpoints now and then
+                    continue
                 try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    # fetchall: a statement left unfinished would hold a reader on the log.
+                    [(_, pages, _)] = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     continue  # busy or a disk hiccup: the next one catches up
+                if pages >= self.wal_pages:
+                    self._restart_log = True
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
 
 class ThreadCommitter(Committer):
