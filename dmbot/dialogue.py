@@ -18,9 +18,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dmbot.context import Context, QuickReply
-from dmbot.flows import Flow, Option, Step, render
+from dmbot.flows import Flow, Option, Step
 from dmbot.metadata import Tap
 from dmbot.routing import normalize
+from dmbot.templates import render
 
 if TYPE_CHECKING:
     from dmbot.bot import Bot

@@ -17,15 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmbot import metadata
-from dmbot.flows import (
-    Flow,
-    Location,
-    Option,
-    Step,
-    placeholders,
-    render,
-    stray_braces,
-)
+from dmbot.flows import Flow, Location, Option, Step
 from dmbot.limits import (
     MAX_DESCRIPTION,
     MAX_LABEL,
@@ -36,6 +28,7 @@ from dmbot.limits import (
     missing_descriptions,
 )
 from dmbot.routing import normalize
+from dmbot.templates import placeholders, render, stray_braces
 
 TYPED_ANSWER_SIZE = 280
 """How long a typed answer is assumed to be when a template is checked against MAX_TEXT."""

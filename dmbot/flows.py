@@ -7,7 +7,7 @@ may jump (``goto``) to another step or to an :class:`Ending`; otherwise the flow
 the next step in order, and after the last one it ends without a closing message.
 
 Questions (``ask``), endings (``say``), ``help`` and ``retry`` are templates: ``{size}`` is
-replaced by the saved answer named ``size`` (see :func:`render`).
+replaced by the saved answer named ``size`` (see :mod:`dmbot.templates`).
 
 Every object is a frozen, hashable value. ``where`` records the file and line an object
 came from, for error messages; it takes no part in equality, so a flow loaded from YAML
@@ -24,6 +24,11 @@ from typing import Literal
 
 from dmbot.errors import FlowError
 from dmbot.routing import normalize
+
+# The templates moved to their own module; ``dmbot.flows`` still answers for them.
+from dmbot.templates import placeholders as placeholders
+from dmbot.templates import render as render
+from dmbot.templates import stray_braces as stray_braces
 
 DEFAULT_RETRY = "Sorry, I didn't get that."
 """What a text step says when an answer does not match its ``pattern``."""
@@ -387,42 +392,3 @@ def _to_endings(endings: Mapping[str, Ending | str] | Iterable[Ending]) -> Endin
                 built.append(Ending(name, value))
         return Endings(built)
     return Endings(endings)
-
-
-# {{ and }} are literal braces; {name} (spaces allowed inside) is a placeholder.
-_TEMPLATE = re.compile(r"\{\{|\}\}|\{\s*([^\W\d][\w.-]*)\s*\}")
-
-
-def render(template: str, answers: Mapping[str, str]) -> str:
-    """Fill the ``{name}`` placeholders of ``template`` with saved answers.
-
-    ``{{`` and ``}}`` stand for literal braces; a name with no answer renders as ``""``;
-    any other brace is kept as it is. Answers are inserted verbatim, never re-interpreted,
-    so nothing a user typed can make this raise or inject placeholders.
-    """
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name is None:
-            return match.group(0)[0]
-        value = answers.get(name, "")
-        return value if isinstance(value, str) else str(value)
-
-    return _TEMPLATE.sub(fill, template)
-
-
-def placeholders(template: str) -> tuple[str, ...]:
-    """The answer names ``template`` uses, in order of first use."""
-    names = (m.group(1) for m in _TEMPLATE.finditer(template))
-    return tuple(dict.fromkeys(n for n in names if n is not None))
-
-
-def stray_braces(template: str) -> tuple[int, ...]:
-    """Positions of single ``{`` or ``}`` that are neither placeholders nor ``{{``/``}}``."""
-    found: list[int] = []
-    end = 0
-    for match in _TEMPLATE.finditer(template):
-        found += [end + i for i, c in enumerate(template[end : match.start()]) if c in "{}"]
-        end = match.end()
-    found += [end + i for i, c in enumerate(template[end:]) if c in "{}"]
-    return tuple(found)

@@ -16,10 +16,8 @@ from dmbot.flows import (
     Option,
     Step,
     Trigger,
-    placeholders,
-    render,
-    stray_braces,
 )
+from dmbot.templates import placeholders, render, stray_braces
 
 
 def pizza() -> Flow:

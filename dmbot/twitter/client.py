@@ -8,6 +8,10 @@ or :class:`~dmbot.errors.PermanentError` by :mod:`dmbot.twitter.errors`.
 
 The HTTP transport is injectable: tests and ``dmbot dev`` pass
 ``httpx.ASGITransport(app=emulator.app)`` and talk to the X emulator in process.
+
+Welcome messages (:mod:`dmbot.twitter.welcome`) and PIN-based authorization
+(:mod:`dmbot.twitter.authorization`) are modules of their own; the client
+offers their calls as methods.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
 from dmbot.errors import ConfigError, PermanentError
+from dmbot.twitter import authorization, welcome
 from dmbot.twitter.errors import error_from_exception, error_from_response
 from dmbot.twitter.oauth import AccessToken, OAuth1, RequestToken
 from dmbot.twitter.paths import (
@@ -35,7 +39,9 @@ from dmbot.twitter.paths import (
     paths_for,
 )
 from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.twitter.results import SentDM, User
 from dmbot.twitter.transport import default_transport
+from dmbot.twitter.welcome import WelcomeMessage, WelcomeMessageRule
 from dmbot.types import JSON, JSONObject
 
 __all__ = [
@@ -52,44 +58,6 @@ __all__ = [
 log = logging.getLogger("dmbot.twitter.client")
 
 DM_SEND = "/1.1/direct_messages/events/new.json"
-WELCOME = "/1.1/direct_messages/welcome_messages"
-
-
-@dataclass(frozen=True, slots=True)
-class SentDM:
-    """A Direct Message X accepted."""
-
-    id: str
-    created_timestamp: str
-    raw: JSONObject
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """The account a set of tokens belongs to."""
-
-    id: str
-    screen_name: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class WelcomeMessage:
-    """A welcome message shown when a user opens a conversation."""
-
-    id: str
-    name: str
-    created_timestamp: str
-    message_data: JSONObject
-
-
-@dataclass(frozen=True, slots=True)
-class WelcomeMessageRule:
-    """The rule that makes a welcome message the account's default."""
-
-    id: str
-    welcome_message_id: str
-    created_timestamp: str
 
 
 class XClient:
@@ -327,41 +295,12 @@ class XClient:
             data={"last_read_event_id": last_read_event_id, "recipient_id": recipient_id},
         )
 
-    # -- welcome messages ----------------------------------------------------
-    async def create_welcome_message(
-        self, message_data: JSONObject, *, name: str = ""
-    ) -> WelcomeMessage:
-        """Create a welcome message (text up to 9,990 characters)."""
-        inner: JSONObject = {"message_data": message_data}
-        if name:
-            inner["name"] = name
-        data = await self._json("POST", f"{WELCOME}/new.json", json={"welcome_message": inner})
-        return _welcome(data.get("welcome_message") if isinstance(data, dict) else None, data)
-
-    async def list_welcome_messages(self) -> list[WelcomeMessage]:
-        """The account's welcome messages."""
-        data = await self._json("GET", f"{WELCOME}/list.json")
-        items = data.get("welcome_messages", []) if isinstance(data, dict) else []
-        return [_welcome(item, item) for item in items]
-
-    async def delete_welcome_message(self, welcome_message_id: str) -> None:
-        """Delete a welcome message."""
-        await self.request("DELETE", f"{WELCOME}/destroy.json", params={"id": welcome_message_id})
-
-    async def create_welcome_rule(self, welcome_message_id: str) -> WelcomeMessageRule:
-        """Make a welcome message the default (X allows one rule per account)."""
-        body = {"welcome_message_rule": {"welcome_message_id": welcome_message_id}}
-        data = await self._json("POST", f"{WELCOME}/rules/new.json", json=body)
-        rule = data.get("welcome_message_rule", {}) if isinstance(data, dict) else {}
-        return WelcomeMessageRule(
-            id=str(rule.get("id", "")),
-            welcome_message_id=str(rule.get("welcome_message_id", "")),
-            created_timestamp=str(rule.get("created_timestamp", "")),
-        )
-
-    async def delete_welcome_rule(self, rule_id: str) -> None:
-        """Delete a welcome message rule."""
-        await self.request("DELETE", f"{WELCOME}/rules/destroy.json", params={"id": rule_id})
+    # -- welcome messages: functions of dmbot.twitter.welcome, bound as methods --
+    create_welcome_message = welcome.create_welcome_message
+    list_welcome_messages = welcome.list_welcome_messages
+    delete_welcome_message = welcome.delete_welcome_message
+    create_welcome_rule = welcome.create_welcome_rule
+    delete_welcome_rule = welcome.delete_welcome_rule
 
     # -- webhooks and subscriptions --------------------------------------------
     async def register_webhook(self, url: str) -> Webhook:
@@ -437,48 +376,7 @@ class XClient:
             name=str(data.get("name", "")),
         )
 
-    async def request_token(self, callback: str = "oob") -> RequestToken:
-        """Step 1 of the PIN flow: temporary credentials (``oob``: show a PIN)."""
-        auth = self._oauth("", "", callback=callback)
-        fields = await self._form("POST", "/oauth/request_token", auth)
-        return RequestToken(fields.get("oauth_token", ""), fields.get("oauth_token_secret", ""))
-
-    def authorize_url(self, token: str) -> str:
-        """Step 2: the page where the account's owner approves the app."""
-        return f"{self.api_url}/oauth/authorize?{urlencode({'oauth_token': token})}"
-
-    async def access_token(self, token: str, secret: str, verifier: str) -> AccessToken:
-        """Step 3: trade the request token and the PIN for the account's tokens."""
-        auth = self._oauth(token, secret, verifier=verifier)
-        fields = await self._form("POST", "/oauth/access_token", auth)
-        return AccessToken(
-            fields.get("oauth_token", ""),
-            fields.get("oauth_token_secret", ""),
-            fields.get("user_id", ""),
-            fields.get("screen_name", ""),
-        )
-
-    async def _form(self, method: str, path: str, auth: httpx.Auth) -> dict[str, str]:
-        response = await self.request(method, path, auth=auth)
-        fields = {k: v[0] for k, v in parse_qs(response.text).items()}
-        if not fields.get("oauth_token"):
-            raise PermanentError(
-                f"X answered {method} {path} without an oauth_token; "
-                "check the consumer key and secret and that the PIN was typed correctly.",
-                status=response.status_code,
-            )
-        return fields
-
-
-def _welcome(item: JSON, outer: JSON) -> WelcomeMessage:
-    if not isinstance(item, dict):
-        item = {}
-    # X's example answer puts "name" beside the welcome_message object, not inside it.
-    name = item.get("name") or (outer.get("name") if isinstance(outer, dict) else "") or ""
-    message_data = item.get("message_data")
-    return WelcomeMessage(
-        id=str(item.get("id", "")),
-        name=str(name),
-        created_timestamp=str(item.get("created_timestamp", "")),
-        message_data=message_data if isinstance(message_data, dict) else {},
-    )
+    # -- PIN-based authorization: functions of dmbot.twitter.authorization ------
+    request_token = authorization.request_token
+    authorize_url = authorization.authorize_url
+    access_token = authorization.access_token
