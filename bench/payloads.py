@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmbot.emulator.delivery import message_payload
+from dmbot.emulator.payloads import message_payload
 from dmbot.emulator.state import WEB_CLIENT_APP, App, Message, Snowflakes, User, World
 from dmbot.signature import sign
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -32,27 +31,12 @@ from dmbot.emulator.admin import (
     run_emulator,
 )
 from dmbot.emulator.delivery import Deliverer as _Deliverer
-from dmbot.emulator.delivery import (
-    DeliveryRecord,
-    Realism,
-    indicator_key,
-    indicator_payload,
-    message_payload,
-    revoke_payload,
-)
+from dmbot.emulator.delivery import DeliveryRecord, Realism
 from dmbot.emulator.faults import ApiError, Faults, RateLimits
-from dmbot.emulator.state import (
-    MAX_TEXT,
-    WEB_CLIENT_APP,
-    App,
-    Clock,
-    Indicator,
-    Message,
-    User,
-    Webhook,
-    World,
-    iso_timestamp,
-)
+from dmbot.emulator.payloads import message_payload
+from dmbot.emulator.people import FREE_REPLIES, People
+from dmbot.emulator.state import App, Clock, Indicator, Message, User, Webhook, World
+from dmbot.emulator.webhooks import WebhookRegistry
 
 __all__ = [
     "FREE_REPLIES",
@@ -70,16 +54,6 @@ __all__ = [
     "emulator_from_settings",
     "run_emulator",
 ]
-
-PREMIUM_WEBHOOKS = 1
-"""Webhooks per premium environment (sandbox)."""
-ENTERPRISE_WEBHOOKS = 3
-PREMIUM_SUBSCRIPTIONS = 15
-ENTERPRISE_SUBSCRIPTIONS = 250
-
-FREE_REPLIES = 5
-"""Replies to one received DM that do not count against the daily sending limit."""
-FREE_REPLY_WINDOW = 24 * 3600.0
 
 UserRef = User | str
 """A user, or its id or screen name."""
@@ -115,10 +89,9 @@ class Emulator:
         self._deliverer = _Deliverer(
             consumer_secret, self._realism, webhook_transport, self.delivery_log
         )
+        self._people = People(self, self._deliverer)
+        self._webhook_registry = WebhookRegistry(self, self._deliverer)
         self._changed = asyncio.Condition()
-        self._last_read: dict[tuple[str, str], int] = {}
-        # (account, person) -> [expires_at, replies left] per message the person sent.
-        self._free_replies: dict[tuple[str, str], list[list[float]]] = {}
         self.version = 0
         """Grows on every new message or indicator (for pages that follow the chat)."""
         from dmbot.emulator.api import build_app
@@ -198,7 +171,7 @@ class Emulator:
             raise LookupError(f"No user {key!r} in the emulator; known users: {known or 'none'}.")
         return found
 
-    # simulated people acting
+    # simulated people acting (done by :class:`~dmbot.emulator.people.People`)
 
     async def send(
         self, from_user: UserRef, to_account: UserRef, text: str, *, metadata: str | None = None
@@ -209,31 +182,7 @@ class Emulator:
             LookupError: an unknown user.
             ValueError: the text is longer than X allows.
         """
-        sender, recipient = self.user(from_user), self.user(to_account)
-        if len(text) > MAX_TEXT:
-            raise ValueError(f"A DM holds at most {MAX_TEXT} characters; this one has {len(text)}.")
-        if self.realism.read_events:
-            self._deliver_read(sender.id, recipient.id)
-        if self.realism.typing_events:
-            self._deliver_indicator("typing", sender.id, recipient.id)
-        data: dict[str, object] = {"text": text}
-        if metadata is not None:
-            data["quick_reply_response"] = {"type": "options", "metadata": metadata}
-        self._free_replies.setdefault((recipient.id, sender.id), []).append(
-            [self.clock() + FREE_REPLY_WINDOW, float(FREE_REPLIES)]
-        )
-        welcome: str | None = None
-        rule = self.world.rule_for(recipient.id)
-        if rule is not None and not self.world.conversation(sender.id, recipient.id):
-            welcome = str(rule["welcome_message_id"])
-        return await self.post_message(
-            sender.id,
-            recipient.id,
-            data,
-            source_app_id=str(WEB_CLIENT_APP["id"]),
-            metadata=metadata,
-            welcome_message_id=welcome,
-        )
+        return await self._people.send(from_user, to_account, text, metadata=metadata)
 
     def take_free_reply(self, account_id: str, peer_id: str) -> bool:
         """Use one of the free replies ``peer_id``'s recent DMs granted ``account_id``.
@@ -241,14 +190,7 @@ class Emulator:
         X lets an account answer each received DM up to 5 times within 24 hours
         without counting against its daily sending limit.
         """
-        grants = self._free_replies.get((account_id, peer_id))
-        now = self.clock()
-        while grants and (grants[0][0] <= now or grants[0][1] <= 0):
-            grants.pop(0)
-        if not grants:
-            return False
-        grants[0][1] -= 1
-        return True
+        return self._people.take_free_reply(account_id, peer_id)
 
     async def tap(self, from_user: UserRef, message: Message | str, label: str) -> Message:
         """``from_user`` taps the option ``label`` of a Quick Reply DM it received.
@@ -256,32 +198,11 @@ class Emulator:
         Raises:
             LookupError: an unknown user or message, or no option with that label.
         """
-        user = self.user(from_user)
-        prompt = message if isinstance(message, Message) else self.world.message(message)
-        if prompt is None:
-            raise LookupError(f"No message {message!r} in the emulator to tap an option of.")
-        if prompt.recipient_id != user.id:
-            raise LookupError(
-                f"Message {prompt.id} was sent to user {prompt.recipient_id}, not to "
-                f"@{user.screen_name}; only its recipient can tap its options."
-            )
-        option = next((o for o in prompt.options if o.get("label") == label), None)
-        if option is None:
-            labels = ", ".join(repr(o.get("label")) for o in prompt.options) or "none"
-            raise LookupError(
-                f"Message {prompt.id} has no option {label!r}; its options: {labels}."
-            )
-        metadata = str(option.get("metadata", ""))
-        return await self.send(user, prompt.sender_id, label, metadata=metadata)
+        return await self._people.tap(from_user, message, label)
 
     async def revoke(self, user: UserRef) -> None:
         """``user`` revokes the app: tokens and subscriptions go, a ``user_event`` is delivered."""
-        target = self.user(user)
-        payload = revoke_payload(self.world, target.id)
-        for hook in self.world.webhooks:
-            if hook.valid and (hook.id, target.id) in self.world.subscriptions:
-                self._deliverer.deliver(hook, payload, None, kind="user_event")
-        self.world.revoke_tokens(target.id)
+        await self._people.revoke(user)
 
     # what the API layer calls
 
@@ -328,37 +249,12 @@ class Emulator:
         await self._notify()
         return record
 
-    def _deliver_indicator(
-        self, kind: str, sender_id: str, recipient_id: str, last_read: str | None = None
-    ) -> None:
-        world = self.world
-        self._deliverer.fan_out(
-            world,
-            (recipient_id, sender_id),
-            lambda uid: indicator_payload(
-                world, kind, sender_id, recipient_id, uid, last_read_event_id=last_read
-            ),
-            kind=indicator_key(kind),
-        )
-
-    def _deliver_read(self, reader_id: str, author_id: str) -> None:
-        """A read receipt for ``author_id``'s messages that ``reader_id`` has not yet read."""
-        seen = self._last_read.get((reader_id, author_id), 0)
-        unread = [
-            m
-            for m in self.world.conversation(reader_id, author_id)
-            if m.sender_id == author_id and int(m.id) > seen
-        ]
-        if unread:
-            self._last_read[(reader_id, author_id)] = int(unread[-1].id)
-            self._deliver_indicator("read", reader_id, author_id, unread[-1].id)
-
     async def _notify(self) -> None:
         self.version += 1
         async with self._changed:
             self._changed.notify_all()
 
-    # webhooks and subscriptions
+    # webhooks and subscriptions (X's rules: :class:`~dmbot.emulator.webhooks.WebhookRegistry`)
 
     async def register_webhook(self, url: str, *, env_name: str | None = None) -> Webhook:
         """Register ``url`` after a passing CRC check, as X does.
@@ -370,19 +266,7 @@ class Emulator:
         Raises:
             ApiError: 400/214 (bad URL or failed CRC), 403/214 (too many webhooks).
         """
-        self._check_url(url)
-        existing = self.world.env_webhooks(env_name)
-        limit = ENTERPRISE_WEBHOOKS if env_name is None else PREMIUM_WEBHOOKS
-        if len(existing) >= limit:
-            raise ApiError(403, 214, "Too many resources already created.")
-        if any(hook.url == url for hook in existing):
-            raise ApiError(400, 214, "Webhook URL is already registered for this environment.")
-        passed, reason = await self._deliverer.crc(url)
-        if not passed:
-            raise ApiError(400, 214, f"Webhook URL does not meet the requirements: {reason}.")
-        hook = Webhook(self.world.ids.next(), url, True, iso_timestamp(self.clock()), env_name)
-        self.world.set_webhook(hook)
-        return hook
+        return await self._webhook_registry.register(url, env_name=env_name)
 
     async def check_webhook(self, webhook_id: str) -> tuple[Webhook, str]:
         """Run the CRC check on a webhook again and update ``valid``.
@@ -393,13 +277,7 @@ class Emulator:
         Raises:
             ApiError: 404/34 for an unknown webhook.
         """
-        hook = self.world.webhook(webhook_id)
-        if hook is None:
-            raise ApiError(404, 34)
-        passed, reason = await self._deliverer.crc(hook.url)
-        hook = Webhook(hook.id, hook.url, passed, hook.created_at, hook.env_name)
-        self.world.set_webhook(hook)
-        return hook, reason
+        return await self._webhook_registry.check(webhook_id)
 
     def subscribe(self, webhook_id: str, user: UserRef) -> None:
         """Subscribe an account (one the app holds tokens for) on a webhook.
@@ -408,34 +286,7 @@ class Emulator:
             ApiError: 404/34 unknown webhook, 409/355 already subscribed,
                 403/214 subscription limit reached.
         """
-        hook = self.world.webhook(webhook_id)
-        if hook is None:
-            raise ApiError(404, 34)
-        account = self.user(user)
-        if not account.is_account:
-            raise ApiError(
-                401,
-                89,
-                f"@{account.screen_name} has not authorized the app, so it cannot be subscribed; "
-                "give it tokens with add_account or the OAuth flow first.",
-            )
-        if (hook.id, account.id) in self.world.subscriptions:
-            raise ApiError(409, 355)
-        limit = ENTERPRISE_SUBSCRIPTIONS if hook.env_name is None else PREMIUM_SUBSCRIPTIONS
-        if len(self.world.subscribers(hook.id)) >= limit:
-            raise ApiError(403, 214, "Too many resources already created.")
-        self.world.subscriptions.add((hook.id, account.id))
-
-    def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ApiError(400, 214, "Webhook URL must be an absolute http(s) URL.")
-        if self.realism.strict_urls and (
-            parts.scheme != "https" or parts.port is not None or len(url) > 200
-        ):
-            raise ApiError(
-                400, 214, "Webhook URL must use https, name no port and be at most 200 characters."
-            )
+        self._webhook_registry.subscribe(webhook_id, user)
 
     # waiting and housekeeping
 
@@ -503,8 +354,7 @@ class Emulator:
         self.delivery_log.clear()
         self.faults.clear()
         self.limits.clear()
-        self._last_read.clear()
-        self._free_replies.clear()
+        self._people.clear()
         self._deliverer.reset()
         self.realism = Realism()
 

@@ -3,7 +3,10 @@
 Every X endpoint goes through one wrapper: OAuth 1.0a check (or the app's
 bearer token where X allows it), injected faults, the rate-limit window,
 then the handler; every answer carries ``x-rate-limit-*`` headers and
-errors are X's ``{"errors":[{"code","message"}]}``.
+errors are X's ``{"errors":[{"code","message"}]}``. The handlers of direct
+messages, welcome messages and ``verify_credentials`` are here; those of
+webhooks and subscriptions are in :mod:`.webhooks`, the OAuth flow's in
+:mod:`.oauth`.
 """
 
 from __future__ import annotations
@@ -19,10 +22,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dmbot.emulator import oauth
-from dmbot.emulator.delivery import app_json, message_event
 from dmbot.emulator.faults import LIMITS, ApiError, Faults
 from dmbot.emulator.oauth import Caller, request_params
-from dmbot.emulator.state import MAX_WELCOME_TEXT, bad_request, public, validate_message_data
+from dmbot.emulator.payloads import app_json, message_event
+from dmbot.emulator.state import public
+from dmbot.emulator.validation import (
+    MAX_WELCOME_TEXT,
+    bad_request,
+    integer_param,
+    json_body,
+    required_param,
+    validate_message_data,
+)
+from dmbot.emulator.webhooks import AccountActivityApi
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
@@ -52,33 +64,6 @@ def build_app(emu: Emulator) -> Starlette:
     return Starlette(routes=x.routes() + admin_routes(emu, x.tokens), lifespan=lifespan)
 
 
-def _json(request: Request, body: bytes) -> JSONObject:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        # X answers 415 to a DM or welcome message posted as a form.
-        raise ApiError(415, None, "Send the body as JSON with Content-Type: application/json.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise bad_request("The body must be a JSON object sent as Content-Type: application/json.")
-    return data
-
-
-def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if not value:
-        raise bad_request(f"The parameter {name} is required.")
-    return value
-
-
-def _integer(params: dict[str, str], name: str, default: int) -> int:
-    try:
-        return int(params.get(name) or default)
-    except ValueError:
-        raise bad_request(f"The parameter {name} must be a whole number.") from None
-
-
 def no_content() -> Response:
     """X's 204 answer."""
     return Response(status_code=204)
@@ -91,6 +76,7 @@ class XApi:
         self.emu = emu
         self.world = emu.world
         self.tokens = oauth.TokenFlow(emu.world)
+        self.activity = AccountActivityApi(emu)
 
     def routes(self) -> list[Route]:
         """Every X route, with its endpoint name (faults, limits) and auth mode."""
@@ -102,6 +88,7 @@ class XApi:
         env = f"{aaa}/all/{{env_name}}"
         hook = f"{aaa}/webhooks/{{webhook_id}}"
         sub, wh, wm_, me = "subscriptions", "webhooks", "welcome_messages", "verify_credentials"
+        aa = self.activity
         table: list[tuple[str, list[str], str, Auth, Handler]] = [
             (f"{dm}/events/new.json", ["POST"], "dm_send", "user", self.dm_send),
             (f"{dm}/events/list.json", ["GET"], "dm_list", "user", self.dm_list),
@@ -120,27 +107,27 @@ class XApi:
             ("/oauth/request_token", ["POST"], "oauth", "consumer", self.tokens.request_token),
             ("/oauth/access_token", ["POST"], "oauth", "consumer", self.tokens.access_token),
             # premium: /1.1/account_activity/all/:env_name/...
-            (f"{aaa}/all/subscriptions/count.json", ["GET"], sub, "app", self.count),
-            (f"{aaa}/all/count.json", ["GET"], sub, "app", self.count),
-            (f"{env}/webhooks.json", ["POST"], wh, "user", self.register),
-            (f"{env}/webhooks.json", ["GET"], wh, "app", self.list_webhooks),
-            (f"{env}/webhooks/{{webhook_id}}.json", ["PUT"], wh, "app", self.recheck),
-            (f"{env}/webhooks/{{webhook_id}}.json", ["DELETE"], wh, "app", self.delete),
-            (f"{env}/subscriptions.json", ["POST"], sub, "user", self.subscribe),
-            (f"{env}/subscriptions.json", ["GET"], sub, "user", self.is_subscribed),
-            (f"{env}/subscriptions.json", ["DELETE"], sub, "user", self.unsubscribe),
-            (f"{env}/subscriptions/list.json", ["GET"], sub, "app", self.subscribers),
-            (f"{env}/subscriptions/{{user_id}}.json", ["DELETE"], sub, "app", self.unsubscribe),
+            (f"{aaa}/all/subscriptions/count.json", ["GET"], sub, "app", aa.count),
+            (f"{aaa}/all/count.json", ["GET"], sub, "app", aa.count),
+            (f"{env}/webhooks.json", ["POST"], wh, "user", aa.register),
+            (f"{env}/webhooks.json", ["GET"], wh, "app", aa.list_webhooks),
+            (f"{env}/webhooks/{{webhook_id}}.json", ["PUT"], wh, "app", aa.recheck),
+            (f"{env}/webhooks/{{webhook_id}}.json", ["DELETE"], wh, "app", aa.delete),
+            (f"{env}/subscriptions.json", ["POST"], sub, "user", aa.subscribe),
+            (f"{env}/subscriptions.json", ["GET"], sub, "user", aa.is_subscribed),
+            (f"{env}/subscriptions.json", ["DELETE"], sub, "user", aa.unsubscribe),
+            (f"{env}/subscriptions/list.json", ["GET"], sub, "app", aa.subscribers),
+            (f"{env}/subscriptions/{{user_id}}.json", ["DELETE"], sub, "app", aa.unsubscribe),
             # enterprise: /1.1/account_activity/webhooks/...
-            (f"{aaa}/subscriptions/count.json", ["GET"], sub, "app", self.count),
-            (f"{aaa}/webhooks.json", ["POST"], wh, "user", self.register),
-            (f"{aaa}/webhooks.json", ["GET"], wh, "app", self.list_webhooks),
-            (f"{hook}.json", ["PUT"], wh, "app", self.recheck),
-            (f"{hook}.json", ["DELETE"], wh, "app", self.delete),
-            (f"{hook}/subscriptions/all.json", ["POST"], sub, "user", self.subscribe),
-            (f"{hook}/subscriptions/all.json", ["GET"], sub, "user", self.is_subscribed),
-            (f"{hook}/subscriptions/all/list.json", ["GET"], sub, "app", self.subscribers),
-            (f"{hook}/subscriptions/{{user_id}}/all.json", ["DELETE"], sub, "app", self.unsubscribe),  # noqa: E501
+            (f"{aaa}/subscriptions/count.json", ["GET"], sub, "app", aa.count),
+            (f"{aaa}/webhooks.json", ["POST"], wh, "user", aa.register),
+            (f"{aaa}/webhooks.json", ["GET"], wh, "app", aa.list_webhooks),
+            (f"{hook}.json", ["PUT"], wh, "app", aa.recheck),
+            (f"{hook}.json", ["DELETE"], wh, "app", aa.delete),
+            (f"{hook}/subscriptions/all.json", ["POST"], sub, "user", aa.subscribe),
+            (f"{hook}/subscriptions/all.json", ["GET"], sub, "user", aa.is_subscribed),
+            (f"{hook}/subscriptions/all/list.json", ["GET"], sub, "app", aa.subscribers),
+            (f"{hook}/subscriptions/{{user_id}}/all.json", ["DELETE"], sub, "app", aa.unsubscribe),
         ]  # fmt: skip
         routes = [self._route(*row) for row in table]
         routes += [
@@ -216,7 +203,7 @@ class XApi:
     # direct messages
 
     async def dm_send(self, request: Request, caller: Caller) -> Response:
-        event = _json(request, await request.body()).get("event")
+        event = json_body(request, await request.body()).get("event")
         if not isinstance(event, dict) or event.get("type") != "message_create":
             raise bad_request('event.type: must be "message_create".')
         create = event.get("message_create")
@@ -242,8 +229,8 @@ class XApi:
     async def dm_list(self, request: Request, caller: Caller) -> Response:
         me = caller.account.id
         params = dict(request.query_params)
-        count = min(max(_integer(params, "count", 20), 1), 50)
-        start = max(_integer(params, "cursor", 0), 0)
+        count = min(max(integer_param(params, "count", 20), 1), 50)
+        start = max(integer_param(params, "cursor", 0), 0)
         mine = [m for m in reversed(self.world.messages) if me in (m.sender_id, m.recipient_id)]
         page = mine[start : start + count]
         events = [message_event(m, me) for m in page]
@@ -273,12 +260,12 @@ class XApi:
     async def mark_read(self, request: Request, caller: Caller) -> Response:
         params = request_params(request, await request.body())
         recipient = self._recipient(params)
-        last = _required(params, "last_read_event_id")
+        last = required_param(params, "last_read_event_id")
         await self.emu.indicate("read", caller.account.id, recipient, last)
         return no_content()
 
     def _recipient(self, params: dict[str, str]) -> str:
-        recipient = _required(params, "recipient_id")
+        recipient = required_param(params, "recipient_id")
         if self.world.user(recipient) is None:
             raise ApiError(400, 108)
         return recipient
@@ -286,7 +273,7 @@ class XApi:
     # welcome messages
 
     async def welcome_new(self, request: Request, caller: Caller) -> Response:
-        welcome = _json(request, await request.body()).get("welcome_message")
+        welcome = json_body(request, await request.body()).get("welcome_message")
         if not isinstance(welcome, dict):
             raise bad_request("welcome_message: a JSON object is required.")
         data = validate_message_data(
@@ -320,7 +307,7 @@ class XApi:
         return no_content()
 
     async def rule_new(self, request: Request, caller: Caller) -> Response:
-        rule = _json(request, await request.body()).get("welcome_message_rule")
+        rule = json_body(request, await request.body()).get("welcome_message_rule")
         wanted = rule.get("welcome_message_id") if isinstance(rule, dict) else None
         welcome = self.world.welcome_messages.get(str(wanted))
         if welcome is None or welcome["_account_id"] != caller.account.id:
@@ -362,87 +349,3 @@ class XApi:
     async def me(self, request: Request, caller: Caller) -> Response:
         user = caller.account
         return JSONResponse({**user.to_json(), "id": int(user.id), "id_str": user.id})
-
-    # 3-legged OAuth
-
-    # Account Activity management
-
-    async def register(self, request: Request, caller: Caller) -> Response:
-        url = _required(request_params(request, await request.body()), "url")
-        hook = await self.emu.register_webhook(url, env_name=_env(request))
-        return JSONResponse(hook.to_json())
-
-    async def list_webhooks(self, request: Request, caller: Caller) -> Response:
-        hooks = self.world.env_webhooks(_env(request))
-        return JSONResponse([h.to_json() for h in hooks])
-
-    async def recheck(self, request: Request, caller: Caller) -> Response:
-        hook_id = self._webhook(request)
-        _, reason = await self.emu.check_webhook(hook_id)
-        if reason:
-            raise ApiError(400, 214, f"Webhook URL does not meet the requirements: {reason}.")
-        return no_content()
-
-    async def delete(self, request: Request, caller: Caller) -> Response:
-        self.world.remove_webhook(self._webhook(request))
-        return no_content()
-
-    async def subscribe(self, request: Request, caller: Caller) -> Response:
-        self.emu.subscribe(self._webhook(request), caller.account)
-        return no_content()
-
-    async def is_subscribed(self, request: Request, caller: Caller) -> Response:
-        if (self._webhook(request), caller.account.id) not in self.world.subscriptions:
-            raise ApiError(404, 34)
-        return no_content()
-
-    async def unsubscribe(self, request: Request, caller: Caller) -> Response:
-        hook_id = self._webhook(request)
-        user_id = request.path_params.get("user_id") or caller.account.id
-        if (hook_id, user_id) not in self.world.subscriptions:
-            raise ApiError(404, 34)
-        self.world.subscriptions.discard((hook_id, user_id))
-        return no_content()
-
-    async def subscribers(self, request: Request, caller: Caller) -> Response:
-        hook_id = self._webhook(request)
-        hook = self.world.webhook(hook_id)
-        subscriptions = [{"user_id": uid} for uid in self.world.subscribers(hook_id)]
-        app_id = self.world.app.id
-        if hook is not None and hook.env_name is not None:
-            body: JSONObject = {"environment": hook.env_name, "application_id": app_id}
-        else:
-            body = {"webhook_id": hook_id, "webhook_url": hook.url if hook else ""}
-            body["application_id"] = app_id
-        body["subscriptions"] = subscriptions
-        return JSONResponse(body)
-
-    async def count(self, request: Request, caller: Caller) -> Response:
-        enterprise = "/all/" not in request.url.path
-        provisioned = 250 if enterprise else 15
-        return JSONResponse(
-            {
-                "account_name": self.world.app.name,
-                "subscriptions_count_all": str(len(self.world.subscriptions)),
-                "subscriptions_count_direct_messages": "0",
-                "provisioned_count": str(provisioned),
-            }
-        )
-
-    def _webhook(self, request: Request) -> str:
-        """The webhook a management call is about: by id, or the environment's only one."""
-        env = _env(request)
-        hook_id = request.path_params.get("webhook_id")
-        if hook_id is None:
-            hooks = self.world.env_webhooks(env)
-            if not hooks:
-                raise ApiError(404, 34)
-            return hooks[0].id
-        if self.world.webhook(hook_id, env) is None:
-            raise ApiError(404, 34)
-        return str(hook_id)
-
-
-def _env(request: Request) -> str | None:
-    env = request.path_params.get("env_name")
-    return None if env is None else str(env)

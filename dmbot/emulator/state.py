@@ -2,21 +2,19 @@
 
 Everything here is plain data plus the few rules that keep it consistent (ids
 only grow, a token names exactly one user). The HTTP surface lives in
-:mod:`dmbot.emulator.api`, the outgoing webhook traffic in
+:mod:`dmbot.emulator.api`, what X accepts in a request in
+:mod:`dmbot.emulator.validation`, the outgoing webhook traffic in
 :mod:`dmbot.emulator.delivery`.
 """
 
 from __future__ import annotations
 
-import base64
-import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dmbot.emulator.faults import ApiError
 from dmbot.types import JSONObject
 
 Clock = Callable[[], float]
@@ -24,12 +22,6 @@ Clock = Callable[[], float]
 
 TWITTER_EPOCH_MS = 1288834974657
 """Snowflake ids count milliseconds from this instant (X's own epoch)."""
-
-MAX_TEXT = 10_000
-"""Characters in a DM (X's limit)."""
-MAX_WELCOME_TEXT = 9_990
-"""Characters in a welcome message."""
-_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
 
 WEB_CLIENT_APP: JSONObject = {
     "id": "268278",
@@ -333,89 +325,3 @@ class World:
 def public(record: dict[str, Any]) -> JSONObject:
     """``record`` without the emulator's private ``_``-prefixed bookkeeping keys."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-# X's rules for message data
-
-
-def bad_request(message: str) -> ApiError:
-    """X's answer to a body that breaks its schema (400, code 214)."""
-    return ApiError(400, 214, message)
-
-
-def validate_message_data(data: Any, where: str, max_text: int = MAX_TEXT) -> JSONObject:
-    """Check ``message_data`` against X's limits; the accepted fields.
-
-    Raises:
-        ApiError: 400 code 354 for text over ``max_text``, else 400 code 214
-            naming the offending field.
-    """
-    if not isinstance(data, dict):
-        raise bad_request(f"{where}: a JSON object is required.")
-    text = data.get("text", "")
-    if not isinstance(text, str):
-        raise bad_request(f"{where}.text: must be a string.")
-    if len(text) > max_text:
-        raise ApiError(400, 354)
-    if not text and "attachment" not in data:
-        raise bad_request(f"{where}.text: a message needs text or an attachment.")
-    clean: JSONObject = {"text": text}
-    if "quick_reply" in data:
-        clean["quick_reply"] = _quick_reply(data["quick_reply"], f"{where}.quick_reply")
-    if "ctas" in data:
-        clean["ctas"] = _ctas(data["ctas"], f"{where}.ctas")
-    if "attachment" in data:
-        attachment = data["attachment"]
-        media = attachment.get("media") if isinstance(attachment, dict) else None
-        if not isinstance(media, dict) or not str(media.get("id", "")).isdigit():
-            raise bad_request(f"{where}.attachment: type media with a media id is required.")
-        clean["attachment"] = {"type": "media", "media": {"id": str(media["id"])}}
-    return clean
-
-
-def _quick_reply(quick_reply: Any, where: str) -> JSONObject:
-    if not isinstance(quick_reply, dict) or quick_reply.get("type") != "options":
-        raise bad_request(f'{where}.type: must be "options".')
-    options = quick_reply.get("options")
-    if not isinstance(options, list) or not 1 <= len(options) <= 20:
-        raise bad_request(f"{where}.options: between 1 and 20 options are required.")
-    described = [isinstance(o, dict) and "description" in o for o in options]
-    if any(described) and not all(described):
-        raise bad_request(f"{where}.options: give a description to all options or to none.")
-    clean: list[JSONObject] = []
-    for i, option in enumerate(options):
-        at = f"{where}.options[{i}]"
-        if not isinstance(option, dict):
-            raise bad_request(f"{at}: a JSON object is required.")
-        label = option.get("label")
-        if not isinstance(label, str) or not 1 <= len(label) <= 36:
-            raise bad_request(f"{at}.label: 1 to 36 characters are required.")
-        if _URL.search(label):
-            raise bad_request(f"{at}.label: must not contain a URL.")
-        item: JSONObject = {"label": label}
-        for name, limit in (("description", 72), ("metadata", 1000)):
-            if name in option:
-                value = option[name]
-                if not isinstance(value, str) or len(value) > limit:
-                    raise bad_request(f"{at}.{name}: at most {limit} characters are allowed.")
-                item[name] = value
-        clean.append(item)
-    return {"type": "options", "options": clean}
-
-
-def _ctas(ctas: Any, where: str) -> list[JSONObject]:
-    if not isinstance(ctas, list) or not 1 <= len(ctas) <= 3:
-        raise bad_request(f"{where}: between 1 and 3 buttons are required.")
-    clean: list[JSONObject] = []
-    for i, cta in enumerate(ctas):
-        at = f"{where}[{i}]"
-        if not isinstance(cta, dict) or cta.get("type") != "web_url":
-            raise bad_request(f'{at}.type: must be "web_url".')
-        label, url = cta.get("label"), cta.get("url")
-        if not isinstance(label, str) or not 1 <= len(label) <= 36:
-            raise bad_request(f"{at}.label: 1 to 36 characters are required.")
-        if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url):
-            raise bad_request(f"{at}.url: an http(s) URL is required.")
-        tco = "https://t.co/" + base64.urlsafe_b64encode(url.encode()).decode()[-10:].rstrip("=")
-        clean.append({"type": "web_url", "label": label, "tco_url": tco, "url": url})
-    return clean

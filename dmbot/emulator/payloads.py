@@ -1,0 +1,119 @@
+"""What X POSTs to a webhook: the Account Activity payloads, shaped as X documents them.
+
+A DM's ``message_create`` event (as its sender or its recipient sees it),
+typing and read-receipt events, and the ``user_event`` of a revoked app,
+each with the ``users`` and ``apps`` maps X hydrates. The API's DM
+endpoints answer with the same event objects.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dmbot.emulator.state import WEB_CLIENT_APP, Message, User, World
+from dmbot.types import JSONObject
+
+_EMPTY_ENTITIES: JSONObject = {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}
+
+
+def message_event(
+    message: Message, for_user_id: str | None, *, drop_metadata: bool = False
+) -> JSONObject:
+    """The ``message_create`` event of ``message`` as ``for_user_id`` sees it.
+
+    ``source_app_id`` appears only in the sender's own view, as on X.
+    """
+    sent = message.message_data
+    data: JSONObject = {"text": sent.get("text", ""), "entities": dict(_EMPTY_ENTITIES)}
+    for key in ("quick_reply", "ctas", "attachment"):
+        if key in sent:
+            data[key] = sent[key]
+    if message.quick_reply_metadata is not None and not drop_metadata:
+        data["quick_reply_response"] = {"type": "options", "metadata": message.quick_reply_metadata}
+    create: JSONObject = {"target": {"recipient_id": message.recipient_id}}
+    create["sender_id"] = message.sender_id
+    if message.source_app_id is not None and for_user_id == message.sender_id:
+        create["source_app_id"] = message.source_app_id
+    create["message_data"] = data
+    event: JSONObject = {
+        "type": "message_create",
+        "id": message.id,
+        "created_timestamp": str(message.created_ms),
+    }
+    if message.welcome_message_id is not None:
+        event["initiated_via"] = {"welcome_message_id": message.welcome_message_id}
+    event["message_create"] = create
+    return event
+
+
+def message_payload(
+    world: World, message: Message, for_user_id: str, *, drop_metadata: bool = False
+) -> JSONObject:
+    """A ``direct_message_events`` delivery of ``message`` for one subscribed user."""
+    event = message_event(message, for_user_id, drop_metadata=drop_metadata)
+    payload: JSONObject = {"for_user_id": for_user_id, "direct_message_events": [event]}
+    app_id = event["message_create"].get("source_app_id")
+    if app_id is not None:
+        payload["apps"] = {app_id: app_json(world, app_id)}
+    payload["users"] = _users(world, message.sender_id, message.recipient_id)
+    return payload
+
+
+def indicator_payload(
+    world: World,
+    kind: str,
+    sender_id: str,
+    recipient_id: str,
+    for_user_id: str,
+    *,
+    last_read_event_id: str | None = None,
+) -> JSONObject:
+    """A typing (``kind="typing"``) or read-receipt (``kind="read"``) delivery."""
+    event: JSONObject = {
+        "created_timestamp": str(world.now_ms()),
+        "sender_id": sender_id,
+        "target": {"recipient_id": recipient_id},
+    }
+    if kind == "read":
+        event["last_read_event_id"] = last_read_event_id
+    key = indicator_key(kind)
+    users = _users(world, sender_id, recipient_id)
+    return {"for_user_id": for_user_id, key: [event], "users": users}
+
+
+def indicator_key(kind: str) -> str:
+    """The event key of a typing or read delivery."""
+    if kind == "typing":
+        return "direct_message_indicate_typing_events"
+    return "direct_message_mark_read_events"
+
+
+def revoke_payload(world: World, user_id: str) -> JSONObject:
+    """The ``user_event`` X sends when a user revokes the app (no ``for_user_id``)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(world.clock()))
+    return {
+        "user_event": {
+            "revoke": {
+                "date_time": stamp,
+                "target": {"app_id": world.app.id},
+                "source": {"user_id": user_id},
+            }
+        }
+    }
+
+
+def _users(world: World, *user_ids: str) -> JSONObject:
+    users: JSONObject = {}
+    for user_id in user_ids:
+        user = world.user(user_id) or User(user_id, f"user{user_id}", f"user{user_id}", 0)
+        users[user_id] = user.to_json()
+    return users
+
+
+def app_json(world: World, app_id: str) -> JSONObject:
+    """The ``apps`` entry for ``app_id`` (ours, X's web client, or an unknown app)."""
+    if app_id == world.app.id:
+        return world.app.to_json()
+    if app_id == WEB_CLIENT_APP["id"]:
+        return dict(WEB_CLIENT_APP)
+    return {"id": app_id, "name": "", "url": ""}

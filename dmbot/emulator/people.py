@@ -1,0 +1,146 @@
+"""The simulated people: a person writing a DM, tapping a Quick Reply option, revoking the app.
+
+A person acts as from X's own app (the web client is the source app). Around
+each DM the emulator does what X does: a read receipt and a typing indicator
+first when the realism switches ask for them, the account's welcome message
+on first contact, and free replies for the account, since X does not count
+up to 5 answers to each received DM within 24 hours against its daily
+sending limit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dmbot.emulator.payloads import indicator_key, indicator_payload, revoke_payload
+from dmbot.emulator.state import WEB_CLIENT_APP, Message
+from dmbot.emulator.validation import MAX_TEXT
+
+if TYPE_CHECKING:
+    from dmbot.emulator import Emulator, UserRef
+    from dmbot.emulator.delivery import Deliverer
+
+FREE_REPLIES = 5
+"""Replies to one received DM that do not count against the daily sending limit."""
+FREE_REPLY_WINDOW = 24 * 3600.0
+
+
+class People:
+    """What the simulated people of one emulator do, and what X does around it.
+
+    They act through the emulator's own methods (``user``, ``post_message``,
+    ``send``), as the API layer does; the :class:`~dmbot.emulator.Emulator`
+    methods that lead here document what each action raises.
+
+    Args:
+        emu: the emulator the people live in.
+        deliverer: delivers the typing, read and revoke events.
+    """
+
+    def __init__(self, emu: Emulator, deliverer: Deliverer) -> None:
+        self.emu = emu
+        self.world = emu.world
+        self._deliverer = deliverer
+        self._last_read: dict[tuple[str, str], int] = {}
+        # (account, person) -> [expires_at, replies left] per message the person sent.
+        self._free_replies: dict[tuple[str, str], list[list[float]]] = {}
+
+    async def send(
+        self, from_user: UserRef, to_account: UserRef, text: str, *, metadata: str | None = None
+    ) -> Message:
+        """``from_user`` writes a DM from X's app; ``metadata`` makes it a Quick Reply tap."""
+        sender, recipient = self.emu.user(from_user), self.emu.user(to_account)
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"A DM holds at most {MAX_TEXT} characters; this one has {len(text)}.")
+        if self.emu.realism.read_events:
+            self._deliver_read(sender.id, recipient.id)
+        if self.emu.realism.typing_events:
+            self._deliver_indicator("typing", sender.id, recipient.id)
+        data: dict[str, object] = {"text": text}
+        if metadata is not None:
+            data["quick_reply_response"] = {"type": "options", "metadata": metadata}
+        self._free_replies.setdefault((recipient.id, sender.id), []).append(
+            [self.emu.clock() + FREE_REPLY_WINDOW, float(FREE_REPLIES)]
+        )
+        welcome: str | None = None
+        rule = self.world.rule_for(recipient.id)
+        if rule is not None and not self.world.conversation(sender.id, recipient.id):
+            welcome = str(rule["welcome_message_id"])
+        return await self.emu.post_message(
+            sender.id,
+            recipient.id,
+            data,
+            source_app_id=str(WEB_CLIENT_APP["id"]),
+            metadata=metadata,
+            welcome_message_id=welcome,
+        )
+
+    def take_free_reply(self, account_id: str, peer_id: str) -> bool:
+        """Use one of the free replies ``peer_id``'s recent DMs granted ``account_id``."""
+        grants = self._free_replies.get((account_id, peer_id))
+        now = self.emu.clock()
+        while grants and (grants[0][0] <= now or grants[0][1] <= 0):
+            grants.pop(0)
+        if not grants:
+            return False
+        grants[0][1] -= 1
+        return True
+
+    async def tap(self, from_user: UserRef, message: Message | str, label: str) -> Message:
+        """``from_user`` taps the option ``label`` of a Quick Reply DM it received."""
+        user = self.emu.user(from_user)
+        prompt = message if isinstance(message, Message) else self.world.message(message)
+        if prompt is None:
+            raise LookupError(f"No message {message!r} in the emulator to tap an option of.")
+        if prompt.recipient_id != user.id:
+            raise LookupError(
+                f"Message {prompt.id} was sent to user {prompt.recipient_id}, not to "
+                f"@{user.screen_name}; only its recipient can tap its options."
+            )
+        option = next((o for o in prompt.options if o.get("label") == label), None)
+        if option is None:
+            labels = ", ".join(repr(o.get("label")) for o in prompt.options) or "none"
+            raise LookupError(
+                f"Message {prompt.id} has no option {label!r}; its options: {labels}."
+            )
+        metadata = str(option.get("metadata", ""))
+        return await self.emu.send(user, prompt.sender_id, label, metadata=metadata)
+
+    async def revoke(self, user: UserRef) -> None:
+        """``user`` revokes the app: tokens and subscriptions go, a ``user_event`` is delivered."""
+        target = self.emu.user(user)
+        payload = revoke_payload(self.world, target.id)
+        for hook in self.world.webhooks:
+            if hook.valid and (hook.id, target.id) in self.world.subscriptions:
+                self._deliverer.deliver(hook, payload, None, kind="user_event")
+        self.world.revoke_tokens(target.id)
+
+    def _deliver_indicator(
+        self, kind: str, sender_id: str, recipient_id: str, last_read: str | None = None
+    ) -> None:
+        world = self.world
+        self._deliverer.fan_out(
+            world,
+            (recipient_id, sender_id),
+            lambda uid: indicator_payload(
+                world, kind, sender_id, recipient_id, uid, last_read_event_id=last_read
+            ),
+            kind=indicator_key(kind),
+        )
+
+    def _deliver_read(self, reader_id: str, author_id: str) -> None:
+        """A read receipt for ``author_id``'s messages that ``reader_id`` has not yet read."""
+        seen = self._last_read.get((reader_id, author_id), 0)
+        unread = [
+            m
+            for m in self.world.conversation(reader_id, author_id)
+            if m.sender_id == author_id and int(m.id) > seen
+        ]
+        if unread:
+            self._last_read[(reader_id, author_id)] = int(unread[-1].id)
+            self._deliver_indicator("read", reader_id, author_id, unread[-1].id)
+
+    def clear(self) -> None:
+        """Forget what people have read and the free replies their DMs granted."""
+        self._last_read.clear()
+        self._free_replies.clear()
