@@ -46,12 +46,11 @@ async def measure(seconds: float, folder: Path) -> None:
     def ms(q: float) -> float:
         return rounds[min(len(rounds) - 1, int(len(rounds) * q))] * 1000
 
+    rate = rows / seconds
+    print(f"{rows:,} appends in {seconds:g} s ({rate:,.0f}/s); largest WAL {largest / 1e6:,.1f} MB")
     print(
-        f"{rows:,} appends in {seconds:g} s ({rows / seconds:,.0f}/s), database {path.stat().st_size / 1e6:,.0f} MB"
-    )
-    print(f"largest WAL: {largest / 1e6:,.1f} MB")
-    print(
-        f"64-append rounds, ms: p50 {ms(0.5):.2f}  p99 {ms(0.99):.2f}  p999 {ms(0.999):.2f}  max {rounds[-1] * 1000:.2f}"
+        f"64-append rounds, ms: p50 {ms(0.5):.2f}  p99 {ms(0.99):.2f}  "
+        f"p999 {ms(0.999):.2f}  max {rounds[-1] * 1000:.2f}"
     )
 
 
