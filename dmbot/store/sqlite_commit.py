@@ -31,6 +31,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,6 +53,8 @@ CHECKPOINT_INTERVAL = 0.5
 # log starts over; and the file is cut back to this size when it does.
 WAL_RESTART_PAGES = 16_384
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+# Seconds between two such attempts on the loop when one could not finish.
+RESTART_RETRY = 0.05
 _STOP = object()
 
 
@@ -144,6 +147,7 @@ class LoopCommitter(Committer):
         self._checkpointer: threading.Thread | None = None
         self._restart_log = False
         """Set by the checkpointer thread: the log is long, finish a checkpoint on the loop."""
+        self._next_restart = 0.0
 
     async def open(self) -> None:
         if self._db is not None:
@@ -203,13 +207,15 @@ class LoopCommitter(Committer):
             batch = self._pending[:MAX_ROUND]
             del self._pending[:MAX_ROUND]
             settle(self.run_round(db, batch))
-        if self._restart_log:
+        if self._restart_log and time.monotonic() >= self._next_restart:
             # No commit can land during this one, so it finishes, and the next commit
-            # starts the log over. Busy while the thread is mid-checkpoint: next round.
+            # starts the log over. Busy while the thread is mid-checkpoint, or held
+            # back by another process's long read: try again a little later.
+            self._next_restart = time.monotonic() + RESTART_RETRY
             try:
                 [(busy, pages, copied)] = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error:
-                return  # a disk hiccup: the next round tries again
+                return
             self._restart_log = bool(busy) or copied < pages
 
     def _checkpoint_loop(self) -> None:
