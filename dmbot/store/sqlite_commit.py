@@ -53,8 +53,6 @@ CHECKPOINT_INTERVAL = 0.5
 # log starts over; and the file is cut back to this size when it does.
 WAL_RESTART_PAGES = 16_384
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
-# Seconds between two such attempts on the loop when one could not finish.
-RESTART_RETRY = 0.05
 _STOP = object()
 
 
@@ -210,8 +208,8 @@ class LoopCommitter(Committer):
         if self._restart_log and time.monotonic() >= self._next_restart:
             # No commit can land during this one, so it finishes, and the next commit
             # starts the log over. Busy while the thread is mid-checkpoint, or held
-            # back by another process's long read: try again a little later.
-            self._next_restart = time.monotonic() + RESTART_RETRY
+            # back by another process's long read: try again a tenth of an interval later.
+            self._next_restart = time.monotonic() + self.checkpoint_every / 10
             try:
                 [(busy, pages, copied)] = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error:
