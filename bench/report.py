@@ -44,7 +44,7 @@ def _ingestion(section: dict[str, Any]) -> list[str]:
         handled = r.get("claims")
         rows.append(
             [
-                r["server"],
+                r["server"] + (" †" if r.get("wrapped") else ""),
                 r["connections"],
                 _num(r["rps"]),
                 f"{_num(r.get('ratio'), 2)}×",
@@ -63,6 +63,8 @@ def _ingestion(section: dict[str, Any]) -> list[str]:
               "server CPU", "CPU µs/delivery", "vs baseline per CPU-s",
               "handled / replies sent / inbox left"]  # fmt: skip
     lines += _table(header, rows)
+    if any(r.get("wrapped") for r in section["rows"]):
+        lines += ["† the bodies file ran out: some deliveries were sent twice.", ""]
     if "flask_skipped" in section:
         lines += [f"Flask row skipped: {section['flask_skipped']}.", ""]
     return lines

@@ -72,7 +72,7 @@ class Mode:
     claim_counts: tuple[int, ...]
     growth: tuple[int, ...]
     profile: int
-    bodies_per_second: int = 6000
+    bodies_per_second: int = 24_000  # above what one core acknowledges: no body is sent twice
     mixed_load: bool = True
 
 
