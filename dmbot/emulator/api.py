@@ -34,7 +34,7 @@ from dmbot.emulator.validation import (
     required_param,
     validate_message_data,
 )
-from dmbot.emulator.webhooks import AccountActivityApi
+from dmbot.emulator.webhooks import AccountActivityApi, no_content
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
@@ -62,11 +62,6 @@ def build_app(emu: Emulator) -> Starlette:
 
     x = XApi(emu)
     return Starlette(routes=x.routes() + admin_routes(emu, x.tokens), lifespan=lifespan)
-
-
-def no_content() -> Response:
-    """X's 204 answer."""
-    return Response(status_code=204)
 
 
 class XApi:
