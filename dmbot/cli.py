@@ -122,6 +122,7 @@ def run_uvicorn(
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from dmbot.placeholders import placeholder_warnings
     from dmbot.service import Service
 
     settings = settings.with_overrides(host=args.host, port=args.port)
@@ -129,6 +130,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         problem = webhook_url_problem(settings.webhook.url)
         if problem:
             log.warning("webhook.url: %s (fine for local tests; X will refuse it)", problem)
+    for warning in placeholder_warnings(settings):
+        log.warning("%s", warning)
     service = Service(settings)
     if service.bot is None:
         log.warning("no bot loaded (set `bot:` in config.yaml): CRCs are answered, events stored")
@@ -156,6 +159,7 @@ async def _preflight(service: Any) -> None:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Load config, bot and flows; print every problem with file and line."""
     from dmbot.flowfile import check_flow_file
+    from dmbot.placeholders import placeholder_warnings
     from dmbot.script import bot_from_settings
 
     problems: list[str] = []
@@ -163,6 +167,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         problem = webhook_url_problem(settings.webhook.url)
         if problem:
             print(f"warning: webhook.url: {problem}")
+    for warning in placeholder_warnings(settings):
+        print(f"warning: {warning}")
     for path in args.flow_files:
         problems.extend(str(problem) for problem in check_flow_file(path))
     if settings.bot:
@@ -200,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="tracebacks, debug logs")
     parser.add_argument("--version", action="version", version=f"dmbot {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", parents=[common], help="run the webhook server and workers")
     serve.add_argument("--host", help="listen address (default: server.host)")
@@ -261,6 +267,10 @@ def _ensure_common(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        # A bare `dmbot`: the commands, not an error about a missing argument.
+        parser.print_help()
+        return 2
     debug = bool(getattr(args, "debug", False))
     try:
         settings: Settings | None

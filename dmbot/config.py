@@ -218,7 +218,8 @@ class Settings:
         if self.bot is None or not self.bot.endswith(".py"):
             return None
         base = Path.cwd() if self.source.startswith("<") else Path(self.source).parent
-        return (base / self.bot).resolve()
+        # normpath, not resolve(): a bot reached through a symlink keeps the path it was given.
+        return Path(os.path.normpath((base / self.bot).absolute()))
 
     def with_overrides(self, *, host: str | None = None, port: int | None = None) -> Settings:
         """A copy with the server's host and port replaced (``--host``/``--port``).

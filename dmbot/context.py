@@ -29,6 +29,7 @@ from dmbot.limits import (
     is_web_url,
     missing_descriptions,
 )
+from dmbot.payload import is_id
 from dmbot.store.base import NewAction
 from dmbot.types import JSONObject
 
@@ -248,6 +249,11 @@ class Context:
         media_id: str | None = None,
     ) -> None:
         """Queue a DM whose options carry the given taps (used by flows too)."""
+        if not is_id(self.user.id):
+            raise LimitError(
+                f"a {self.event.kind} event has no user to write to, so it cannot be replied "
+                "to; reply to events of a conversation (messages, follows, ...)"
+            )
         ctas = [_button(item) for item in buttons or ()]
         check_buttons(ctas)
         data: JSONObject = {}

@@ -2,7 +2,7 @@
 
 ::
 
-    dmbot dev                      # the config's bot, else bots/pizza.py
+    dmbot dev                      # the config's bot, else the pizza demo
     dmbot dev bots/echo.py --port 8001
 
 One uvicorn server on one port serves three apps, wired in-process by a
@@ -33,9 +33,10 @@ from starlette.routing import Mount, Route
 
 from dmbot.bot import Bot
 from dmbot.config import Settings
+from dmbot.demo import PIZZA
 from dmbot.emulator.admin import DEFAULT_PEOPLE
 from dmbot.emulator.chat import ChatFeed, chat_routes
-from dmbot.errors import BotLoadError, ConfigError
+from dmbot.errors import ConfigError
 from dmbot.sandbox import Sandbox
 from dmbot.script import load_bot
 
@@ -44,38 +45,31 @@ __all__ = ["add_command", "build_sandbox", "dev_app", "dev_store", "resolve_bot"
 DEV_CONSUMER_KEY = "dev-consumer-key"
 DEV_CONSUMER_SECRET = "dev-consumer-secret"
 WEBHOOK_PATH = "/webhooks/twitter"
-DEFAULT_BOT = Path("bots") / "pizza.py"
 STORE_DIR = ".dmbot"
 
 
 def resolve_bot(bot: str | None, settings: Settings | None) -> tuple[str, str]:
     """The bot to run and where that choice came from.
 
-    The argument wins; then ``bot:`` of the config; then ``bots/pizza.py`` in
-    the current directory, or the one beside dmbot's source in a checkout.
+    The argument wins; then ``bot:`` of the config; then the pizza demo
+    installed with dmbot (:mod:`dmbot.demo`), so ``dmbot dev`` runs anywhere.
 
     Returns:
         (spec for :func:`~dmbot.script.load_bot`, a label for the banner).
-
-    Raises:
-        BotLoadError: no bot was named and no pizza bot is at hand.
     """
     if bot:
         return bot, bot
     if settings is not None and settings.bot:
         path = settings.bot_path
         return (str(path) if path else settings.bot), f"{settings.bot} (from {settings.source})"
-    for candidate in (Path.cwd() / DEFAULT_BOT, Path(__file__).parents[1] / DEFAULT_BOT):
-        if candidate.is_file():
-            return str(candidate), f"{DEFAULT_BOT} (the sample bot)"
-    raise BotLoadError(
-        "no bot to run: name its script, as in `dmbot dev path/to/bot.py`, "
-        "or set `bot:` in config.yaml"
-    )
+    return str(PIZZA), "the pizza demo (installed with dmbot; `dmbot dev BOT` runs yours)"
 
 
 def dev_store(base: Path) -> tuple[str, str]:
     """A fresh SQLite file for one run: ``.dmbot/dev.db`` under ``base``, else a temp dir.
+
+    ``base`` is the folder ``dmbot dev`` runs in; a read-only one sends the file
+    to a new temporary folder, which the banner names.
 
     The emulated X starts empty on every run, so the bot's store does too:
     a conversation the bot remembered but the page no longer shows would only confuse.
@@ -196,7 +190,7 @@ def banner(sandbox: Sandbox, origin: str, bot_label: str, store_label: str) -> s
             f"  webhook  {sandbox.webhook_url} (registered with the emulator: CRC passed, "
             f"{handle} subscribed)",
             f"  X API    {origin}/1.1/ (the emulator; admin JSON under /_emulator/)",
-            f"  store    {store_label} (a fresh file on every start)",
+            f"  store    {store_label} (the bot's state; a fresh file on every start)",
             f"  people   {people or 'none'} (add more on the page)",
             "Press Ctrl+C to stop.",
         ]
@@ -253,7 +247,7 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "bot",
         nargs="?",
         metavar="BOT",
-        help="bot script or module:attribute (default: bot: of the config, else bots/pizza.py)",
+        help="bot script or module:attribute (default: bot: of the config, else the pizza demo)",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"

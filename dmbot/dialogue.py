@@ -191,8 +191,10 @@ class Dialogue:
     def typed_option(self, ctx: Context, step: Step) -> Option | None:
         """The pending step's option named by the text (label, value or number)."""
         text = ctx.text
-        if self.bot.options_as_text and text.strip().isdigit():
-            index = int(text.strip()) - 1
+        number = text.strip()
+        # ASCII only: "²".isdigit() is true, but int("²") raises.
+        if self.bot.options_as_text and number.isascii() and number.isdigit() and len(number) < 4:
+            index = int(number) - 1
             if 0 <= index < len(step.options):
                 return step.options[index]
         return step.option_for(text)

@@ -47,6 +47,7 @@ async def checkup(
     wait: float,
     transport: Transport = None,
     store: Store | None = None,
+    allow_insecure: bool = False,
 ) -> int:
     """Run X's setup checklist, then wait for a first event; print one line per check.
 
@@ -55,18 +56,20 @@ async def checkup(
         wait: seconds to wait for an event; 0 skips the wait.
         transport: the httpx transport for X and for the CRC round trip.
         store: the store to watch for the first event (default: ``settings.store``).
+        allow_insecure: a webhook URL that breaks X's rule (http, a port) is
+            noted, not failed: a rehearsal against the emulator.
 
     Returns:
         0 when every check passed, 1 otherwise.
     """
     if store is not None:
-        return await _checkup(settings, wait, transport, store)
+        return await _checkup(settings, wait, transport, store, allow_insecure)
     if settings.store.startswith("memory:"):
-        return await _checkup(settings, wait, transport, None)
+        return await _checkup(settings, wait, transport, None, allow_insecure)
     own = open_store(settings.store)
     await own.open()
     try:
-        return await _checkup(settings, wait, transport, own)
+        return await _checkup(settings, wait, transport, own, allow_insecure)
     finally:
         await own.close()
 
@@ -77,7 +80,11 @@ async def _events_seen(store: Store) -> int:
 
 
 async def _checkup(
-    settings: Settings, wait: float, transport: Transport, store: Store | None
+    settings: Settings,
+    wait: float,
+    transport: Transport,
+    store: Store | None,
+    allow_insecure: bool,
 ) -> int:
     check = Checklist()
     baseline = await _events_seen(store) if store is not None else 0
@@ -99,8 +106,13 @@ async def _checkup(
         return 1
     check.ok("config complete: consumer key and secret, bot account tokens, webhook.url")
     problem = webhook_url_problem(url)
-    if problem:
-        check.fail(f"webhook URL {url} breaks X's rule", problem)
+    if problem and allow_insecure:
+        check.note(f"webhook URL {url} breaks X's rule (--allow-insecure: X would refuse it)")
+    elif problem:
+        check.fail(
+            f"webhook URL {url} breaks X's rule",
+            f"{problem} To rehearse against the emulator, pass --allow-insecure.",
+        )
     else:
         check.ok(f"webhook URL {url} is https, without a port")
     await _crc_round_trip(check, url, t.consumer_secret, transport)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dmbot.payload import as_id, as_int, as_obj, as_str
+from dmbot.payload import as_id, as_int, as_obj, as_str, is_id
 from dmbot.types import JSONObject
 
 __all__ = [
@@ -180,7 +180,7 @@ class DirectMessage(Event):
     @property
     def sort_key(self) -> int:
         """The id as a number: DM ids are snowflakes, so this orders by time."""
-        return int(self.id) if self.id.isascii() and self.id.isdigit() else 0
+        return int(self.id) if is_id(self.id) else 0
 
     @property
     def is_quick_reply(self) -> bool:

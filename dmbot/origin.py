@@ -22,6 +22,7 @@ from dmbot.events import (
     TweetDelete,
     TypingIndicator,
 )
+from dmbot.payload import is_id
 from dmbot.types import ConversationKey, JSONObject
 
 
@@ -55,6 +56,33 @@ def classify(dm: DirectMessage, for_user_id: str, accounts: Set[str]) -> Origin:
     if recipient_managed:
         return Origin.SENDER_COPY if dm.sender_id == for_user_id else Origin.INCOMING
     return Origin.FOREIGN
+
+
+def refusal(event: Event, for_user_id: str) -> str | None:
+    """Why X could never have sent ``event``, or None when it could.
+
+    X's ids are numbers; an event naming a user by anything else (null, "xxxx",
+    " ") was forged or mangled, and answering it would send a DM to nobody.
+    """
+    ids: list[tuple[str, str]] = [("for_user_id", for_user_id)] if for_user_id else []
+    if isinstance(event, DirectMessage):
+        ids += [("id", event.id), ("sender_id", event.sender_id)]
+        ids.append(("recipient_id", event.recipient_id))
+    elif isinstance(event, TypingIndicator | ReadReceipt):
+        ids += [("sender_id", event.sender_id), ("recipient_id", event.recipient_id)]
+    elif isinstance(event, Relationship):
+        ids += [("source.id", event.source.id), ("target.id", event.target.id)]
+    elif isinstance(event, Favorite | TweetCreate):
+        user = event.user  # a post's author may be missing; a like's never is
+        if user is not None:
+            ids.append(("user.id", user.id))
+    elif isinstance(event, TweetDelete | Revoke) and event.user_id:
+        ids.append(("user_id", event.user_id))
+    for name, value in ids:
+        if not is_id(value):
+            shown = repr(value) if len(value) <= 24 else repr(value[:24]) + "..."
+            return f"{name} {shown} is not a numeric X id"
+    return None
 
 
 def conversation_hint(delivery: JSONObject) -> str:

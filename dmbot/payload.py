@@ -11,27 +11,45 @@ from dmbot.types import JSON, JSONObject
 _EMPTY: JSONObject = {}  # read-only stand-in while walking; never handed out
 
 
+MAX_ID_DIGITS = 20
+"""X's ids are unsigned 64-bit numbers: at most 20 digits."""
+
+
+def is_id(value: str) -> bool:
+    """True for an id X could send: 1 to 20 ASCII digits."""
+    return 0 < len(value) <= MAX_ID_DIGITS and value.isascii() and value.isdigit()
+
+
 def as_id(value: JSON) -> str:
     """An id as a string: X sends strings, but ints (and bools by mistake) happen."""
     if isinstance(value, str):
-        return value
+        return as_str(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return str(value) if -(10**MAX_ID_DIGITS) < value < 10**MAX_ID_DIGITS else ""
     return ""
 
 
 def as_int(value: JSON) -> int | None:
-    """An integer, also from a string of digits; None otherwise."""
+    """An integer of at most 20 digits (ids, timestamps), also from a string; None otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value if -(10**MAX_ID_DIGITS) < value < 10**MAX_ID_DIGITS else None
+    if isinstance(value, str) and is_id(value):
         return int(value)
     return None
 
 
 def as_str(value: JSON) -> str:
-    """A string, or "" for anything else."""
-    return value if isinstance(value, str) else ""
+    """A string, or "" for anything else; lone surrogates become U+FFFD."""
+    if not isinstance(value, str):
+        return ""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON may escape half a surrogate pair ("\\ud800"); no UTF-8 text can hold it.
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
 
 
 def as_obj(value: JSON) -> JSONObject:

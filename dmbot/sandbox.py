@@ -21,24 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
-
-import httpx
+from typing import Any
 
 from dmbot.bot import Bot
 from dmbot.config import Settings, settings_from_mapping
 from dmbot.emulator import Emulator, Realism, Webhook
-from dmbot.emulator.delivery import SIGNATURE_HEADER
+from dmbot.emulator.traffic import Exchange, Recorder, Traffic
 from dmbot.script import load_bot
 from dmbot.service import Service
 
-__all__ = ["Exchange", "Sandbox", "Traffic"]
+__all__ = ["Exchange", "Sandbox", "Traffic"]  # the traffic types live in dmbot.emulator.traffic
 
 BOT_ID = "1000000000001"
 """The bot account's user id in every sandbox."""
@@ -46,148 +41,6 @@ APP_ID = "13090192"
 WEBHOOK_URL = "https://bot.test/webhooks/twitter"
 QUIET_TIMEOUT = 1.0
 """Seconds :meth:`Sandbox.stop` waits for work in flight before cancelling it."""
-
-Direction = Literal["to_bot", "to_x"]
-"""``to_bot``: X calling the webhook (CRC, deliveries); ``to_x``: the bot calling X's API."""
-
-# Only these request headers are kept: the OAuth header holds the access token.
-_KEPT_HEADERS = ("content-type", SIGNATURE_HEADER)
-
-
-@dataclasses.dataclass(frozen=True)
-class Exchange:
-    """One HTTP request between the bot and X, and its answer.
-
-    Attributes:
-        seq: its place in the traffic, from 1.
-        at: when the request was made (seconds since the epoch).
-        direction: ``to_bot`` (a CRC check or delivery) or ``to_x`` (an API call).
-        method: the HTTP method.
-        path: the path, with the query string when there is one.
-        headers: the content type and the delivery signature, when present.
-        body: the exact request body.
-        status: the HTTP status of the answer; None when there was none.
-        response: the answer's body.
-        error: why no answer came (a timeout, a crash), if so.
-    """
-
-    seq: int
-    at: float
-    direction: Direction
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: bytes
-    status: int | None
-    response: bytes
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON form: bodies decoded as JSON, a form, or text."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "direction": self.direction,
-            "method": self.method,
-            "path": self.path,
-            "headers": dict(self.headers),
-            "body": _decoded(self.body, self.headers.get("content-type", "")),
-            "status": self.status,
-            "response": _decoded(self.response, "application/json"),
-            "error": self.error,
-        }
-
-
-def _decoded(raw: bytes, content_type: str) -> Any:
-    if not raw:
-        return None
-    text = raw.decode("utf-8", errors="replace")
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return dict(parse_qsl(text, keep_blank_values=True))
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-class Traffic:
-    """Every exchange between the bot and the emulated X, both ways, in order."""
-
-    def __init__(self) -> None:
-        self.exchanges: list[Exchange] = []
-        self._changed = asyncio.Event()
-
-    def add(self, exchange: Exchange) -> None:
-        """Record an exchange and wake whoever waits for one."""
-        self.exchanges.append(exchange)
-        # A fresh event per change: waiters hold the one that was current.
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_beyond(self, count: int, timeout: float) -> None:  # noqa: ASYNC109
-        """Return once more than ``count`` exchanges are recorded, or after ``timeout``."""
-        while len(self.exchanges) <= count:
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._changed.wait()
-            except TimeoutError:
-                return
-
-    def clear(self) -> None:
-        """Forget every exchange."""
-        self.exchanges.clear()
-
-
-class _Wire(httpx.AsyncBaseTransport):
-    """An ASGI transport to an app set after construction, recording each exchange.
-
-    The two apps call each other, so one of them cannot exist yet when the
-    other's transport is made.
-    """
-
-    def __init__(self, traffic: Traffic, direction: Direction) -> None:
-        self.traffic = traffic
-        self.direction = direction
-        self._inner: httpx.ASGITransport | None = None
-
-    def connect(self, app: Any) -> None:
-        self._inner = httpx.ASGITransport(app=app)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert self._inner is not None, "the sandbox connects both apps before any request"
-        at = time.time()
-        body = await request.aread()
-        status: int | None = None
-        answer = b""
-        error: str | None = None
-        try:
-            response = await self._inner.handle_async_request(request)
-            answer = await response.aread()
-            status = response.status_code
-            return httpx.Response(status, headers=response.headers, content=answer)
-        except asyncio.CancelledError:
-            # X gave up waiting (its delivery timeout): the request had no answer.
-            error = "X stopped waiting for an answer"
-            raise
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            url = urlsplit(str(request.url))
-            self.traffic.add(
-                Exchange(
-                    len(self.traffic.exchanges) + 1,
-                    at,
-                    self.direction,
-                    request.method,
-                    f"{url.path}?{url.query}" if url.query else url.path,
-                    {k: request.headers[k] for k in _KEPT_HEADERS if k in request.headers},
-                    body,
-                    status,
-                    answer,
-                    error,
-                )
-            )
 
 
 class Sandbox:
@@ -233,7 +86,7 @@ class Sandbox:
             consumer_key, consumer_secret, webhook_url, store, settings, source
         )
         self.traffic = Traffic()
-        to_bot, to_x = _Wire(self.traffic, "to_bot"), _Wire(self.traffic, "to_x")
+        to_bot, to_x = Recorder(self.traffic, "to_bot"), Recorder(self.traffic, "to_x")
         self.emulator = Emulator(consumer_key, consumer_secret, APP_ID, webhook_transport=to_bot)
         if realism is not None:
             self.emulator.realism = realism

@@ -125,7 +125,7 @@ class _Deliveries:
             return
         try:
             decoded = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             decoded = None
         if not isinstance(decoded, dict):
             log.warning("delivery refused: body is not a JSON object (400)")

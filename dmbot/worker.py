@@ -27,7 +27,7 @@ from dmbot.context import Context, LiveActions
 from dmbot.errors import StorageError
 from dmbot.events import DirectMessage, Event, User, parse_delivery
 from dmbot.metadata import decode
-from dmbot.origin import Origin, classify, conversation_of
+from dmbot.origin import Origin, classify, conversation_of, refusal
 from dmbot.pressure import Pressure
 from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
 from dmbot.types import ConversationKey, JSONObject
@@ -57,6 +57,8 @@ class _Pending:
     item: InboxItem
     remaining: int
     outcomes: list[str] = field(default_factory=list)
+    refused: int = 0
+    """Events X could never have sent (:func:`~dmbot.origin.refusal`): logged, not handled."""
 
 
 @dataclass(slots=True)
@@ -185,7 +187,7 @@ class Worker:
     def _dispatch(self, item: InboxItem) -> None:
         try:
             decoded = json.loads(item.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded = None
         if not isinstance(decoded, dict):
             # The webhook stores only JSON objects; this is a damaged row.
@@ -193,13 +195,22 @@ class Worker:
             self._ack(_Pending(item, 0))
             return
         delivery = parse_delivery(decoded)
-        pending = _Pending(item, len(delivery.events))
-        if not delivery.events:
-            pending.outcomes.append("no events")
+        accepted: list[Event] = []
+        outcomes: list[str] = []
+        for event in delivery.events:
+            problem = refusal(event, delivery.for_user_id)
+            if problem is None:
+                accepted.append(event)
+            else:
+                outcomes.append(f"{event.kind} refused: {problem}, so X never sent it")
+        pending = _Pending(item, len(accepted), outcomes, refused=len(outcomes))
+        if not accepted:
+            if not delivery.events:
+                pending.outcomes.append("no events")
             self._ack(pending)
             return
         users = dict(delivery.users)
-        for event in delivery.events:
+        for event in accepted:
             job = _Job(event, delivery.for_user_id, users, pending, item.received_at)
             key = conversation_of(event, delivery.for_user_id, self.accounts)
             order = event.sort_key if isinstance(event, DirectMessage) else 0
@@ -241,7 +252,9 @@ class Worker:
 
     def _ack(self, pending: _Pending) -> None:
         item = pending.item
-        log.info("delivery %s: %s", item.id, "; ".join(pending.outcomes) or "no events")
+        # One line per delivery; a warning when it held events X could never have sent.
+        level = logging.WARNING if pending.refused else logging.INFO
+        log.log(level, "delivery %s: %s", item.id, "; ".join(pending.outcomes) or "no events")
 
         async def ack() -> None:
             try:

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "x-api-examples"
-"""X's documented examples: ``../shared`` beside the repository, here and in CI."""
+EXAMPLES_DIR = Path(__file__).resolve().parent / "fixtures" / "x-api-examples"
+"""X's documented examples, kept as published (tests/fixtures/x-api-examples/README.md)."""
 
 STRICT_EXAMPLES: list[str] = [
     "direct_message_event_ctas_read.json",
@@ -56,6 +56,11 @@ STRICT_EXAMPLES: list[str] = [
     "legacy/direct_message_mark_read_events.json",
     "legacy/tweet_delete_events.json",
     "legacy/user_event_revoke.json",
+    "xaa/chat.received.json",
+    "xaa/dm.received.json",
+    "xaa/dm.sent.json",
+    "xaa/event_envelope.json",
+    "xaa/post.mention.create.json",
 ]
 """Every example that is strict JSON (the table in x-api-examples/README.md)."""
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from procs import free_port, wait_until
 
+from dmbot import demo
 from dmbot.config import load_settings
 from dmbot.devserver import DEV_CONSUMER_SECRET, build_sandbox, dev_app, dev_store, resolve_bot
 from dmbot.emulator.delivery import sign
@@ -103,7 +104,13 @@ def test_the_bot_named_on_the_command_line_wins() -> None:
     assert resolve_bot("bots/echo.py", settings) == ("bots/echo.py", "bots/echo.py")
     assert resolve_bot(None, settings) == (str(PIZZA), f"bots/pizza.py (from {CONFIG})")
     spec, label = resolve_bot(None, None)
-    assert Path(spec).name == "pizza.py" and label == "bots/pizza.py (the sample bot)"
+    assert spec == str(demo.PIZZA) and label.startswith("the pizza demo (installed with dmbot")
+
+
+def test_the_demo_is_the_repositorys_pizza_bot() -> None:
+    # bots/ links to the installed demo, so the sample and `dmbot dev` never drift apart.
+    assert PIZZA.resolve() == demo.PIZZA
+    assert (REPO / "bots" / "pizza.yaml").resolve() == demo.PIZZA.with_name("pizza.yaml")
 
 
 def test_the_dev_store_is_a_fresh_file_under_dot_dmbot(tmp_path: Path) -> None:
@@ -130,11 +137,14 @@ def test_a_read_only_directory_sends_the_store_to_a_temp_dir(tmp_path: Path) -> 
 
 
 @contextmanager
-def dev_process(folder: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def dev_process(
+    folder: Path, *args: str, config: Path | None = CONFIG
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     log = folder / "dev.log"
+    options = ["--config", str(config)] if config is not None else []
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dmbot.cli", "--config", str(CONFIG), "dev", *args],
+            [sys.executable, "-m", "dmbot.cli", *options, "dev", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=folder,
@@ -173,6 +183,30 @@ def test_dmbot_dev_prints_the_banner_and_serves_the_page(tmp_path: Path) -> None
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0  # Ctrl+C: a clean shutdown
     assert "Traceback" not in log.read_text()
+
+
+def test_dmbot_dev_with_nothing_configured_runs_the_pizza_demo_anywhere(tmp_path: Path) -> None:
+    port = free_port()
+    with dev_process(tmp_path, "--port", str(port), config=None) as (proc, log):
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"dmbot dev exited early:\n{log.read_text()}")
+            return "Press Ctrl+C to stop." in log.read_text()
+
+        wait_until(ready, timeout=20, what="the banner")
+        assert "the pizza demo (installed with dmbot" in log.read_text()
+        base = f"http://127.0.0.1:{port}/_emulator"
+        sent = httpx.post(f"{base}/send", json={"from": "alice", "to": "pizzabot", "text": "pizza"})
+        assert sent.status_code == 201, sent.text
+        bot_id = httpx.get(f"{base}/state").json()["accounts"][0]["id"]
+        found = httpx.get(
+            f"{base}/messages", params={"wait": 1, "sender": bot_id, "timeout": 10}, timeout=15
+        ).json()["messages"]
+        assert [m["message_data"]["text"] for m in found] == ["What size would you like?"]
+        # The state file goes to .dmbot/ in the folder dmbot dev runs in, as the banner says.
+        assert (tmp_path / ".dmbot" / "dev.db").exists()
+        assert "sqlite:///.dmbot/dev.db" in log.read_text()
 
 
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:

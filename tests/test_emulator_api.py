@@ -16,13 +16,13 @@ import json
 import time
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from authlib.oauth1 import ClientAuth
+from payloads import EXAMPLES_DIR
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -36,11 +36,10 @@ BOT_ID, BOT_TOKEN, BOT_SECRET = "1000000000001", "1000000000001-abc", "bot-token
 ALICE_ID = "2000000000001"
 API = "https://api.twitter.com"
 HOOK_URL = "https://bot.example/webhooks/twitter"
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "x-api-examples"
 
 
 def example(name: str) -> Any:
-    return json.loads((EXAMPLES / name).read_text())
+    return json.loads((EXAMPLES_DIR / name).read_text())
 
 
 def same_shape(actual: Any, documented: Any) -> bool:

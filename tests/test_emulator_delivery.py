@@ -226,6 +226,51 @@ async def test_out_of_order_flushes_a_lone_held_delivery_when_settling(
     assert len(receiver.posts) == 1
 
 
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    """Poll ``condition`` until true, failing after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_out_of_order_holds_a_lone_delivery_for_hold_seconds_at_most(
+    emu: Emulator, receiver: Receiver
+) -> None:
+    emu.set_realism({"out_of_order": True, "hold": 0.2})
+    message = await emu.send(ALICE_ID, BOT_ID, "alone")
+    [held] = emu.held
+    assert (held.event_id, held.for_user_id, held.kind) == (
+        message.id,
+        BOT_ID,
+        "direct_message_events",
+    )
+    assert receiver.posts == []
+    await until(lambda: len(receiver.posts) == 1)  # nobody wrote again: the hold ran out
+    assert emu.held == []
+
+
+async def test_switching_out_of_order_off_releases_what_it_held(
+    emu: Emulator, receiver: Receiver
+) -> None:
+    emu.set_realism({"out_of_order": True, "hold": 600.0})
+    await emu.send(ALICE_ID, BOT_ID, "held")
+    assert len(emu.held) == 1
+    emu.set_realism({"out_of_order": False})
+    assert emu.held == []
+    await until(lambda: len(receiver.posts) == 1, timeout=10)
+
+
+async def test_the_admin_state_lists_held_deliveries(emu: Emulator, receiver: Receiver) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=emu.app), base_url=API) as admin:
+        switched = await admin.post("/_emulator/realism", json={"out_of_order": True, "hold": 600})
+        assert switched.json()["out_of_order"] is True
+        message = await emu.send(ALICE_ID, BOT_ID, "held")
+        [held] = (await admin.get("/_emulator/state")).json()["held"]
+        assert held["event_id"] == message.id and 0 < held["release_in"] <= 600
+        await admin.post("/_emulator/realism", json={"out_of_order": False})
+        assert (await admin.get("/_emulator/state")).json()["held"] == []
+
+
 async def test_in_order_by_default(emu: Emulator, receiver: Receiver) -> None:
     sent = [await emu.send(ALICE_ID, BOT_ID, f"m{n}") for n in range(5)]
     await emu.deliveries_settled()

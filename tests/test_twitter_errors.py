@@ -67,7 +67,7 @@ def test_code_131_on_a_4xx_is_still_transient() -> None:
         (401, 135, "fix this machine's clock"),
         (403, 150, "follow"),
         (403, 151, "will not be retried"),
-        (403, 214, "answer the CRC within 3 seconds"),
+        (403, 214, "X found the request malformed"),
         (403, 226, "slow down"),
         (403, 261, "user tokens"),
         (403, 326, "unlock"),
@@ -134,3 +134,11 @@ def test_network_errors_are_transient() -> None:
     assert "Connection refused" in str(error) and "retried" in str(error)
     timeout = error_from_exception(httpx.ReadTimeout("read"), endpoint=SEND)
     assert "timed out" in str(timeout)
+
+
+def test_code_214_blames_the_url_only_on_a_webhook_call() -> None:
+    register = "POST /2/webhooks"
+    error = error_from_response(answer(400, v11(214, "URL invalid.")), endpoint=register)
+    assert "answer the CRC within 3 seconds" in str(error)
+    error = error_from_response(answer(400, v11(214, "Bad request.")), endpoint=SEND)
+    assert "CRC" not in str(error) and "webhook" not in str(error)

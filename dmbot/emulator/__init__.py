@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -31,7 +33,7 @@ from dmbot.emulator.admin import (
     run_emulator,
 )
 from dmbot.emulator.delivery import Deliverer as _Deliverer
-from dmbot.emulator.delivery import DeliveryRecord, Realism
+from dmbot.emulator.delivery import DeliveryRecord, HeldDelivery, Realism
 from dmbot.emulator.faults import ApiError, Faults, RateLimits
 from dmbot.emulator.payloads import message_payload
 from dmbot.emulator.people import FREE_REPLIES, People
@@ -44,6 +46,7 @@ __all__ = [
     "DeliveryRecord",
     "Emulator",
     "EmulatorSettings",
+    "HeldDelivery",
     "Indicator",
     "Message",
     "Realism",
@@ -87,7 +90,11 @@ class Emulator:
         self.delivery_log: list[DeliveryRecord] = []
         self._realism = Realism()
         self._deliverer = _Deliverer(
-            consumer_secret, self._realism, webhook_transport, self.delivery_log
+            consumer_secret,
+            self._realism,
+            webhook_transport,
+            self.delivery_log,
+            on_held=self._held_changed,
         )
         self._people = People(self, self._deliverer)
         self._webhook_registry = WebhookRegistry(self, self._deliverer)
@@ -134,6 +141,29 @@ class Emulator:
     def realism(self, value: Realism) -> None:
         self._realism = value
         self._deliverer.realism = value
+        if not value.out_of_order:
+            self._deliverer.release_held()
+
+    def set_realism(self, values: Mapping[str, Any]) -> Realism:
+        """Change realism switches from a JSON object; switching ``out_of_order`` off
+        sends what it held back at once.
+
+        Raises:
+            ValueError: an unknown switch or a value of the wrong type.
+        """
+        self._realism.update(values)
+        if not self._realism.out_of_order:
+            self._deliverer.release_held()
+        return self._realism
+
+    @property
+    def held(self) -> list[HeldDelivery]:
+        """Deliveries the ``out_of_order`` switch holds back now (at most ``realism.hold`` s)."""
+        return self._deliverer.held
+
+    def _held_changed(self) -> None:
+        # Called from the deliverer's timers too: wake the chat page's long polls.
+        asyncio.get_running_loop().create_task(self._notify())
 
     # users
 

@@ -9,19 +9,24 @@ account tokens, with two simulated people, alice and bob.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
+from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import TokenFlow
 from dmbot.emulator.state import User
+from dmbot.emulator.traffic import Recorder, Traffic, recording
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
@@ -74,6 +79,7 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
 
     async def state(request: Request) -> Response:
         users = list(emu.world.users.values())
+        now = asyncio.get_running_loop().time()
         return JSONResponse(
             {
                 "app": emu.world.app.to_json(),
@@ -84,6 +90,7 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
                     {"webhook_id": w, "user_id": u} for w, u in sorted(emu.subscriptions)
                 ],
                 "realism": emu.realism.to_json(),
+                "held": [h.to_json(now) for h in emu.held],
                 "faults": [f.to_json() for f in emu.faults.pending],
                 "version": emu.version,
             }
@@ -138,7 +145,7 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
 
     async def realism(request: Request) -> Response:
         if request.method == "POST":
-            emu.realism.update(await body_of(request))
+            emu.set_realism(await body_of(request))
         return JSONResponse(emu.realism.to_json())
 
     async def faults(request: Request) -> Response:
@@ -205,7 +212,126 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
         ("authorize", authorize, ["POST"]),
         ("revoke", revoke, ["POST"]),
     ]
-    return [Route(f"/_emulator/{name}", admin(fn), methods=m) for name, fn, m in table]
+    assert {name for name, _, _ in table} == {c.name for c in CONTROLS}
+
+    async def index(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        if "json" in request.query_params.get("format", "") or request.headers.get(
+            "accept", ""
+        ).startswith("application/json"):
+            return JSONResponse({"endpoints": [c.to_json(base) for c in CONTROLS]})
+        return PlainTextResponse(controls_text(base))
+
+    routes = [Route("/_emulator/", index, methods=["GET"])]
+    routes += [Route(f"/_emulator/{name}", admin(fn), methods=m) for name, fn, m in table]
+    return routes
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One admin endpoint, as ``GET /_emulator/`` lists it."""
+
+    name: str
+    method: str
+    what: str
+    body: JSONObject | None = None
+    query: str = ""
+
+    def curl(self, base: str) -> str:
+        url = f"{base}/_emulator/{self.name}{'?' + self.query if self.query else ''}"
+        if self.method == "GET":
+            return f"curl -s '{url}'"
+        data = f" -H 'content-type: application/json' -d '{json.dumps(self.body)}'"
+        return f"curl -s -X {self.method} '{url}'{data if self.body is not None else ''}"
+
+    def to_json(self, base: str) -> JSONObject:
+        return {
+            "method": self.method,
+            "path": f"/_emulator/{self.name}",
+            "what": self.what,
+            "curl": self.curl(base),
+        }
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control("state", "GET", "the app, accounts, people, webhooks, subscriptions and switches"),
+    Control(
+        "send",
+        "POST",
+        "a person writes a DM to an account (delivered to the webhook, signed)",
+        {"from": "alice", "to": "bot", "text": "hi"},
+    ),
+    Control(
+        "messages",
+        "GET",
+        "every DM; ?user= one person's, ?after=ID newer ones, ?wait=N&sender=bot waits for N",
+        query="user=alice",
+    ),
+    Control(
+        "tap",
+        "POST",
+        "a person taps a Quick Reply option of a DM they received (message_id from messages)",
+        {"from": "alice", "message_id": "ID", "label": "Small"},
+    ),
+    Control("users", "POST", "add a simulated person", {"screen_name": "carol"}),
+    Control(
+        "accounts", "POST", "add an account the app holds tokens for", {"screen_name": "helpbot"}
+    ),
+    Control(
+        "realism",
+        "POST",
+        "X's habits: duplicates, out_of_order, delay, retries, drop_metadata, typing_events, "
+        "read_events, timeout, strict_urls (GET shows them)",
+        {"duplicates": True},
+    ),
+    Control(
+        "faults",
+        "POST",
+        "make an endpoint fail: status, code, count, reset_in, delay (DELETE clears)",
+        {"endpoint": "dm_send", "status": 503, "count": 1},
+    ),
+    Control("deliveries", "GET", "every webhook delivery and CRC check, with its answer"),
+    Control("settle", "POST", "wait until every scheduled delivery was attempted", {}),
+    Control(
+        "webhooks",
+        "POST",
+        "register a webhook (a real CRC against it)",
+        {"url": "http://127.0.0.1:8000/webhooks/twitter"},
+    ),
+    Control(
+        "subscriptions",
+        "POST",
+        "subscribe an account to a webhook (default: the first)",
+        {"user_id": "1000000000001"},
+    ),
+    Control(
+        "authorize",
+        "POST",
+        "approve a PIN-flow request token as a user; answers the oauth_verifier",
+        {"oauth_token": "TOKEN", "screen_name": "alice"},
+    ),
+    Control("revoke", "POST", "a user revokes the app (user_event delivered)", {"user_id": "ID"}),
+    Control("reset", "POST", "forget messages, deliveries, faults; switches off", {}),
+)
+"""The admin endpoints, in the order a newcomer needs them."""
+
+
+def controls_text(base: str) -> str:
+    """``GET /_emulator/`` as plain text: every control endpoint with a curl example."""
+    lines = [
+        "dmbot's X emulator: control endpoints (not part of X; no credentials checked)",
+        "",
+        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/...",
+        "People are named by screen name or id (alice, bob; the config's accounts are bot, "
+        "bot2, ...).",
+        "",
+    ]
+    for control in CONTROLS:
+        lines.append(f"{control.method:6} /_emulator/{control.name}")
+        lines.append(f"       {control.what}")
+        lines.append(f"       {control.curl(base)}")
+        lines.append("")
+    return "\n".join(lines)
 
 
 class _TwitterSettings(Protocol):
@@ -289,6 +415,31 @@ def emulator_from_settings(
     )
 
 
+def standalone_app(emu: Emulator, traffic: Traffic) -> Starlette:
+    """The emulator as ``dmbot emulator`` serves it: X's API, the controls and the chat page.
+
+    The chat page talks to the first account; ``traffic`` records the API calls
+    the emulator receives (its deliveries are recorded by the transport it was
+    built with), so the page's panel shows both directions.
+    """
+    from dmbot.emulator.chat import ChatFeed, chat_routes
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await emu.aclose()
+
+    accounts = [u for u in emu.world.users.values() if u.is_account]
+    api = recording(emu.app, traffic, direction="to_x", skip=("/_emulator", "/_chat"))
+    routes: list[BaseRoute] = []
+    if accounts:
+        feed = ChatFeed(emu, accounts[0].id, traffic)
+        routes += chat_routes(feed)
+    app = Starlette(routes=[*routes, Mount("", app=api)], lifespan=lifespan)
+    app.state.chat_feed = feed if accounts else None
+    return app
+
+
 def run_emulator(
     host: str,
     port: int,
@@ -297,14 +448,48 @@ def run_emulator(
     consumer_secret: str,
     accounts: Iterable[AccountSpec] = (),
     emulator: Emulator | None = None,
+    traffic: Traffic | None = None,
+    on_ready: Callable[[Starlette], None] | None = None,
 ) -> None:
-    """Serve an emulator with uvicorn until interrupted (alice and bob included)."""
-    import uvicorn
+    """Serve an emulator with uvicorn until interrupted (alice and bob included).
 
+    Args:
+        host: the interface to bind.
+        port: the port to bind.
+        consumer_key: the app's key, when no ``emulator`` is given.
+        consumer_secret: the app's secret, when no ``emulator`` is given.
+        accounts: the accounts, when no ``emulator`` is given.
+        emulator: the emulator to serve (its deliveries recorded into ``traffic``).
+        traffic: where the chat page's panel reads from.
+        on_ready: called with the app once the port is bound.
+
+    Raises:
+        ConfigError: the port is taken, or cannot be bound.
+    """
+    from dmbot.cli import bind_socket, run_uvicorn
+
+    traffic = traffic if traffic is not None else Traffic()
     emu = emulator or build_emulator(
-        consumer_key=consumer_key, consumer_secret=consumer_secret, accounts=accounts
+        consumer_key=consumer_key,
+        consumer_secret=consumer_secret,
+        accounts=accounts,
+        webhook_transport=Recorder(traffic, "to_bot", httpx.AsyncHTTPTransport()),
     )
-    uvicorn.run(emu.app, host=host, port=port, log_level="info")
+    sock = bind_socket(host, port)
+    app = standalone_app(emu, traffic)
+    if on_ready is not None:
+        on_ready(app)
+    feed = app.state.chat_feed
+    try:
+        run_uvicorn(
+            app,
+            sock,
+            access_log=True,
+            level="info",
+            before_shutdown=feed.close if feed is not None else None,
+        )
+    finally:
+        sock.close()
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -314,9 +499,10 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="run the X emulator alone (X's API and webhook deliveries, offline)",
         description=(
             "Serve an offline X: the v1.1 API with OAuth 1.0a checks, Account Activity "
-            "webhook management and signed deliveries. It accepts the config's consumer "
-            "key and account tokens; the simulated people alice and bob can write to the "
-            "accounts through the /_emulator/ endpoints."
+            "webhook management and signed deliveries, a chat page at / and control "
+            "endpoints under /_emulator/ (listed with curl examples at /_emulator/). It "
+            "accepts the config's consumer key and account tokens; the simulated people "
+            "alice and bob write to the accounts."
         ),
     )
     parser.add_argument(
@@ -333,11 +519,30 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _emulator_command(args: argparse.Namespace, settings: EmulatorSettings) -> int:
-    emu = emulator_from_settings(settings)
-    accounts = ", ".join(
-        f"@{u.screen_name} ({u.id})" for u in emu.world.users.values() if u.is_account
+    traffic = Traffic()
+    emu = emulator_from_settings(
+        settings, webhook_transport=Recorder(traffic, "to_bot", httpx.AsyncHTTPTransport())
     )
-    print(f"X emulator on http://{args.host}:{args.port}  accounts: {accounts or 'none'}")
-    print(f"  admin: http://{args.host}:{args.port}/_emulator/state")
-    run_emulator(args.host, args.port, consumer_key="", consumer_secret="", emulator=emu)
+    accounts = [u for u in emu.world.users.values() if u.is_account]
+    base = f"http://{args.host}:{args.port}"
+
+    def banner(app: Starlette) -> None:
+        names = ", ".join(f"@{u.screen_name} ({u.id})" for u in accounts)
+        print(f"X emulator on {base}  accounts: {names or 'none'}")
+        if accounts:
+            print(f"  chat page  {base}/  (write to @{accounts[0].screen_name} as alice or bob)")
+        else:
+            print("  chat page  off: the config names no account with tokens to talk to")
+        print(f"  controls   {base}/_emulator/  (each with a curl example)")
+        print(f"  X's API    {base}/1.1/...  (set twitter.api_url: {base} in the bot's config)")
+
+    run_emulator(
+        args.host,
+        args.port,
+        consumer_key="",
+        consumer_secret="",
+        emulator=emu,
+        traffic=traffic,
+        on_ready=banner,
+    )
     return 0

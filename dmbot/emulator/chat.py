@@ -59,6 +59,7 @@ class Cursor:
     traffic: int = 0
     people: int = 0
     realism: int = 0
+    held: int = 0
 
     def encode(self) -> str:
         return ".".join(str(getattr(self, f.name)) for f in dataclasses.fields(self))
@@ -106,12 +107,14 @@ class ChatFeed:
     def cursor(self) -> Cursor:
         """Where every list stands now."""
         realism = json.dumps(self.emu.realism.to_json(), sort_keys=True).encode()
+        held = ",".join(f"{h.url}|{h.event_id}|{h.until}" for h in self.emu.held).encode()
         return Cursor(
             len(self.emu.messages),
             len(self.emu.indicators),
             len(self.traffic.exchanges),
             len(self.people()),
             zlib.crc32(realism),
+            zlib.crc32(held),
         )
 
     async def wait(self, since: Cursor, timeout: float) -> None:  # noqa: ASYNC109
@@ -145,6 +148,7 @@ class ChatFeed:
             "account": _person(account) if account else {"id": self.account_id},
             "people": [_person(u) for u in self.people()],
             "realism": self.emu.realism.to_json(),
+            "held": [h.to_json(asyncio.get_running_loop().time()) for h in self.emu.held],
             "messages": [m.to_json() for m in self.emu.messages[start.messages :]],
             "indicators": [_indicator(i) for i in self.emu.indicators[start.indicators :]],
             "traffic": [e.to_json() for e in self.traffic.exchanges[start.traffic :]],

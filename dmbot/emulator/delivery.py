@@ -34,7 +34,7 @@ class Realism:
     Attributes:
         duplicates: every delivery is sent twice.
         out_of_order: a delivery is held back and sent after the next one to
-            the same webhook.
+            the same webhook, or after ``hold`` seconds if none comes.
         delay: seconds between an event and its delivery.
         retries: a delivery not answered 200 within ``timeout`` is retried
             after each pause of ``retry_schedule``.
@@ -45,6 +45,7 @@ class Realism:
             simulated person sends.
         read_events: a read receipt for the account's messages is delivered
             before the person's next DM.
+        hold: the longest ``out_of_order`` holds a delivery back, in seconds.
         timeout: how long X waits for an answer to a delivery or a CRC check.
         strict_urls: webhook URLs must be https without a port, as on X
             (off so that a bot on http://127.0.0.1:8000 can register).
@@ -58,6 +59,7 @@ class Realism:
     drop_metadata: bool = False
     typing_events: bool = False
     read_events: bool = False
+    hold: float = 2.0
     timeout: float = 3.0
     strict_urls: bool = False
 
@@ -146,6 +148,35 @@ class _Job:
     event_id: str | None
 
 
+@dataclass(frozen=True)
+class HeldDelivery:
+    """A delivery the ``out_of_order`` switch holds back, until the next one or ``until``.
+
+    Attributes:
+        url: the webhook it is for.
+        for_user_id: the subscribed account it is for.
+        kind: the payload's event key.
+        event_id: the DM id for message deliveries.
+        until: when it goes out at the latest (the emulator's loop time, seconds).
+    """
+
+    url: str
+    for_user_id: str | None
+    kind: str
+    event_id: str | None
+    until: float
+
+    def to_json(self, now: float) -> JSONObject:
+        """A JSON form; ``release_in`` is in seconds from ``now``."""
+        return {
+            "url": self.url,
+            "for_user_id": self.for_user_id,
+            "kind": self.kind,
+            "event_id": self.event_id,
+            "release_in": round(max(0.0, self.until - now), 3),
+        }
+
+
 class Deliverer:
     """Sends deliveries and CRC checks; owns their background tasks.
 
@@ -154,6 +185,7 @@ class Deliverer:
         realism: the live switches (read at each delivery).
         transport: where HTTP goes (an ASGI app in tests); None for the network.
         log: the list every attempt is appended to.
+        on_held: called when a delivery is held back or released (the chat page shows them).
     """
 
     def __init__(
@@ -162,14 +194,16 @@ class Deliverer:
         realism: Realism,
         transport: httpx.AsyncBaseTransport | None,
         log: list[DeliveryRecord],
+        on_held: Callable[[], None] | None = None,
     ) -> None:
         self._secret = consumer_secret
         self.realism = realism
         self._transport = transport
         self._log = log
+        self._on_held = on_held
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._held: dict[str, _Job] = {}
+        self._held: dict[str, tuple[_Job, float, asyncio.TimerHandle]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
@@ -216,13 +250,43 @@ class Deliverer:
         """Schedule one signed delivery of ``payload`` to ``hook``."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         job = _Job(hook.id, hook.url, body, for_user_id, kind, event_id)
-        held = self._held.pop(hook.id, None)
+        held = self._held.get(hook.id)
         if self.realism.out_of_order and held is None:
-            self._held[hook.id] = job
+            loop = asyncio.get_running_loop()
+            until = loop.time() + self.realism.hold
+            timer = loop.call_at(until, self._release, hook.id)
+            self._held[hook.id] = (job, until, timer)
+            self._changed()
             return
         self._spawn(job)
         if held is not None:
-            self._spawn(held)
+            self._release(hook.id)
+
+    @property
+    def held(self) -> list[HeldDelivery]:
+        """The deliveries ``out_of_order`` holds back now, one per webhook at most."""
+        return [
+            HeldDelivery(job.url, job.for_user_id, job.kind, job.event_id, until)
+            for job, until, _ in self._held.values()
+        ]
+
+    def release_held(self) -> None:
+        """Send every held delivery now (``out_of_order`` was switched off)."""
+        for webhook_id in list(self._held):
+            self._release(webhook_id)
+
+    def _release(self, webhook_id: str) -> None:
+        held = self._held.pop(webhook_id, None)
+        if held is None:
+            return
+        job, _, timer = held
+        timer.cancel()
+        self._spawn(job)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_held is not None:
+            self._on_held()
 
     def _spawn(self, job: _Job) -> None:
         due = asyncio.get_running_loop().time() + self.realism.delay
@@ -305,15 +369,15 @@ class Deliverer:
     async def settled(self) -> None:
         """Return once every scheduled delivery, held ones included, has been attempted."""
         while True:
-            for job in list(self._held.values()):
-                self._spawn(job)
-            self._held.clear()
+            self.release_held()
             if not self._tasks:
                 return
             await asyncio.wait(set(self._tasks))
 
     def reset(self) -> None:
         """Forget deliveries held back by ``out_of_order``."""
+        for _, _, timer in self._held.values():
+            timer.cancel()
         self._held.clear()
 
     async def aclose(self) -> None:
@@ -322,7 +386,7 @@ class Deliverer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._held.clear()
+        self.reset()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -29,6 +29,11 @@ __all__ = ["HINTS", "XErrorBody", "error_from_exception", "error_from_response",
 RATE_LIMIT_CODE = 88
 INTERNAL_ERROR_CODE = 131
 OVER_CAPACITY_CODE = 130
+BAD_REQUEST_CODE = 214
+BAD_REQUEST_HINT = (
+    "X found the request malformed: check the values sent (user ids are numeric, "
+    "texts and options within X's limits); it will fail the same way again"
+)
 DEFAULT_RATE_WINDOW = 15 * 60.0
 """X's rate windows are 15 minutes; wait that long when a 429 names no reset."""
 
@@ -178,6 +183,9 @@ def error_from_response(
             f"{what}. X had a temporary problem; retry later.", status=status, code=code
         )
     hint = HINTS.get(code) if code is not None else None
+    if code == BAD_REQUEST_CODE and "webhooks" not in endpoint:
+        # X says 214 for any malformed request; only on a webhook is the URL to blame.
+        hint = BAD_REQUEST_HINT
     if hint is None:
         hint = _hint_for_status(status)
     return PermanentError(f"{what}. {hint[0].upper()}{hint[1:]}.", status=status, code=code)

@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
+from dmbot.payload import is_id
 from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
 from dmbot.twitter.client import XClient
@@ -268,6 +269,10 @@ class Sender:
         expires = item.created_at + self.deadline
         if now >= expires:
             await self._give_up(item, f"not sent within {self.deadline:g} s", item.error_code)
+            return
+        if not is_id(item.peer):
+            # Context.reply refuses these; a row written by hand or an old version is not sent.
+            await self.store.failed(item.id, f"{item.peer!r} is not a numeric X user id", None)
             return
         client = self.clients.get(item.account)
         if client is None:

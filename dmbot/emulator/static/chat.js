@@ -4,7 +4,7 @@
 
 const REALISM = [
   ["duplicates", "Duplicates", "Every delivery is sent twice"],
-  ["out_of_order", "Out of order", "A delivery is held back until the next one"],
+  ["out_of_order", "Out of order", "A delivery is held back until the next one (2 s at most)"],
   ["retries", "Retries", "Deliveries not answered 200 in time are sent again"],
   ["drop_metadata", "Drop tap metadata", "Taps arrive as bare label text, like legacy clients"],
   ["typing_events", "Typing events", "The person's typing reaches the webhook"],
@@ -21,6 +21,7 @@ const state = {
   messages: [],
   indicators: [],
   traffic: [],
+  held: [],
   me: null, // the selected person's id
   unread: {},
   chosen: {}, // prompt message id -> label tapped on this page
@@ -99,6 +100,7 @@ function apply(update) {
   state.account = update.account;
   state.people = update.people;
   state.realism = update.realism;
+  state.held = update.held || [];
   const bot = state.account.id;
   for (const message of update.messages) {
     state.messages.push(message);
@@ -325,6 +327,7 @@ function render() {
   renderPeople();
   renderThread();
   renderRealism();
+  renderHeld();
 }
 render.first = true;
 
@@ -390,6 +393,22 @@ async function setRealism(change) {
 }
 
 // ---- traffic ------------------------------------------------------------------------------
+
+function renderHeld() {
+  // Deliveries the "Out of order" switch holds back: they go out after the next one, or soon.
+  $("held").replaceChildren(
+    ...state.held.map((h) =>
+      el(
+        "li",
+        { class: "held-item" },
+        el("span", { class: "tag held" }, "held back"),
+        ` ${h.kind === "direct_message_events" ? `DM ${h.event_id}` : h.kind} for ${who(h.for_user_id)}: `,
+        `out of order, sent after the next delivery or within ${Math.ceil(h.release_in)} s`,
+      ),
+    ),
+  );
+  $("held").hidden = state.held.length === 0;
+}
 
 function describe(ex) {
   const body = ex.body || {};
