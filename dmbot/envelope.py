@@ -224,9 +224,18 @@ _USER_EVENT_KEYS: dict[str, _Parser] = {"revoke": _revoke}
 _ENVELOPE_FIELDS = frozenset({"for_user_id", "users", "apps", "user_has_blocked", "is_blocked_by"})
 
 
-def _unknown(kind: str, value: Any, env: _Envelope, reason: str) -> UnknownEvent:
+def _unknown(
+    kind: str, value: Any, env: _Envelope, reason: str, *, malformed: bool = True
+) -> UnknownEvent:
     data = value if isinstance(value, dict) else {"value": value}
-    return UnknownEvent(kind=kind, for_user_id=env.for_user_id, raw=data, data=data, reason=reason)
+    return UnknownEvent(
+        kind=kind,
+        for_user_id=env.for_user_id,
+        raw=data,
+        data=data,
+        reason=reason,
+        malformed=malformed,
+    )
 
 
 def _parse_item(key: str, parser: _Parser, item: Any, env: _Envelope) -> Event:
@@ -244,7 +253,8 @@ def _user_event(value: JSONObject, env: _Envelope) -> list[Event]:
     for name, inner in value.items():
         parser = _USER_EVENT_KEYS.get(name)
         if parser is None:
-            events.append(_unknown("user_event", {name: inner}, env, f"user_event {name!r}"))
+            reason = f"user_event {name!r}"
+            events.append(_unknown("user_event", {name: inner}, env, reason, malformed=False))
         else:
             events.append(_parse_item("user_event", parser, inner, env))
     return events
@@ -277,8 +287,9 @@ def parse_delivery(obj: JSONObject) -> Delivery:
         elif parser is not None and isinstance(value, list):
             events.extend(_parse_item(key, parser, item, env) for item in value)
         elif not known and isinstance(value, list):
-            events.extend(_unknown(key, item, env, f"unknown key {key!r}") for item in value)
+            reason = f"unknown key {key!r}"
+            events.extend(_unknown(key, item, env, reason, malformed=False) for item in value)
         else:
             reason = f"{key} has an unexpected shape" if known else f"unknown key {key!r}"
-            events.append(_unknown(key, value, env, reason))
+            events.append(_unknown(key, value, env, reason, malformed=known))
     return Delivery(env.for_user_id, tuple(events), users, apps)

@@ -342,11 +342,14 @@ class UnknownEvent(Event):
     Attributes:
         data: the JSON as delivered (a non-object item is wrapped as ``{"value": item}``).
         reason: why it is unknown, for a debug log line.
+        malformed: a kind X documents, in a shape X never sends (a DM without a
+            sender, ...): refused, not passed to handlers.
     """
 
     kind: str = "unknown"
     data: JSONObject = field(default_factory=dict, hash=False)
     reason: str = ""
+    malformed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

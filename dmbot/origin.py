@@ -21,6 +21,7 @@ from dmbot.events import (
     TweetCreate,
     TweetDelete,
     TypingIndicator,
+    UnknownEvent,
 )
 from dmbot.payload import is_id
 from dmbot.types import ConversationKey, JSONObject
@@ -64,6 +65,8 @@ def refusal(event: Event, for_user_id: str) -> str | None:
     X's ids are numbers; an event naming a user by anything else (null, "xxxx",
     " ") was forged or mangled, and answering it would send a DM to nobody.
     """
+    if isinstance(event, UnknownEvent) and event.malformed:
+        return event.reason
     ids: list[tuple[str, str]] = [("for_user_id", for_user_id)] if for_user_id else []
     if isinstance(event, DirectMessage):
         ids += [("id", event.id), ("sender_id", event.sender_id)]

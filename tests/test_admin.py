@@ -294,3 +294,34 @@ def test_doctor_fails_precisely_when_the_consumer_secret_is_wrong(
     assert status == 1
     assert "32" in out and "consumer" in out.lower()
     assert "not-the-apps-secret" not in out
+
+
+def test_doctor_allow_insecure_rehearses_an_http_url_to_the_end(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "http://bot.example.com/webhooks/twitter"  # http: X would refuse it
+    assert world.run("webhooks register --allow-insecure --url", url) == 0
+    assert world.run("subscriptions add") == 0
+    assert world.run("subscriptions add --account", HELPER) == 0
+    capsys.readouterr()
+
+    assert world.run("doctor --wait 0", webhook={"url": url}) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  webhook URL {url} breaks X's rule" in out and "--allow-insecure" in out
+
+    assert world.run("doctor --wait 0 --allow-insecure", webhook={"url": url}) == 0
+    out = capsys.readouterr().out
+    assert f"--    webhook URL {url} breaks X's rule (--allow-insecure" in out
+    assert f"ok    CRC: {url} answered correctly" in out
+    assert f"ok    account {BOT} is subscribed" in out
+    assert out.rstrip().endswith("All checks passed.")
+
+
+def test_send_refuses_a_screen_name_before_calling_x(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert world.run("send", "alice", "hi") == 2
+    err = capsys.readouterr().err
+    assert "USER_ID must be the numeric id of an X user, not 'alice'" in err
+    assert "webhook" not in err
+    assert world.emu.messages == []

@@ -76,3 +76,49 @@ def test_config_before_the_subcommand_is_kept(
     config.write_text("twitter:\n  consumer_secret: s\n")
     assert main(["--config", str(config), "check"]) == 0
     assert "elsewhere.yaml: ok" in capsys.readouterr().out
+
+
+def test_a_bare_dmbot_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    for command in ("serve", "dev", "check", "emulator", "webhooks", "subscriptions", "doctor"):
+        assert f"\n    {command} " in out, command
+
+
+def test_check_warns_about_placeholders_sent_to_x(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "twitter:\n"
+        "  consumer_key: dev-consumer-key\n"
+        "  consumer_secret: your-secret-here\n"
+        "  access_token: 1234-real-looking-token\n"
+        "  access_token_secret: Zk3hQ9mPq\n"
+        "webhook:\n  url: https://bot.example.com/webhooks/twitter\n"
+    )
+    assert main(["check", "--config", str(config)]) == 0  # warnings, not problems
+    out = capsys.readouterr().out
+    [keys] = [line for line in out.splitlines() if "placeholders" in line]
+    assert keys.startswith("warning: twitter.consumer_key, twitter.consumer_secret look like")
+    assert "twitter.access_token" not in keys and "points at X (https://api.twitter.com)" in keys
+    assert "your-secret-here" not in out  # secrets are never quoted
+    assert "warning: webhook.url https://bot.example.com/webhooks/twitter is an example" in out
+
+    # The same dev keys against the emulator are what they are for: no warning.
+    text = config.read_text().replace("webhook:", "  api_url: http://127.0.0.1:8081\nwebhook:")
+    config.write_text(text.replace("bot.example.com", "bot.mydomain.net"))
+    assert main(["check", "--config", str(config)]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_the_shipped_config_copied_as_is_says_what_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    for name in ("TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET", "TWITTER_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("WEBHOOK_URL", raising=False)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "look like placeholders" in out and "is an example address" in out

@@ -86,6 +86,28 @@ async def test_a_dm_sent_as_alice_gets_the_pizza_bots_answer() -> None:
         ]
 
 
+async def test_the_page_is_told_what_out_of_order_holds_back_and_when_it_is_released() -> None:
+    async with dev_client() as client:
+        first = (await client.get("/_chat/updates")).json()
+        assert first["held"] == []
+        await client.post("/_emulator/realism", json={"out_of_order": True, "hold": 600})
+        sent = await client.post(
+            "/_emulator/send", json={"from": "alice", "to": "pizzabot", "text": "pizza"}
+        )
+        # The long poll answers at once: something is held, which the page shows.
+        update = (
+            await client.get("/_chat/updates", params={"cursor": first["cursor"], "timeout": 5})
+        ).json()
+        [held] = update["held"]
+        assert held["event_id"] == sent.json()["id"] and held["release_in"] > 500
+        await client.post("/_emulator/realism", json={"out_of_order": False})
+        assert (await client.get("/_chat/updates")).json()["held"] == []
+        answer = await client.get(
+            "/_emulator/messages", params={"wait": 1, "sender": "pizzabot", "timeout": 5}
+        )
+        assert answer.json()["messages"][0]["message_data"]["text"] == "What size would you like?"
+
+
 async def test_the_emulated_x_api_is_served_on_the_same_port() -> None:
     async with dev_client() as client:
         unsigned = await client.get("/1.1/account/verify_credentials.json")

@@ -855,3 +855,25 @@ async def test_replies_to_a_received_dm_do_not_count_against_the_daily_limit() -
         await client.send_dm("2000000000001", {"text": "one more"})
         assert remaining() == full - 1
     await emu.aclose()
+
+
+async def test_the_controls_are_listed_with_curl_examples_that_work() -> None:
+    emu = emulator_from_settings(_Settings())
+    base = "http://127.0.0.1:8081"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=emu.app), base_url=base) as c:
+        listing = await c.get("/_emulator/")
+        assert listing.status_code == 200 and listing.headers["content-type"].startswith("text/")
+        routes = {
+            r.path for r in emu.app.routes if getattr(r, "path", "").startswith("/_emulator/")
+        }
+        for path in routes - {"/_emulator/"}:
+            assert f"{base}{path}" in listing.text, path
+        assert f"curl -s -X POST '{base}/_emulator/send'" in listing.text
+        # The listed examples work as written on a fresh emulator.
+        controls = (await c.get("/_emulator/?format=json")).json()["endpoints"]
+        send = next(e for e in controls if e["path"] == "/_emulator/send")
+        body = json.loads(send["curl"].split(" -d '", 1)[1].rstrip("'"))
+        sent = await c.post("/_emulator/send", json=body)
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["message_data"]["text"] == body["text"]
+    await emu.aclose()

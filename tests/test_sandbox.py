@@ -119,9 +119,9 @@ def readme_tutorial_files() -> dict[str, str]:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Five-minute tutorial", 1)[1].split("\n## ", 1)[0]
     files: dict[str, str] = {}
-    for block in re.findall(r"```(?:python|yaml)\n(.*?)```", section, re.DOTALL):
+    for block in re.findall(r"```(?:python|yaml|ini)\n(.*?)```", section, re.DOTALL):
         first = block.splitlines()[0]
-        named = re.fullmatch(r"# ([\w./]+\.(?:py|yaml))", first.strip())
+        named = re.fullmatch(r"[#;] ([\w./]+\.(?:py|yaml|ini))", first.strip())
         if named:
             files[named.group(1)] = block
     return files
@@ -129,16 +129,12 @@ def readme_tutorial_files() -> dict[str, str]:
 
 def test_the_readme_tutorial_passes_as_written(tmp_path: Path) -> None:
     files = readme_tutorial_files()
-    assert set(files) == {"coffee.py", "coffee.yaml", "test_coffee.py"}
+    assert set(files) == {"coffee.py", "coffee.yaml", "test_coffee.py", "pytest.ini"}
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     # As an author runs it: their own folder, no dmbot config, pytest and pytest-asyncio.
     result = subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"),
-            # pytest-asyncio warns when this is unset; that is the author's config, not dmbot.
-            *("-o", "asyncio_default_fixture_loop_scope=function"),
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
