@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dmbot.activity import event_kind
 from dmbot.context import Context
 from dmbot.dialogue import Dialogue
 from dmbot.events import DirectMessage
@@ -166,11 +167,15 @@ class Bot:
         return register
 
     def on_event(self, *kinds: str) -> Callable[[F], F]:
-        """Handle other events: ``follow``, ``favorite``, ``typing``, ...; no argument: all."""
+        """Handle other events: ``follow``, ``favorite``, ``typing``, ...; no argument: all.
+
+        X Activity API types work too: ``post.mention.create``, ``chat.received``;
+        ``follow.follow`` is ``follow`` whichever API delivered it.
+        """
 
         def register(handler: F) -> F:
             for kind in kinds or ("*",):
-                self.add_handler(handler, kind=kind)
+                self.add_handler(handler, kind=event_kind(kind) if kind != "*" else kind)
             return handler
 
         return register

@@ -1,4 +1,5 @@
-"""Parsing an Account Activity API delivery (the envelope) into typed events.
+"""Parsing a delivery (the envelope) into typed events: Account Activity API bodies here,
+X Activity API envelopes in :mod:`dmbot.activity`.
 
 A delivery is one JSON object: ``for_user_id``, the ``users`` and ``apps``
 maps, and one or more event keys (``direct_message_events``,
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dmbot.activity import is_activity, parse_activity
 from dmbot.events import (
     RELATIONSHIP_KINDS,
     App,
@@ -261,15 +263,21 @@ def _user_event(value: JSONObject, env: _Envelope) -> list[Event]:
 
 
 def parse_delivery(obj: JSONObject) -> Delivery:
-    """Parse one webhook delivery. Never raises.
+    """Parse one delivery, Account Activity or X Activity API. Never raises.
 
     Args:
-        obj: the decoded JSON body of the POST.
+        obj: the decoded JSON body of the POST (or a line of the activity stream).
 
     Returns:
         The delivery; events X did not describe, or that are malformed, are
         :class:`UnknownEvent` objects in their place.
     """
+    if isinstance(obj, dict) and is_activity(obj):
+        return parse_activity(obj, _parse_aaa)
+    return _parse_aaa(obj)
+
+
+def _parse_aaa(obj: JSONObject) -> Delivery:
     if not isinstance(obj, dict):
         unknown = UnknownEvent(raw={"value": obj}, data={"value": obj}, reason="not a JSON object")
         return Delivery("", (unknown,))

@@ -36,6 +36,7 @@ __all__ = [
     "TypingIndicator",
     "UnknownEvent",
     "User",
+    "digest_key",
     "parse_delivery",
 ]
 
@@ -60,16 +61,23 @@ class User:
 
     @classmethod
     def from_payload(cls, obj: JSONObject, default_id: str = "") -> User:
-        """Build a user from an X user object; ``id_str`` wins over a (lossy) int ``id``.
+        """Build a user from an X user object, v1.1 or v2.
+
+        ``id_str`` wins over a (lossy) int ``id``; a v2 object (``username``,
+        possibly wrapped as ``{"data": {...}}`` in an XAA ``users`` map) gives
+        the same user as its v1.1 form.
 
         Args:
             obj: the user object (anything else gives a user with empty fields).
             default_id: the id when the object has none, e.g. its key in ``users``.
         """
         obj = as_obj(obj)
+        inner = obj.get("data")
+        if isinstance(inner, dict) and "id" not in obj:
+            obj = inner
         return cls(
             id=as_id(obj.get("id_str")) or as_id(obj.get("id")) or default_id,
-            screen_name=as_str(obj.get("screen_name")),
+            screen_name=as_str(obj.get("screen_name")) or as_str(obj.get("username")),
             name=as_str(obj.get("name")),
         )
 
@@ -136,7 +144,7 @@ class Event:
     @property
     def dedupe_key(self) -> str:
         """A key equal for every copy of the same event, whichever account it came for."""
-        return _digest_key(self)
+        return digest_key(self)
 
     @property
     def created_ms(self) -> int | None:
@@ -144,7 +152,8 @@ class Event:
         return as_int(self.raw.get("created_timestamp")) or as_int(self.raw.get("timestamp_ms"))
 
 
-def _digest_key(event: Event) -> str:
+def digest_key(event: Event) -> str:
+    """The dedupe key of an event that has no id: its kind and a digest of its JSON."""
     # Zero-argument super() does not work in slots dataclasses, hence a function.
     return f"{event.kind}:{_digest(event.raw)}"
 
@@ -202,7 +211,7 @@ class TypingIndicator(Event):
     @property
     def dedupe_key(self) -> str:
         if self.created_timestamp is None:
-            return _digest_key(self)
+            return digest_key(self)
         return f"typing:{self.sender_id}:{self.recipient_id}:{self.created_timestamp}"
 
     @property
@@ -225,7 +234,7 @@ class ReadReceipt(Event):
     @property
     def dedupe_key(self) -> str:
         if self.created_timestamp is None and not self.last_read_event_id:
-            return _digest_key(self)
+            return digest_key(self)
         return (
             f"read:{self.sender_id}:{self.recipient_id}:"
             f"{self.last_read_event_id}:{self.created_timestamp}"
@@ -249,7 +258,7 @@ class Favorite(Event):
 
     @property
     def dedupe_key(self) -> str:
-        return f"favorite:{self.id}" if self.id else _digest_key(self)
+        return f"favorite:{self.id}" if self.id else digest_key(self)
 
     @property
     def created_ms(self) -> int | None:
@@ -267,7 +276,7 @@ class Relationship(Event):
     @property
     def dedupe_key(self) -> str:
         if self.created_timestamp is None:
-            return _digest_key(self)
+            return digest_key(self)
         return f"{self.kind}:{self.source.id}:{self.target.id}:{self.created_timestamp}"
 
     @property

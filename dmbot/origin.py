@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Set
 
+from dmbot.activity import ActivityEvent, ChatEvent
 from dmbot.events import (
     DirectMessage,
     Event,
@@ -81,6 +82,10 @@ def refusal(event: Event, for_user_id: str) -> str | None:
             ids.append(("user.id", user.id))
     elif isinstance(event, TweetDelete | Revoke) and event.user_id:
         ids.append(("user_id", event.user_id))
+    elif isinstance(event, ChatEvent) and event.sender_id:
+        ids.append(("sender_id", event.sender_id))
+    elif isinstance(event, ActivityEvent) and event.user is not None:
+        ids.append(("user.id", event.user.id))
     for name, value in ids:
         if not is_id(value):
             shown = repr(value) if len(value) <= 24 else repr(value[:24]) + "..."
@@ -93,8 +98,23 @@ def conversation_hint(delivery: JSONObject) -> str:
 
     Read from the raw delivery (the webhook calls it for shared stores, before
     any parsing): the unordered pair of DM participants, whoever the copy is
-    for; else the account the delivery is for.
+    for and whichever API delivered it; else the account the delivery is for.
     """
+    data = delivery.get("data")
+    if "for_user_id" not in delivery and isinstance(data, list | dict):
+        # X Activity API: the same DM as an AAA delivery, one level down.
+        first = data[0] if isinstance(data, list) and data else data
+        if isinstance(first, dict):
+            payload = first.get("payload")
+            hint = conversation_hint(payload) if isinstance(payload, dict) else ""
+            if "|" in hint:
+                return hint
+            user = (
+                first.get("filter", {}).get("user_id", "")
+                if isinstance(first.get("filter"), dict)
+                else ""
+            )
+            return str(user)
     for key in (
         "direct_message_events",
         "direct_message_indicate_typing_events",
@@ -132,4 +152,12 @@ def conversation_of(event: Event, for_user_id: str, accounts: Set[str]) -> Conve
         return (for_user_id, event.user_id)
     if isinstance(event, Revoke):
         return (for_user_id, event.user_id)
+    if isinstance(event, ChatEvent):
+        if event.sender_id and event.sender_id != for_user_id:
+            return (for_user_id, event.sender_id)
+        # One-to-one chats are "<user id>:<user id>": the other half is the peer.
+        others = [p for p in event.conversation_id.split(":") if p and p != for_user_id]
+        return (for_user_id, others[0] if len(others) == 1 else "")
+    if isinstance(event, ActivityEvent):
+        return (for_user_id, event.user.id if event.user and event.user.id != for_user_id else "")
     return (for_user_id, "")

@@ -18,6 +18,7 @@ import heapq
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
@@ -35,6 +36,13 @@ from dmbot.types import ConversationKey, JSONObject
 log = logging.getLogger("dmbot.worker")
 
 APP_ID_FACT = "app_id"
+
+_URL = re.compile(r"https?://\S+")
+
+
+def _comparable(text: str) -> str:
+    """A DM's text as it survives X: links become t.co links, surrounding space goes."""
+    return " ".join(_URL.sub("<url>", text).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +206,7 @@ class Worker:
         accepted: list[Event] = []
         outcomes: list[str] = []
         for event in delivery.events:
-            problem = refusal(event, delivery.for_user_id)
+            problem = refusal(event, event.for_user_id)
             if problem is None:
                 accepted.append(event)
             else:
@@ -211,8 +219,9 @@ class Worker:
             return
         users = dict(delivery.users)
         for event in accepted:
-            job = _Job(event, delivery.for_user_id, users, pending, item.received_at)
-            key = conversation_of(event, delivery.for_user_id, self.accounts)
+            # Per event: an X Activity API delivery may hold envelopes of several accounts.
+            job = _Job(event, event.for_user_id, users, pending, item.received_at)
+            key = conversation_of(event, event.for_user_id, self.accounts)
             order = event.sort_key if isinstance(event, DirectMessage) else 0
             lane = self._lanes.get(key)
             if lane is None:
@@ -411,11 +420,14 @@ class Worker:
         return "human handoff"
 
     async def _sent_recently(self, key: ConversationKey, text: str) -> bool:
-        for item in reversed(await self.store.outbox(key)):
-            failed = item.status == OutboxStatus.FAILED
-            if item.kind == "dm" and not failed and item.payload.get("text") == text:
-                return True
-        return False
+        """Whether a DM of the outbox (sent, or in flight) says ``text``, as X echoes it."""
+        echoed = _comparable(text)
+        return any(
+            item.kind == "dm"
+            and item.status != OutboxStatus.FAILED
+            and _comparable(str(item.payload.get("text", ""))) == echoed
+            for item in await self.store.outbox(key)
+        )
 
     async def _learn_app_id(self, dm: DirectMessage) -> None:
         if dm.source_app_id and not self.app_id:
