@@ -14,16 +14,18 @@ import contextlib
 import functools
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 
 from dmbot.config import AccountSettings, Settings, webhook_url_problem
 from dmbot.doctor import checkup
-from dmbot.errors import ConfigError, DmbotError
+from dmbot.errors import ConfigError, DmbotError, PermanentError
 from dmbot.store import Store
 from dmbot.twitter import client_from_settings, clients_from_settings
 from dmbot.twitter.client import XClient
+from dmbot.when import REPLAY_FORMAT, REPLAY_REACH, parse_when
 
 __all__ = ["add_commands", "clients_from_settings"]
 
@@ -159,12 +161,22 @@ async def _configured_webhook_id(client: XClient, settings: Settings) -> str:
 async def subscriptions_add(
     args: argparse.Namespace, settings: Settings, transport: Transport
 ) -> int:
-    async with _acting(settings, transport, args.account) as client:
-        await client.subscribe(args.webhook_id)
-    print(
-        f"Subscribed account {client.account_id} to the webhook; "
-        "events may take up to 10 seconds to start."
-    )
+    accounts = [_account(settings, args.account)] if args.account else settings.all_accounts
+    if not accounts:
+        _account(settings, None)  # raises: no account tokens configured
+    activity = settings.twitter.api == "activity"
+    for account in accounts:
+        async with client_from_settings(settings, account, transport=transport) as client:
+            try:
+                await client.subscribe(args.webhook_id)
+            except PermanentError as exc:
+                if exc.code != 355 and exc.status != 409:
+                    raise
+                print(f"Account {account.user_id} was subscribed already.")
+                continue
+        what = " (dm.received and dm.sent)" if activity else ""
+        print(f"Subscribed account {account.user_id} to the webhook{what}.")
+    print("Events may take up to 10 seconds to start.")
     return 0
 
 
@@ -173,6 +185,16 @@ async def subscriptions_list(
     args: argparse.Namespace, settings: Settings, transport: Transport
 ) -> int:
     async with _acting(settings, transport) as client:
+        if settings.twitter.api == "activity":
+            hook = await client.webhook_id(args.webhook_id)
+            found = [s for s in await client.activity.all() if s.webhook_id == hook]
+            if not found:
+                print("No subscriptions. Add them with `dmbot subscriptions add`.")
+            for sub in found:
+                print(
+                    f"{sub.user_id}  {sub.event_type}  subscription {sub.id}  tag {sub.tag or '-'}"
+                )
+            return 0
         subs = await client.list_subscriptions(args.webhook_id)
     if not subs.user_ids:
         print("No subscriptions. Add one with `dmbot subscriptions add`.")
@@ -197,9 +219,46 @@ async def subscriptions_count(
 ) -> int:
     async with _acting(settings, transport) as client:
         count = await client.subscription_count()
+    if settings.twitter.api == "activity":
+        print(
+            f"{count.subscriptions_count_all} X Activity API subscriptions "
+            f"({count.subscriptions_count_direct_messages} for Direct Messages)."
+        )
+        return 0
     print(
         f"{count.subscriptions_count_all} of {count.provisioned_count} subscriptions used "
         f"({count.subscriptions_count_direct_messages} for Direct Messages only)."
+    )
+    return 0
+
+
+# -- replay ----------------------------------------------------------------------
+
+
+@_command
+async def replay(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+    now = datetime.now(UTC)
+    start, end = parse_when(args.from_, now, "--from"), parse_when(args.to, now, "--to")
+    reach = REPLAY_REACH.get(settings.twitter.api)
+    if reach is not None and start < now - reach:
+        days = reach.total_seconds() / 86400
+        span = f"{days:g} days" if days >= 1 else f"{reach.total_seconds() / 3600:g} hours"
+        raise ConfigError(
+            f"--from {start:%Y-%m-%d %H:%M} UTC is too far back: X replays the last {span} "
+            f"on twitter.api {settings.twitter.api}"
+        )
+    if not start < end:
+        raise ConfigError(
+            f"--from ({start:%Y-%m-%d %H:%M}) must come before --to ({end:%Y-%m-%d %H:%M})"
+        )
+    async with _acting(settings, transport) as client:
+        job = await client.replay(
+            start.strftime(REPLAY_FORMAT), end.strftime(REPLAY_FORMAT), args.webhook_id
+        )
+    print(
+        f"X accepted replay job {job.job_id}: the events of {start:%Y-%m-%d %H:%M} to "
+        f"{end:%Y-%m-%d %H:%M} UTC come through the webhook again, and dmbot drops "
+        "those it has handled already."
     )
     return 0
 
@@ -322,8 +381,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     subs = subparsers.add_parser("subscriptions", help="subscribe accounts to the webhook")
     actions = subs.add_subparsers(dest="subscriptions_command", required=True, metavar="ACTION")
-    p = actions.add_parser("add", help="subscribe an account (its own tokens)")
-    p.add_argument("--account", metavar="USER_ID", help="default: the bot account")
+    p = actions.add_parser("add", help="subscribe the accounts (each with its own tokens)")
+    p.add_argument("--account", metavar="USER_ID", help="only this one (default: every account)")
     p.set_defaults(func=subscriptions_add)
     p = actions.add_parser("list", help="the subscribed accounts")
     p.set_defaults(func=subscriptions_list)
@@ -335,8 +394,27 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     for name in ("add", "list", "remove"):
         actions.choices[name].add_argument(
-            "--webhook-id", help="enterprise: the webhook (default: the only one)"
+            "--webhook-id", help="enterprise, v2, activity: the webhook (default: the only one)"
         )
+    actions.choices["add"].description = (
+        "Subscribe accounts to the webhook, each with its own tokens: every configured "
+        "account, or the one --account names. On the X Activity API (twitter.api: activity) "
+        "each account gets a dm.received and a dm.sent subscription."
+    )
+
+    p = subparsers.add_parser(
+        "replay",
+        help="have X deliver a past window again (dedupe drops what was handled)",
+        description=(
+            "Ask X to deliver the events of a past window again through the webhook: "
+            "v2 and activity webhooks reach back 24 hours, enterprise 5 days. Times are "
+            "UTC: 2026-12-06T10:00, 202612061000, or a duration ago such as 2h or 30m."
+        ),
+    )
+    p.add_argument("--from", dest="from_", required=True, metavar="WHEN", help="window start")
+    p.add_argument("--to", default="now", metavar="WHEN", help="window end (default: now)")
+    p.add_argument("--webhook-id", help="the webhook (default: the only one)")
+    p.set_defaults(func=replay)
 
     accounts = subparsers.add_parser("accounts", help="add accounts the bot answers for")
     acts = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")

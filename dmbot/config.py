@@ -81,8 +81,8 @@ class TwitterSettings:
     api_url: str = field(
         default="https://api.twitter.com", metadata=rule.http_url(empty_ok=False, strip_slash=True)
     )
-    api: Literal["premium", "enterprise"] = field(
-        default="premium", metadata=rule.choice("premium", "enterprise")
+    api: Literal["premium", "enterprise", "v2", "activity"] = field(
+        default="premium", metadata=rule.choice("premium", "enterprise", "v2", "activity")
     )
     send_api: Literal["v1.1", "v2"] = field(default="v1.1", metadata=rule.choice("v1.1", "v2"))
     app_id: str = field(default="", metadata=rule.text())
@@ -140,6 +140,10 @@ class SenderSettings:
     concurrency: int = field(default=16, metadata=rule.integer(1))
     backoff_base: float = field(default=1.0, metadata=rule.seconds())
     backoff_max: float = field(default=300.0, metadata=rule.seconds())
+    account_daily: int = field(default=1000, metadata=rule.integer(1))
+    """DMs one account may send in 24 hours (X's replies to received DMs excepted)."""
+    app_daily: int = field(default=15000, metadata=rule.integer(1))
+    """DMs all accounts of the app may send in 24 hours."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ from dmbot.config import AccountSettings, Settings, webhook_url_problem
 from dmbot.errors import DmbotError
 from dmbot.store import Store, open_store
 from dmbot.twitter import client_from_settings
+from dmbot.twitter.subscriptions import BOT_EVENT_TYPES
 
 __all__ = ["Checklist", "checkup"]
 
@@ -208,7 +209,21 @@ async def _check_subscribed(
     webhook_id: str | None,
 ) -> None:
     async with client_from_settings(settings, account, transport=transport) as client:
-        if await client.check_subscription(webhook_id):
+        if settings.twitter.api == "activity":
+            have = {
+                s.event_type for s in await client.activity.mine() if s.webhook_id == webhook_id
+            }
+            missing = [t for t in BOT_EVENT_TYPES if t not in have]
+            if not missing:
+                types = " and ".join(BOT_EVENT_TYPES)
+                check.ok(f"account {account.user_id} is subscribed to {types} on the webhook")
+                return
+            check.fail(
+                f"account {account.user_id} has no {' or '.join(missing)} subscription on "
+                f"webhook {webhook_id}",
+                f"run `dmbot subscriptions add --account {account.user_id}`",
+            )
+        elif await client.check_subscription(webhook_id):
             check.ok(f"account {account.user_id} is subscribed")
         else:
             check.fail(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from dmbot.config import AccountSettings, Settings
+from dmbot.twitter.bearer import AppToken
 from dmbot.twitter.client import (
     AccessToken,
     RequestToken,
@@ -51,6 +52,7 @@ def client_from_settings(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     limiter: RateLimiter | None = None,
+    app_token: AppToken | None = None,
 ) -> XClient:
     """An X client of the configured app, acting for ``account``.
 
@@ -59,6 +61,7 @@ def client_from_settings(
         account: the account whose tokens sign; None for the app alone (the PIN flow).
         transport: the httpx transport to X (the emulator's, in tests).
         limiter: the app's shared rate limiter; a private one by default.
+        app_token: the app's shared bearer token holder; a private one by default.
 
     Raises:
         ConfigError: the consumer key or secret is not set.
@@ -74,24 +77,32 @@ def client_from_settings(
         api=t.api,
         bearer_token=t.bearer_token,
         transport=transport,
-        limiter=limiter,
+        limiter=limiter
+        or RateLimiter(
+            account_daily=settings.sender.account_daily, app_daily=settings.sender.app_daily
+        ),
         account_id=account.user_id if account else "",
+        app_token=app_token,
     )
 
 
 def clients_from_settings(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> dict[str, XClient]:
-    """One client per managed account (the bot account first), sharing one rate limiter.
+    """One client per managed account (the bot account first), sharing one rate limiter
+    and one bearer token.
 
     Without a consumer key there is no X app to act for, and no clients.
     """
     if not settings.twitter.consumer_key:
         return {}
-    limiter = RateLimiter()
+    limiter = RateLimiter(
+        account_daily=settings.sender.account_daily, app_daily=settings.sender.app_daily
+    )
+    token = AppToken(settings.twitter.bearer_token)
     return {
         account.user_id: client_from_settings(
-            settings, account, transport=transport, limiter=limiter
+            settings, account, transport=transport, limiter=limiter, app_token=token
         )
         for account in settings.all_accounts
     }

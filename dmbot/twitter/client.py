@@ -28,11 +28,13 @@ import httpx
 
 from dmbot.errors import ConfigError, PermanentError
 from dmbot.twitter import authorization, welcome
+from dmbot.twitter.bearer import AppToken, fetch_app_token
 from dmbot.twitter.errors import error_from_exception, error_from_response
 from dmbot.twitter.oauth import AccessToken, OAuth1, RequestToken
 from dmbot.twitter.paths import (
     Call,
     ManagementPaths,
+    ReplayJob,
     SubscriptionCount,
     Subscriptions,
     Webhook,
@@ -40,6 +42,7 @@ from dmbot.twitter.paths import (
 )
 from dmbot.twitter.ratelimit import RateLimiter
 from dmbot.twitter.results import SentDM, User
+from dmbot.twitter.subscriptions import BOT_EVENT_TYPES, ActivitySubscriptions
 from dmbot.twitter.transport import default_transport
 from dmbot.twitter.welcome import WelcomeMessage, WelcomeMessageRule
 from dmbot.types import JSON, JSONObject
@@ -70,9 +73,11 @@ class XClient:
         token_secret: the account's access token secret.
         api_url: X's base URL, or the emulator's.
         env_name: the premium environment label (exact case matters to X).
-        api: management generation: ``premium``, ``enterprise`` or ``v2``.
+        api: management generation: ``premium``, ``enterprise``, ``v2`` or ``activity``.
         bearer_token: the app's bearer token, used for calls X documents with
-            it; without one those calls use the account's tokens.
+            it. Without one, v2 and activity clients obtain it from the
+            consumer key and secret (:mod:`.bearer`); premium and enterprise
+            ones sign those calls with the account's tokens.
         transport: the httpx transport (``httpx.ASGITransport`` for the emulator).
         timeout: seconds to wait for X.
         limiter: the app's shared limiter; a private one by default.
@@ -81,6 +86,8 @@ class XClient:
             before raising :class:`~dmbot.errors.RateLimited`.
         clock: the time source for OAuth timestamps.
         nonce: the source of OAuth nonces (default: random).
+        app_token: the app's bearer token holder, shared by its clients (a
+            private one by default).
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class XClient:
         max_wait: float = 0.0,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] | None = None,
+        app_token: AppToken | None = None,
     ) -> None:
         if not consumer_key or not consumer_secret:
             raise ConfigError(
@@ -114,7 +122,9 @@ class XClient:
         self.account_id = account_id or (token.split("-", 1)[0] if "-" in token else "")
         self.max_wait = max_wait
         self._consumer = (consumer_key, consumer_secret)
-        self._bearer = bearer_token
+        self._app_token = app_token if app_token is not None else AppToken(bearer_token)
+        # v2 webhooks and XAA listings take nothing but the bearer token.
+        self._fetch_bearer = self.paths.generation in ("v2", "activity")
         self._clock = clock
         self._nonce = nonce
         self._user = self._oauth(token, token_secret)
@@ -123,6 +133,8 @@ class XClient:
             transport=transport if transport is not None else default_transport(),
             timeout=timeout,
         )
+        self.activity = ActivitySubscriptions(self._run, self.account_id)
+        """This account's X Activity API subscriptions (``twitter.api: activity``)."""
 
     def __repr__(self) -> str:
         return f"XClient(account_id={self.account_id!r}, api_url={self.api_url!r})"
@@ -189,10 +201,13 @@ class XClient:
         """
         endpoint = f"{method} {path}"
         key = name or endpoint
-        use_bearer = bearer and bool(self._bearer) and auth is None
+        use_bearer = bearer and auth is None and (bool(self._app_token.known) or self._fetch_bearer)
         account = "" if use_bearer else self.account_id
         await self.limiter.acquire(account, key, max_wait=self.max_wait)
-        headers = {"Authorization": f"Bearer {self._bearer}"} if use_bearer else None
+        headers = None
+        if use_bearer:
+            token = await self._app_token.get(self._fetch_app_token)
+            headers = {"Authorization": f"Bearer {token}"}
         try:
             response = await self._http.request(
                 method,
@@ -210,6 +225,9 @@ class XClient:
         if not response.is_success:
             raise error_from_response(response, endpoint=endpoint)
         return response
+
+    async def _fetch_app_token(self) -> str:
+        return await fetch_app_token(self._http, *self._consumer)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
         response = await self.request(method, path, **kwargs)
@@ -256,6 +274,7 @@ class XClient:
         if custom_profile_id:
             create["custom_profile_id"] = custom_profile_id
         body = {"event": {"type": "message_create", "message_create": create}}
+        self.limiter.check_budget(self.account_id, recipient_id)
         data = await self._json("POST", DM_SEND, json=body)
         event = data.get("event", {}) if isinstance(data, dict) else {}
         self.limiter.sent_dm(self.account_id, recipient_id)
@@ -273,6 +292,7 @@ class XClient:
         if media_id:
             body["attachments"] = [{"media_id": media_id}]
         path = f"/2/dm_conversations/with/{quote(participant_id, safe='')}/messages"
+        self.limiter.check_budget(self.account_id, participant_id)
         data = await self._json("POST", path, json=body, name="POST /2/dm_conversations/messages")
         inner = data.get("data", {}) if isinstance(data, dict) else {}
         self.limiter.sent_dm(self.account_id, participant_id)
@@ -334,12 +354,23 @@ class XClient:
         )
 
     async def subscribe(self, webhook_id: str | None = None) -> None:
-        """Subscribe the acting account (its own tokens) to the webhook."""
-        await self._run(self.paths.subscribe(await self.webhook_id(webhook_id)))
+        """Subscribe the acting account (its own tokens) to the webhook.
+
+        On the X Activity API: to ``dm.received`` and ``dm.sent`` on the webhook.
+        """
+        hook = await self.webhook_id(webhook_id)
+        if self.paths.generation == "activity":
+            await self.activity.add(hook)
+            return
+        await self._run(self.paths.subscribe(hook))
 
     async def check_subscription(self, webhook_id: str | None = None) -> bool:
-        """True if the acting account is subscribed."""
-        call = self.paths.check_subscription(await self.webhook_id(webhook_id))
+        """True if the acting account is subscribed (XAA: to every DM event type a bot needs)."""
+        hook = await self.webhook_id(webhook_id)
+        if self.paths.generation == "activity":
+            have = {s.event_type for s in await self.activity.mine() if s.webhook_id == hook}
+            return set(BOT_EVENT_TYPES) <= have
+        call = self.paths.check_subscription(hook)
         try:
             return self.paths.subscribed(await self._run(call))
         except PermanentError as exc:
@@ -350,17 +381,40 @@ class XClient:
 
     async def list_subscriptions(self, webhook_id: str | None = None) -> Subscriptions:
         """The accounts subscribed to the webhook."""
-        call = self.paths.list_subscriptions(await self.webhook_id(webhook_id))
-        return self.paths.subscriptions(await self._run(call))
+        hook = await self.webhook_id(webhook_id)
+        if self.paths.generation == "activity":
+            found = [s for s in await self.activity.all() if s.webhook_id == hook]
+            users = tuple(dict.fromkeys(s.user_id for s in found))
+            return Subscriptions(webhook_id=hook, webhook_url="", application_id="", user_ids=users)
+        return self.paths.subscriptions(await self._run(self.paths.list_subscriptions(hook)))
 
     async def remove_subscription(self, user_id: str, webhook_id: str | None = None) -> None:
-        """Unsubscribe ``user_id``."""
-        call = self.paths.remove_subscription(await self.webhook_id(webhook_id), user_id)
-        await self._run(call)
+        """Unsubscribe ``user_id`` (XAA: delete its subscriptions on the webhook)."""
+        hook = await self.webhook_id(webhook_id)
+        if self.paths.generation == "activity":
+            if not await self.activity.remove(user_id, hook):
+                raise PermanentError(
+                    f"Account {user_id} has no X Activity API subscription on webhook {hook}: "
+                    "nothing to remove (`dmbot subscriptions list` shows them)",
+                    status=404,
+                )
+            return
+        await self._run(self.paths.remove_subscription(hook, user_id))
 
     async def subscription_count(self) -> SubscriptionCount:
-        """How many subscriptions the app has, and its allowance."""
+        """How many subscriptions the app has, and its allowance (XAA: no allowance given)."""
+        if self.paths.generation == "activity":
+            found = await self.activity.all()
+            dms = sum(s.event_type.startswith("dm.") for s in found)
+            return SubscriptionCount("", len(found), dms, 0)
         return self.paths.count(await self._run(self.paths.subscription_count()))
+
+    async def replay(
+        self, from_date: str, to_date: str, webhook_id: str | None = None
+    ) -> ReplayJob:
+        """Ask X to deliver the window again (``yyyymmddhhmm``, UTC) through the webhook."""
+        hook = await self.webhook_id(webhook_id)
+        return self.paths.replay_job(await self._run(self.paths.replay(hook, from_date, to_date)))
 
     # -- accounts --------------------------------------------------------------
     async def verify_credentials(self) -> User:

@@ -24,7 +24,14 @@ import httpx
 
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
 
-__all__ = ["HINTS", "XErrorBody", "error_from_exception", "error_from_response", "parse_error_body"]
+__all__ = [
+    "HINTS",
+    "PROBLEM_HINTS",
+    "XErrorBody",
+    "error_from_exception",
+    "error_from_response",
+    "parse_error_body",
+]
 
 RATE_LIMIT_CODE = 88
 INTERNAL_ERROR_CODE = 131
@@ -94,12 +101,57 @@ HINTS: dict[int, str] = {
 }
 
 
+PROBLEM_HINTS: dict[str, str] = {
+    "invalid-request": (
+        "X found the request malformed: check the values sent (ids, dates, event types); "
+        "it will fail the same way again"
+    ),
+    "resource-not-found": (
+        "X does not know that resource: check the webhook, subscription or user id "
+        "(`dmbot webhooks list`, `dmbot subscriptions list`)"
+    ),
+    "not-authorized-for-resource": (
+        "these credentials may not use that resource: DM subscriptions and sends need the "
+        "account's own tokens, and the app needs Read, Write and Direct Messages permission"
+    ),
+    "client-forbidden": (
+        "the app may not use this endpoint: attach it to a Project with access to it "
+        "(developer portal), or pick the twitter.api your access level has"
+    ),
+    "unsupported-authentication": (
+        "this endpoint takes another kind of authentication: v2 webhooks and listings take "
+        "the app's bearer token (twitter.bearer_token, or dmbot gets one from the consumer "
+        "key and secret), subscriptions and sends the account's OAuth 1.0a tokens"
+    ),
+    "usage-capped": (
+        "the app's usage cap is reached (pay-per-use credits or the monthly cap): add "
+        "credits or raise the plan in the developer portal"
+    ),
+    "conflict": "it conflicts with something that already exists on X: nothing to do",
+    "duplicate-rules": "it exists already on X: nothing to do",
+    "disallowed-resource": "X does not allow this request on that resource",
+    "resource-unavailable": (
+        "that resource is unavailable (a suspended or protected account, a deleted webhook)"
+    ),
+    "field-unauthorized": "these credentials may not read a field of the answer",
+}
+"""What to do about v2's RFC 7807 problems, by the last segment of their ``type``."""
+
+
 @dataclass(frozen=True, slots=True)
 class XErrorBody:
-    """What an error body says, whatever its shape."""
+    """What an error body says, whatever its shape.
+
+    Attributes:
+        code: X's v1.1 error code, if any.
+        message: X's words.
+        problem: a v2 problem's kind: the last segment of its ``type``
+            (``invalid-request``, ``resource-not-found``, ...), if any.
+    """
 
     code: int | None
     message: str
+    problem: str | None = None
 
 
 def parse_error_body(response: httpx.Response) -> XErrorBody:
@@ -110,6 +162,7 @@ def parse_error_body(response: httpx.Response) -> XErrorBody:
         text = " ".join(response.text.split())
         return XErrorBody(None, text[:200])
     if isinstance(data, dict):
+        problem = _problem(data)
         errors = data.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
@@ -117,14 +170,23 @@ def parse_error_body(response: httpx.Response) -> XErrorBody:
             message = str(first.get("message") or first.get("detail") or "")
             if not message and "title" in data:
                 message = str(data.get("detail") or data["title"])
-            return XErrorBody(code if isinstance(code, int) else None, message)
+            problem = problem or _problem(first)
+            return XErrorBody(code if isinstance(code, int) else None, message, problem)
         if "title" in data or "detail" in data:
             # v2 problem object: the title names the problem type, detail the instance.
             parts = [str(data[k]) for k in ("title", "detail") if data.get(k)]
-            return XErrorBody(None, ": ".join(parts))
+            return XErrorBody(None, ": ".join(parts), problem)
         if "error" in data:
             return XErrorBody(None, str(data["error"]))
     return XErrorBody(None, " ".join(response.text.split())[:200])
+
+
+def _problem(data: dict[str, object]) -> str | None:
+    """``https://api.x.com/2/problems/invalid-request`` -> ``invalid-request``."""
+    kind = data.get("type")
+    if not isinstance(kind, str) or "/problems/" not in kind:
+        return None
+    return kind.rstrip("/").rpartition("/")[2] or None
 
 
 def _reset_at(response: httpx.Response, now: float) -> float:
@@ -165,6 +227,8 @@ def error_from_response(
     body = parse_error_body(response)
     code = body.code
     said = f"HTTP {status}" + (f", code {code}" if code is not None else "")
+    if body.problem:
+        said += f" ({body.problem})"
     what = f"X answered {endpoint} with {said}"
     if body.message:
         what += f": {body.message.rstrip('.')}"
@@ -182,7 +246,7 @@ def error_from_response(
         return TransientError(
             f"{what}. X had a temporary problem; retry later.", status=status, code=code
         )
-    hint = HINTS.get(code) if code is not None else None
+    hint = HINTS.get(code) if code is not None else PROBLEM_HINTS.get(body.problem or "")
     if code == BAD_REQUEST_CODE and "webhooks" not in endpoint:
         # X says 214 for any malformed request; only on a webhook is the URL to blame.
         hint = BAD_REQUEST_HINT

@@ -18,16 +18,22 @@ from dmbot.errors import ConfigError
 from dmbot.types import JSON, JSONObject
 
 __all__ = [
+    "GENERATIONS",
+    "ActivityPaths",
     "Call",
     "EnterprisePaths",
     "ManagementPaths",
     "PremiumPaths",
+    "ReplayJob",
     "SubscriptionCount",
     "Subscriptions",
     "V2Paths",
     "Webhook",
     "paths_for",
 ]
+
+GENERATIONS = ("premium", "enterprise", "v2", "activity")
+"""The values of ``twitter.api``: which of X's management APIs the app uses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,14 @@ class SubscriptionCount:
     subscriptions_count_all: int
     subscriptions_count_direct_messages: int
     provisioned_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayJob:
+    """A replay X accepted: the window's events come again through the webhook."""
+
+    job_id: str
+    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,7 @@ class ManagementPaths(Protocol):
     def list_subscriptions(self, webhook_id: str) -> Call: ...
     def remove_subscription(self, webhook_id: str, user_id: str) -> Call: ...
     def subscription_count(self) -> Call: ...
+    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call: ...
 
     def webhook(self, data: JSON) -> Webhook: ...
     def webhooks(self, data: JSON) -> list[Webhook]: ...
@@ -105,6 +120,7 @@ class ManagementPaths(Protocol):
     def subscribed(self, data: JSON) -> bool: ...
     def subscriptions(self, data: JSON) -> Subscriptions: ...
     def count(self, data: JSON) -> SubscriptionCount: ...
+    def replay_job(self, data: JSON) -> ReplayJob: ...
 
 
 def _seg(value: str) -> str:
@@ -130,8 +146,17 @@ def _webhook(data: JSON) -> Webhook:
     )
 
 
+def _replay_job(data: JSON) -> ReplayJob:
+    if not isinstance(data, dict):
+        data = {}
+    return ReplayJob(str(data.get("job_id", "")), str(data.get("created_at", "")))
+
+
 class _V11:
     """Answers shared by premium and enterprise v1.1."""
+
+    def replay_job(self, data: JSON) -> ReplayJob:
+        return _replay_job(data)
 
     def webhook(self, data: JSON) -> Webhook:
         return _webhook(data)
@@ -213,6 +238,12 @@ class PremiumPaths(_V11):
         path = "/1.1/account_activity/all/subscriptions/count.json"
         return Call("GET", path, "GET subscriptions/count", bearer=True)
 
+    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call:
+        raise ConfigError(
+            "X's premium Account Activity API has no replay: set twitter.api to "
+            "enterprise, v2 or activity (the replay of v2 webhooks covers the last 24 hours)"
+        )
+
 
 class EnterprisePaths(_V11):
     """v1.1 enterprise: ``/1.1/account_activity/webhooks/...``."""
@@ -252,6 +283,11 @@ class EnterprisePaths(_V11):
     def subscription_count(self) -> Call:
         path = "/1.1/account_activity/subscriptions/count.json"
         return Call("GET", path, "GET subscriptions/count", bearer=True)
+
+    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call:
+        path = f"/1.1/account_activity/replay/webhooks/{_seg(webhook_id)}/subscriptions/all.json"
+        params = {"from_date": from_date, "to_date": to_date}
+        return Call("POST", path, "POST replay", params=params)
 
 
 def _data(data: JSON) -> Any:
@@ -298,6 +334,13 @@ class V2Paths:
         path = "/2/account_activity/subscriptions/count"
         return Call("GET", path, "GET subscriptions/count", bearer=True)
 
+    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call:
+        body = {"webhook_id": webhook_id, "from_date": from_date, "to_date": to_date}
+        return Call("POST", "/2/webhooks/replay", "POST webhooks/replay", json=body, bearer=True)
+
+    def replay_job(self, data: JSON) -> ReplayJob:
+        return _replay_job(_data(data))
+
     def webhook(self, data: JSON) -> Webhook:
         return _webhook(_data(data))
 
@@ -320,8 +363,14 @@ class V2Paths:
         return _V11().count(_data(data))
 
 
+class ActivityPaths(V2Paths):
+    """The X Activity API: v2 webhooks; subscriptions per event type (:mod:`.subscriptions`)."""
+
+    generation = "activity"
+
+
 def paths_for(api: str, env_name: str = "production") -> ManagementPaths:
-    """The management path set of ``api``: ``premium``, ``enterprise`` or ``v2``.
+    """The management path set of ``api``: ``premium``, ``enterprise``, ``v2`` or ``activity``.
 
     Raises:
         ConfigError: ``api`` names no known generation.
@@ -332,7 +381,9 @@ def paths_for(api: str, env_name: str = "production") -> ManagementPaths:
         return EnterprisePaths()
     if api == "v2":
         return V2Paths()
+    if api == "activity":
+        return ActivityPaths()
     raise ConfigError(
         f"twitter.api is {api!r}, which names no X API generation; "
-        "use 'premium' (with env_name), 'enterprise' or 'v2'"
+        "use 'premium' (with env_name), 'enterprise', 'v2' or 'activity'"
     )

@@ -183,6 +183,36 @@ class RateLimiter:
         self._check(f"account {account}", budget.account_sent, budget.account_limit)
         self._check("the app", budget.app_sent, budget.app_limit)
 
+    def check_budget(self, account: str, peer: str) -> None:
+        """Refuse a DM the daily budget has no room for (a free reply always has room).
+
+        The budgets (``sender.account_daily``, ``sender.app_daily``) are a ceiling:
+        X's pages disagree on its numbers, and its ``x-rate-limit-*`` headers are
+        the other limit, kept per endpoint.
+
+        Raises:
+            RateLimited: the budget is used up until the oldest counted send is a day old.
+        """
+        now = self._clock()
+        grants = self._grants.get((account, peer))
+        if grants and any(g.expires_at > now and g.left > 0 for g in grants):
+            return
+        budget = self.budget(account)
+        for sends, used, limit, who in (
+            (self._account_sends.get(account), budget.account_sent, budget.account_limit, account),
+            (self._app_sends, budget.app_sent, budget.app_limit, "the app"),
+        ):
+            if sends and used >= limit:
+                until = sends[0] + DAY
+                when = time.strftime("%H:%M:%S", time.localtime(until))
+                raise RateLimited(
+                    f"{who} has sent its {limit} Direct Messages allowed in 24 hours "
+                    f"(sender.{'app' if who == 'the app' else 'account'}_daily); dmbot sends "
+                    f"again at {when}, when the oldest send leaves the window",
+                    reset_at=until,
+                    status=0,
+                )
+
     def budget(self, account: str) -> Budget:
         """The sends counted for ``account`` and for the app in the last 24 hours."""
         since = self._clock() - DAY
