@@ -142,3 +142,43 @@ def test_code_214_blames_the_url_only_on_a_webhook_call() -> None:
     assert "answer the CRC within 3 seconds" in str(error)
     error = error_from_response(answer(400, v11(214, "Bad request.")), endpoint=SEND)
     assert "CRC" not in str(error) and "webhook" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "fix"),
+    [
+        ("invalid-request", 400, "X found the request malformed"),
+        ("resource-not-found", 404, "dmbot webhooks list"),
+        ("not-authorized-for-resource", 403, "account's own tokens"),
+        ("client-forbidden", 403, "attach it to a Project"),
+        ("unsupported-authentication", 403, "bearer token"),
+        ("usage-capped", 429, "usage cap"),
+        ("resource-unavailable", 403, "suspended"),
+    ],
+)
+def test_v2_problems_carry_their_kind_and_a_fix(kind: str, status: int, fix: str) -> None:
+    for host in ("api.twitter.com", "api.x.com"):
+        problem = {
+            "title": "Some Title",
+            "detail": "What X says.",
+            "type": f"https://{host}/2/problems/{kind}",
+            "status": status,
+        }
+        error = error_from_response(answer(status, problem), endpoint="POST /2/webhooks")
+        text = str(error)
+        assert f"HTTP {status} ({kind}): Some Title: What X says." in text
+        assert fix in text, text
+
+
+def test_a_problem_inside_the_errors_list_is_read() -> None:
+    body = {
+        "errors": [
+            {
+                "message": "Subscription exists",
+                "type": "https://api.x.com/2/problems/conflict",
+            }
+        ]
+    }
+    error = error_from_response(answer(409, body), endpoint="POST /2/activity/subscriptions")
+    assert isinstance(error, PermanentError) and error.status == 409
+    assert "(conflict)" in str(error) and "nothing to do" in str(error)

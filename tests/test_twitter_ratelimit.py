@@ -145,3 +145,22 @@ def test_free_reply_grants_of_quiet_conversations_are_forgotten() -> None:
     limiter.received("bot", "new")
     # Only the conversation active in the last 24 hours keeps memory.
     assert list(limiter._grants) == [("bot", "new")]
+
+
+def test_the_daily_budgets_are_a_ceiling_that_free_replies_pass() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, account_daily=2, app_daily=3)
+    for peer in ("p1", "p2"):
+        limiter.check_budget("a", peer)
+        limiter.sent_dm("a", peer)
+    with pytest.raises(RateLimited, match=r"sender\.account_daily") as raised:
+        limiter.check_budget("a", "p3")
+    assert raised.value.reset_at == pytest.approx(clock.now + 86400.0)
+    limiter.received("a", "p3")  # p3 wrote: up to 5 replies do not count
+    limiter.check_budget("a", "p3")
+    limiter.check_budget("b", "p1")
+    limiter.sent_dm("b", "p1")
+    with pytest.raises(RateLimited, match=r"sender\.app_daily"):
+        limiter.check_budget("c", "p1")
+    clock.now += 86400.0 + 1
+    limiter.check_budget("a", "p4")  # the oldest sends left the window

@@ -236,8 +236,10 @@ def error_from_response(
     if status in (420, 429) or code == RATE_LIMIT_CODE:
         reset_at = _reset_at(response, clock())
         when = time.strftime("%H:%M:%S", time.localtime(reset_at))
+        capped = PROBLEM_HINTS.get(body.problem or "") if body.problem == "usage-capped" else None
+        advice = f"{capped[0].upper()}{capped[1:]}; " if capped else "Rate limit reached: "
         return RateLimited(
-            f"{what}. Rate limit reached: wait until {when} before calling it again.",
+            f"{what}. {advice}wait until {when} before calling it again.",
             reset_at=reset_at,
             status=status,
             code=code,

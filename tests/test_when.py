@@ -1,0 +1,39 @@
+"""Times on the command line (`dmbot replay --from WHEN --to WHEN`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dmbot.errors import ConfigError
+from dmbot.when import parse_when
+
+NOW = datetime(2026, 12, 6, 12, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("now", NOW),
+        ("202612061000", datetime(2026, 12, 6, 10, 0, tzinfo=UTC)),
+        ("2026-12-06T10:00", datetime(2026, 12, 6, 10, 0, tzinfo=UTC)),
+        ("2026-12-06T10:00Z", datetime(2026, 12, 6, 10, 0, tzinfo=UTC)),
+        ("2026-12-06T11:00+01:00", datetime(2026, 12, 6, 10, 0, tzinfo=UTC)),
+        ("2h", NOW - timedelta(hours=2)),
+        ("1h30m", NOW - timedelta(minutes=90)),
+    ],
+)
+def test_the_forms_people_write(text: str, expected: datetime) -> None:
+    assert parse_when(text, NOW, "--from") == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "12:00pm", ""])
+def test_anything_else_says_what_to_write(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"--from .* is not a time; write 2026-12-06T10:00"):
+        parse_when(text, NOW, "--from")
+
+
+def test_the_future_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--to 2026-12-07 12:30 UTC is in the future"):
+        parse_when("2026-12-07T12:30", NOW, "--to")
