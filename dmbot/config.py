@@ -46,6 +46,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SqliteSettings",
+    "StreamSettings",
     "TwitterSettings",
     "WebhookSettings",
     "load_settings",
@@ -147,6 +148,16 @@ class SenderSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StreamSettings:
+    """The X Activity API stream (``delivery: stream``), in seconds."""
+
+    silence: float = field(default=60.0, metadata=rule.seconds())
+    backoff_base: float = field(default=1.0, metadata=rule.seconds())
+    backoff_max: float = field(default=320.0, metadata=rule.seconds())
+    lease_ttl: float = field(default=15.0, metadata=rule.seconds())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingSettings:
     level: Literal["debug", "info", "warning", "error"] = field(
         default="info", metadata=rule.choice("debug", "info", "warning", "error")
@@ -184,6 +195,12 @@ class Settings:
     accounts: tuple[AccountSettings, ...] = field(default=(), metadata={"items": AccountSettings})
     bot: str | None = field(default=None, metadata=rule.bot_reference())
     store: str = field(default="sqlite:///dmbot.db", metadata=rule.store_url())
+    delivery: Literal["webhook", "stream"] = field(
+        default="webhook", metadata=rule.choice("webhook", "stream")
+    )
+    stream: StreamSettings = field(
+        default_factory=StreamSettings, metadata={"section": StreamSettings}
+    )
     engine: EngineSettings = field(
         default_factory=EngineSettings, metadata={"section": EngineSettings}
     )
@@ -332,6 +349,14 @@ def _build(root: yaml.Node | None, source: str, env: Mapping[str, str], at: int 
             lines["sender"].get("backoff_max", lines["sender"].get("backoff_base")),
             f"sender.backoff_max ({cap:g} s) is shorter than sender.backoff_base ({base:g} s); "
             "raise backoff_max or lower backoff_base",
+        )
+
+    token_known = twitter.get("bearer_token") or twitter.get("consumer_key")
+    if kwargs.get("delivery") == "stream" and not token_known:
+        r.add(
+            cf.line_of(top["delivery"][0]) if "delivery" in top else None,
+            "delivery: stream needs the app's bearer token: set twitter.bearer_token, or "
+            "twitter.consumer_key (with the secret) for dmbot to obtain it",
         )
 
     seen: dict[str, int | None] = {}

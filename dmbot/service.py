@@ -25,7 +25,8 @@ from dmbot.config import Settings
 from dmbot.pressure import Pressure
 from dmbot.script import bot_from_settings
 from dmbot.store import Store, open_store
-from dmbot.twitter import clients_from_settings
+from dmbot.stream import ActivityStream, StreamOptions
+from dmbot.twitter import client_from_settings, clients_from_settings
 from dmbot.twitter.client import XClient
 from dmbot.twitter.sender import Sender
 from dmbot.webhook import create_webhook_app
@@ -42,6 +43,8 @@ class Service:
         bot: the bot; by default the one ``settings.bot`` names (or none).
         store: the store; by default the one ``settings.store`` names.
         transport: the httpx transport to X (the emulator's, in tests).
+        stream_transport: the transport of the activity stream (``delivery:
+            stream``); it needs a real connection, so the network by default.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class Service:
         bot: Bot | None = None,
         store: Store | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        stream_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -68,6 +72,9 @@ class Service:
             consumer=self.instance_id,
         )
         self.transport = transport
+        self.stream_transport = stream_transport
+        self.stream: ActivityStream | None = None
+        self._app_client: XClient | None = None
         self.clients: Mapping[str, XClient] = {}
         self.sender: Sender | None = None
         self.worker: Worker | None = None
@@ -81,7 +88,11 @@ class Service:
             on_stored=self._stored,
             lifespan=self._lifespan,
             pressure=self.pressure,
+            report=self._report,
         )
+
+    def _report(self) -> dict[str, object]:
+        return {"stream": self.stream.status()} if self.stream is not None else {}
 
     def _stored(self) -> None:
         if self.worker is not None:
@@ -138,6 +149,9 @@ class Service:
             asyncio.create_task(worker.run(), name="dmbot-worker"),
             asyncio.create_task(sender.run(), name="dmbot-sender"),
         ]
+        if settings.delivery == "stream":
+            self.stream = self._activity_stream()
+            self._tasks.append(asyncio.create_task(self.stream.run(), name="dmbot-stream"))
         log.info(
             "instance %s: bot %s, store %s, webhook path %s, accounts %s",
             self.instance_id,
@@ -145,6 +159,29 @@ class Service:
             self.store.__class__.__name__,
             settings.webhook.path,
             ", ".join(sorted(self.clients)) or "none",
+        )
+
+    def _activity_stream(self) -> ActivityStream:
+        settings = self.settings
+        client = next(iter(self.clients.values()), None)
+        if client is None:
+            # No account tokens: a client of the app alone still has its bearer token.
+            client = client_from_settings(settings, None, transport=self.transport)
+            self._app_client = client
+        s = settings.stream
+        return ActivityStream(
+            self.store,
+            api_url=settings.twitter.api_url,
+            token=client.app_bearer_token,
+            holder=self.instance_id,
+            on_stored=self._stored,
+            options=StreamOptions(
+                silence=s.silence,
+                backoff_base=s.backoff_base,
+                backoff_max=s.backoff_max,
+                lease_ttl=s.lease_ttl,
+            ),
+            transport=self.stream_transport,
         )
 
     async def stop(self) -> None:
@@ -157,4 +194,8 @@ class Service:
         self._tasks = []
         for client in self.clients.values():
             await client.aclose()
+        if self._app_client is not None:
+            await self._app_client.aclose()
+            self._app_client = None
+        self.stream = None
         await self.store.close()

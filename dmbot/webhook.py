@@ -180,6 +180,7 @@ def create_webhook_app(
     on_stored: Callable[[], None] | None = None,
     lifespan: Lifespan[Starlette] | None = None,
     pressure: Pressure | None = None,
+    report: Callable[[], dict[str, object]] | None = None,
 ) -> Starlette:
     """The Starlette app serving ``path`` (CRC and deliveries) and ``/healthz``.
 
@@ -192,6 +193,7 @@ def create_webhook_app(
         on_stored: called after each stored delivery (wakes the worker).
         lifespan: the lifespan of the surrounding service (workers, sender).
         pressure: counts deliveries in flight, so the worker gives way to them.
+        report: more for ``/healthz`` to say (the activity stream's state).
     """
     secret = consumer_secret.encode()
 
@@ -211,10 +213,11 @@ def create_webhook_app(
 
     async def healthz(request: Request) -> Response:
         reachable = await store.ping()
-        return JSONResponse(
-            {"status": "ok" if reachable else "unavailable", "store": reachable},
-            status_code=200 if reachable else 503,
-        )
+        body: dict[str, object] = {"status": "ok" if reachable else "unavailable"}
+        body["store"] = reachable
+        if report is not None:
+            body.update(report())
+        return JSONResponse(body, status_code=200 if reachable else 503)
 
     routes = [
         Route(path, challenge, methods=["GET"]),

@@ -128,6 +128,18 @@ class Store(abc.ABC):
         """
         yield
 
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``, for ``ttl`` seconds.
+
+        Returns False while another holder has it. One process needs no lease
+        (always True); a shared store gives it to one instance at a time and
+        lets it lapse when its holder stops renewing (a killed instance).
+        """
+        return True
+
+    async def release(self, name: str, holder: str) -> None:  # noqa: B027 - optional hook
+        """Give up the lease ``name`` if ``holder`` has it."""
+
     # -- inbox -------------------------------------------------------------
     @abc.abstractmethod
     async def append(self, body: bytes, received_at: float, partition: str = "") -> str:

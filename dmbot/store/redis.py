@@ -392,6 +392,17 @@ class RedisStore(Store):
             return await self.outbox_rows.delivered(sent_id)
 
     # -- facts ---------------------------------------------------------------
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        with self._errors(f"take the lease {name}"):
+            got = await self.batch.script(
+                lua.ACQUIRE, [f"{self.prefix}:lease:{name}"], [holder, ms(ttl), 1]
+            )
+        return bool(got)
+
+    async def release(self, name: str, holder: str) -> None:
+        with self._errors(f"release the lease {name}"):
+            await self.batch.script(lua.RELEASE, [f"{self.prefix}:lease:{name}"], [holder])
+
     async def get_fact(self, key: str) -> str | None:
         with self._errors("read a fact"):
             value = await self.batch.call("HGET", f"{self.prefix}:facts", key)

@@ -229,6 +229,10 @@ class XClient:
     async def _fetch_app_token(self) -> str:
         return await fetch_app_token(self._http, *self._consumer)
 
+    async def app_bearer_token(self) -> str:
+        """The app's bearer token: ``twitter.bearer_token``, or obtained from the app's keys."""
+        return await self._app_token.get(self._fetch_app_token)
+
     async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
         response = await self.request(method, path, **kwargs)
         if not response.content:
