@@ -165,8 +165,17 @@ async def subscriptions_add(
     if not accounts:
         _account(settings, None)  # raises: no account tokens configured
     activity = settings.twitter.api == "activity"
+    stream = settings.delivery == "stream" and not args.webhook_id
     for account in accounts:
         async with client_from_settings(settings, account, transport=transport) as client:
+            if stream:
+                # No webhook: X delivers these on the activity stream only.
+                await client.activity.add("")
+                print(
+                    f"Subscribed account {account.user_id} to dm.received and dm.sent on the "
+                    "activity stream."
+                )
+                continue
             try:
                 await client.subscribe(args.webhook_id)
             except PermanentError as exc:
@@ -186,8 +195,10 @@ async def subscriptions_list(
 ) -> int:
     async with _acting(settings, transport) as client:
         if settings.twitter.api == "activity":
-            hook = await client.webhook_id(args.webhook_id)
-            found = [s for s in await client.activity.all() if s.webhook_id == hook]
+            found = await client.activity.all()
+            if settings.delivery != "stream" or args.webhook_id:
+                hook = await client.webhook_id(args.webhook_id)
+                found = [s for s in found if s.webhook_id == hook]
             if not found:
                 print("No subscriptions. Add them with `dmbot subscriptions add`.")
             for sub in found:
@@ -208,7 +219,12 @@ async def subscriptions_remove(
     args: argparse.Namespace, settings: Settings, transport: Transport
 ) -> int:
     async with _acting(settings, transport) as client:
-        await client.remove_subscription(args.user_id, args.webhook_id)
+        if settings.delivery == "stream" and not args.webhook_id:
+            if not await client.activity.remove(args.user_id, None):
+                print(f"dmbot: account {args.user_id} has no subscription.", file=sys.stderr)
+                return 1
+        else:
+            await client.remove_subscription(args.user_id, args.webhook_id)
     print(f"Removed the subscription of account {args.user_id}.")
     return 0
 

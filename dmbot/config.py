@@ -351,8 +351,15 @@ def _build(root: yaml.Node | None, source: str, env: Mapping[str, str], at: int 
             "raise backoff_max or lower backoff_base",
         )
 
+    stream = kwargs.get("delivery") == "stream"
+    if stream and twitter.get("api", "premium") != "activity" and "twitter.api" not in r.invalid:
+        r.add(
+            where.get("api") or (cf.line_of(top["delivery"][0]) if "delivery" in top else None),
+            "delivery: stream is the X Activity API's stream: set twitter.api: activity "
+            "(`dmbot subscriptions add` then subscribes the accounts for the stream)",
+        )
     token_known = twitter.get("bearer_token") or twitter.get("consumer_key")
-    if kwargs.get("delivery") == "stream" and not token_known:
+    if stream and not token_known:
         r.add(
             cf.line_of(top["delivery"][0]) if "delivery" in top else None,
             "delivery: stream needs the app's bearer token: set twitter.bearer_token, or "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 import httpx
 
@@ -17,7 +18,9 @@ from dmbot import crc
 from dmbot.config import AccountSettings, Settings, webhook_url_problem
 from dmbot.errors import DmbotError
 from dmbot.store import Store, open_store
+from dmbot.stream import STREAM_PATH
 from dmbot.twitter import client_from_settings
+from dmbot.twitter.errors import error_from_response
 from dmbot.twitter.subscriptions import BOT_EVENT_TYPES
 
 __all__ = ["Checklist", "checkup"]
@@ -87,6 +90,8 @@ async def _checkup(
     store: Store | None,
     allow_insecure: bool,
 ) -> int:
+    if settings.delivery == "stream":
+        return await _stream_checkup(settings, wait, transport)
     check = Checklist()
     baseline = await _events_seen(store) if store is not None else 0
     print("dmbot doctor: X's setup checklist")
@@ -245,3 +250,122 @@ async def _wait_for_event(check: Checklist, store: Store, baseline: int, wait: f
         "check that `dmbot serve` runs and its log shows no refused deliveries "
         "(401 means another consumer secret); events start up to 10 s after subscribing",
     )
+
+
+# -- delivery: stream ---------------------------------------------------------------------
+
+
+async def _stream_checkup(settings: Settings, wait: float, transport: Transport) -> int:
+    """The checklist of ``delivery: stream``: no URL, no CRC; the stream itself instead."""
+    check = Checklist()
+    print("dmbot doctor: X's setup checklist (delivery: stream, no public URL)")
+    t = settings.twitter
+    missing = [
+        key
+        for key, value in {
+            "twitter.consumer_secret": t.consumer_secret,
+            "twitter.access_token": t.access_token,
+            "twitter.access_token_secret": t.access_token_secret,
+        }.items()
+        if not value
+    ]
+    if missing:
+        check.fail(
+            f"config incomplete: {', '.join(missing)} not set",
+            "set them in config.yaml (secrets through ${VARIABLES}); see `dmbot check`",
+        )
+        return 1
+    check.ok("config complete: app keys and the bot account's tokens; no webhook needed")
+    async with client_from_settings(
+        settings, settings.all_accounts[0], transport=transport
+    ) as client:
+        try:
+            me = await client.verify_credentials()
+            check.ok(f"the bot account's tokens work: @{me.screen_name} ({me.id})")
+            token = await client.app_bearer_token()
+            check.ok(
+                "the app's bearer token works"
+                if t.bearer_token
+                else "X gave the app's bearer token for its keys"
+            )
+        except DmbotError as exc:
+            check.fail("X refused the app's credentials", str(exc))
+            return 1
+        found = await client.activity.all()
+    for account in settings.all_accounts:
+        have = {s.event_type for s in found if s.user_id == account.user_id}
+        missing_types = [e for e in BOT_EVENT_TYPES if e not in have]
+        if missing_types:
+            check.fail(
+                f"account {account.user_id} has no {' or '.join(missing_types)} subscription",
+                f"run `dmbot subscriptions add --account {account.user_id}`",
+            )
+        else:
+            check.ok(f"account {account.user_id} is subscribed to {' and '.join(BOT_EVENT_TYPES)}")
+    await _watch_stream(check, settings, token, wait if check.failures == 0 else 0.0, me)
+    if check.failures:
+        print(f"{check.failures} problem(s) found.")
+        return 1
+    print("All checks passed.")
+    return 0
+
+
+async def _watch_stream(
+    check: Checklist, settings: Settings, token: str, wait: float, me: Any
+) -> None:
+    """Connect to the stream as ``dmbot serve`` does: a first byte, then a first event."""
+    silence = settings.stream.silence
+    timeout = httpx.Timeout(10.0, read=silence)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with (
+            httpx.AsyncClient(base_url=settings.twitter.api_url, timeout=timeout) as http,
+            http.stream("GET", STREAM_PATH, headers=headers) as response,
+        ):
+            if response.status_code != 200:
+                await response.aread()
+                error = error_from_response(response, endpoint=f"GET {STREAM_PATH}")
+                check.fail("X refused the activity stream", str(error))
+                return
+            lines = response.aiter_lines()
+            first = await anext(lines)
+            check.ok(
+                f"the activity stream answered in {(loop.time() - started) * 1000:.0f} ms "
+                f"({'an event' if first.strip() else 'a keep-alive'} came first)"
+            )
+            if wait <= 0:
+                check.note("not waiting for an event (--wait 0)")
+                return
+            if first.strip():
+                check.ok("an event arrived on the stream")
+                return
+            print(
+                f"Waiting {wait:g} s for a first event: send @{me.screen_name} a Direct "
+                "Message from another account."
+            )
+            async with asyncio.timeout(wait):
+                async for line in lines:
+                    if line.strip():
+                        check.ok("an event arrived on the stream")
+                        return
+    except TimeoutError:
+        check.fail(
+            f"no event arrived within {wait:g} s",
+            "check the subscriptions above; events start up to 10 s after subscribing",
+        )
+    except StopAsyncIteration:
+        check.fail(
+            "X ended the activity stream at once", "run the doctor again; see X's status page"
+        )
+    except httpx.ReadTimeout:
+        check.fail(
+            f"the activity stream sent nothing for {silence:g} s",
+            "X sends keep-alive lines: a proxy may be holding them back (stream.silence)",
+        )
+    except httpx.HTTPError as exc:
+        check.fail(
+            f"could not reach the activity stream at {settings.twitter.api_url}",
+            f"{type(exc).__name__}: {exc}; check twitter.api_url and the network",
+        )

@@ -422,7 +422,17 @@ class XClient:
 
     # -- accounts --------------------------------------------------------------
     async def verify_credentials(self) -> User:
-        """The account the client's tokens belong to."""
+        """The account the client's tokens belong to (v1.1, or ``/2/users/me`` on v2 APIs)."""
+        if self.paths.generation in ("v2", "activity"):
+            answer = await self._json("GET", "/2/users/me")
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, dict):
+                data = {}
+            return User(
+                id=str(data.get("id", "")),
+                screen_name=str(data.get("username", "")),
+                name=str(data.get("name", "")),
+            )
         data = await self._json(
             "GET", "/1.1/account/verify_credentials.json", params={"skip_status": "true"}
         )
