@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+import v2api
 from openapi import problems
-from test_emulator_api import ALICE_ID, BOT_ID, CK, CS, HOOK_URL, Receiver, example, same_shape
-from test_emulator_v2 import (
-    BOT_SECRET,
-    BOT_TOKEN,
+from test_emulator_api import ALICE_ID, BOT_ID, CS, HOOK_URL, Receiver, example, same_shape
+from v2api import (
     INVALID_REQUEST,
     NOT_FOUND,
     SUPPORT_ID,
@@ -45,11 +44,7 @@ def receiver() -> Receiver:
 
 @pytest.fixture
 async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = Emulator(CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app))
-    emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
-    emulator.add_account(SUPPORT_ID, "support", token=SUPPORT_TOKEN, token_secret=SUPPORT_SECRET)
-    emulator.add_user(ALICE_ID, "alice", name="Alice")
-    emulator.realism.timeout = 0.2
+    emulator = v2api.emulator(receiver)
     yield emulator
     await emulator.aclose()
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from test_emulator_api import ALICE_ID, API, BOT_ID, CK, CS, HOOK_URL, OAuth1, Receiver
-from test_emulator_v2 import BOT_SECRET, BOT_TOKEN
+from v2api import BOT_SECRET, BOT_TOKEN
 
 from dmbot.emulator import Emulator
 from dmbot.emulator.traffic import Recorder, Traffic, recording

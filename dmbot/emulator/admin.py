@@ -376,7 +376,8 @@ def controls_text(base: str) -> str:
     lines = [
         "dmbot's X emulator: control endpoints (not part of X; no credentials checked)",
         "",
-        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/...",
+        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/..., "
+        "/2/webhooks, /2/account_activity/..., /2/activity/subscriptions, /2/dm_conversations/...",
         "People are named by screen name or id (alice, bob; the config's accounts are bot, "
         "bot2, ...).",
         "",

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from dmbot.emulator.faults import ApiError
+from dmbot.emulator.faults import MESSAGES, ApiError
 from dmbot.types import JSONObject
 
 PROBLEMS = "https://api.x.com/2/problems/"
@@ -131,8 +131,10 @@ def as_problem(error: ApiError) -> Problem:
         return error
     status, headers = error.status, error.headers
     if status == 401:
-        # X's v2 401 says no more than this, whatever was wrong with the credentials.
-        return plain(401, headers=headers)
+        # X's v2 401 says no more than "Unauthorized", whatever was wrong with the
+        # credentials; only the emulator's own explanations (to test authors) are kept.
+        stock = error.message == MESSAGES.get(error.code or 0)
+        return plain(401, None if stock else error.message, headers=headers)
     if status == 429:
         return plain(429, headers=headers)
     if status == 403 and error.code in (220, 261):

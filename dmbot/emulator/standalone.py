@@ -186,11 +186,11 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "emulator",
         help="run the X emulator alone (X's API and webhook deliveries, offline)",
         description=(
-            "Serve an offline X: the v1.1 API with OAuth 1.0a checks, Account Activity "
-            "webhook management and signed deliveries, a chat page at / and control "
-            "endpoints under /_emulator/ (listed with curl examples at /_emulator/). It "
-            "accepts the config's consumer key and account tokens; the simulated people "
-            "alice and bob write to the accounts."
+            "Serve an offline X: the v1.1 and v2 APIs with OAuth 1.0a and bearer checks, "
+            "Account Activity and X Activity API webhooks with signed deliveries, a chat "
+            "page at / and control endpoints under /_emulator/ (listed with curl examples "
+            "at /_emulator/). It accepts the config's consumer key and account tokens; "
+            "the simulated people alice and bob write to the accounts."
         ),
     )
     parser.add_argument(
@@ -222,7 +222,7 @@ def _emulator_command(args: argparse.Namespace, settings: EmulatorSettings) -> i
         else:
             print("  chat page  off: the config names no account with tokens to talk to")
         print(f"  controls   {base}/_emulator/  (each with a curl example)")
-        print(f"  X's API    {base}/1.1/...  (set twitter.api_url: {base} in the bot's config)")
+        print(f"  X's API    {base}/1.1/... and {base}/2/...  (twitter.api_url: {base})")
 
     run_emulator(
         args.host,
