@@ -311,3 +311,13 @@ async def test_subscribing_a_person_on_a_v2_webhook_says_why_it_cannot(emu: Emul
         emu.subscribe(hook_id, BOT_ID)
         emu.subscribe(hook_id, BOT_ID)
     assert twice.value.status == 409
+
+
+async def test_an_app_has_at_most_v2_subscriptions_aaa_subscriptions(emu: Emulator) -> None:
+    hook_id = await v2_hook(emu)
+    # The other accounts' subscriptions, as X would count them: the app's whole quota.
+    emu.world.subscriptions.update((hook_id, str(n)) for n in range(V2_SUBSCRIPTIONS))
+    async with user(emu) as bot:
+        refused = await bot.post(f"/2/account_activity/webhooks/{hook_id}/subscriptions/all")
+    assert "subscriptions/:user_id/all" in problem(refused, 403)["detail"]
+    assert (hook_id, BOT_ID) not in emu.subscriptions

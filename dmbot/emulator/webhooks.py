@@ -126,6 +126,12 @@ class WebhookRegistry:
         else:
             taken = len(self.world.subscribers(hook.id))
             limit = ENTERPRISE_SUBSCRIPTIONS if hook.env_name is None else PREMIUM_SUBSCRIPTIONS
+        if taken >= limit and hook.v2:
+            raise plain(
+                403,
+                f"This app has {limit} Account Activity v2 subscriptions, X's limit; remove one "
+                "with DELETE /2/account_activity/webhooks/:id/subscriptions/:user_id/all first.",
+            )
         if taken >= limit:
             raise ApiError(403, 214, "Too many resources already created.")
         self.world.subscriptions.add((hook.id, account.id))
