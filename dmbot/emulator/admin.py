@@ -1,32 +1,30 @@
-"""The emulator's own controls: ``/_emulator/`` admin endpoints, and running it alone.
+"""The emulator's own controls: the ``/_emulator/`` admin endpoints.
 
-The admin endpoints are JSON over loopback for tests, ``dmbot dev`` and
-tools (they are not part of X and check no credentials: bind to 127.0.0.1).
-``dmbot emulator`` serves an emulator built from the config's app keys and
-account tokens, with two simulated people, alice and bob.
+They are JSON over loopback for tests, ``dmbot dev`` and tools (they are not
+part of X and check no credentials: bind to 127.0.0.1); ``GET /_emulator/``
+lists them with curl examples. Running the emulator alone is :mod:`.standalone`'s.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import Route
 
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import TokenFlow
+from dmbot.emulator.problems import Problem
+from dmbot.emulator.replay import REPLAY_WINDOW
+from dmbot.emulator.standalone import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.devserver's
 from dmbot.emulator.state import User
-from dmbot.emulator.traffic import Recorder, Traffic, recording
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
@@ -64,6 +62,10 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
+            except Problem as problem:
+                return JSONResponse(
+                    {"error": problem.detail, "problem": problem.to_json()}, problem.status
+                )
             except ApiError as error:
                 return fail(error.message, error.status)
             except KeyError as error:
@@ -85,10 +87,13 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
                 "app": emu.world.app.to_json(),
                 "accounts": [user_json(u) for u in users if u.is_account],
                 "users": [user_json(u) for u in users if not u.is_account],
-                "webhooks": [{**h.to_json(), "env_name": h.env_name} for h in emu.webhooks],
+                "webhooks": [
+                    {**h.to_json(), "env_name": h.env_name, "api": h.api} for h in emu.webhooks
+                ],
                 "subscriptions": [
                     {"webhook_id": w, "user_id": u} for w, u in sorted(emu.subscriptions)
                 ],
+                "activity_subscriptions": [s.to_json() for s in emu.activity_subscriptions],
                 "realism": emu.realism.to_json(),
                 "held": [h.to_json(now) for h in emu.held],
                 "faults": [f.to_json() for f in emu.faults.pending],
@@ -176,8 +181,40 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
 
     async def webhooks(request: Request) -> Response:
         data = await body_of(request)
-        hook = await emu.register_webhook(str(data["url"]), env_name=data.get("env_name"))
-        return JSONResponse(hook.to_json(), status_code=201)
+        if data.get("api") == "v2":
+            hook = await emu.register_webhook_v2(str(data["url"]))
+        else:
+            hook = await emu.register_webhook(str(data["url"]), env_name=data.get("env_name"))
+        return JSONResponse({**hook.to_json(), "api": hook.api}, status_code=201)
+
+    async def activity(request: Request) -> Response:
+        if request.method == "POST":
+            data = await body_of(request)
+            sub = emu.subscribe_activity(
+                str(data["user_id"]),
+                str(data.get("event_type", "dm.received")),
+                webhook_id=data.get("webhook_id"),
+                tag=data.get("tag"),
+            )
+            return JSONResponse(sub.to_json(), status_code=201)
+        after = int(request.query_params.get("after", "0"))
+        return JSONResponse(
+            {
+                "subscriptions": [s.to_json() for s in emu.activity_subscriptions],
+                "events": [e.to_json() for e in emu.activity_log[after:]],
+            }
+        )
+
+    async def replay(request: Request) -> Response:
+        data = await body_of(request)
+        now = emu.clock()
+        since = time.strftime("%Y%m%d%H%M", time.gmtime(now - REPLAY_WINDOW + 60))
+        job = emu.replay(
+            str(data["webhook_id"]),
+            str(data.get("from_date") or since),
+            str(data.get("to_date") or time.strftime("%Y%m%d%H%M", time.gmtime(now))),
+        )
+        return JSONResponse({**job.to_json(), "replayed": job.replayed}, status_code=201)
 
     async def subscriptions(request: Request) -> Response:
         data = await body_of(request)
@@ -209,6 +246,8 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
         ("settle", settle, ["POST"]),
         ("webhooks", webhooks, ["POST"]),
         ("subscriptions", subscriptions, ["POST"]),
+        ("activity", activity, ["GET", "POST"]),
+        ("replay", replay, ["POST"]),
         ("authorize", authorize, ["POST"]),
         ("revoke", revoke, ["POST"]),
     ]
@@ -295,14 +334,30 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         "webhooks",
         "POST",
-        "register a webhook (a real CRC against it)",
+        'register a webhook (a real CRC against it); "api": "v2" registers it as '
+        "POST /2/webhooks does",
         {"url": "http://127.0.0.1:8000/webhooks/twitter"},
     ),
     Control(
         "subscriptions",
         "POST",
-        "subscribe an account to a webhook (default: the first)",
+        "subscribe an account to a webhook (default: the first), AAA v1.1 or v2 by the webhook",
         {"user_id": "1000000000001"},
+    ),
+    Control(
+        "activity",
+        "POST",
+        "an XAA subscription as the account itself: event_type (dm.received, dm.sent, "
+        "dm.read, dm.indicate_typing), webhook_id (none: stream only), tag; GET lists them "
+        "and every XAA event since ?after=N",
+        {"user_id": "1000000000001", "event_type": "dm.received", "webhook_id": "ID"},
+    ),
+    Control(
+        "replay",
+        "POST",
+        "replay a v2 webhook's DMs: from_date, to_date as yyyymmddhhmm UTC "
+        "(default: the last 24 hours)",
+        {"webhook_id": "ID"},
     ),
     Control(
         "authorize",
@@ -321,7 +376,8 @@ def controls_text(base: str) -> str:
     lines = [
         "dmbot's X emulator: control endpoints (not part of X; no credentials checked)",
         "",
-        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/...",
+        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/..., "
+        "/2/webhooks, /2/account_activity/..., /2/activity/subscriptions, /2/dm_conversations/...",
         "People are named by screen name or id (alice, bob; the config's accounts are bot, "
         "bot2, ...).",
         "",
@@ -332,217 +388,3 @@ def controls_text(base: str) -> str:
         lines.append(f"       {control.curl(base)}")
         lines.append("")
     return "\n".join(lines)
-
-
-class _TwitterSettings(Protocol):
-    @property
-    def consumer_key(self) -> str: ...
-    @property
-    def consumer_secret(self) -> str: ...
-    @property
-    def access_token(self) -> str: ...
-    @property
-    def access_token_secret(self) -> str: ...
-    @property
-    def app_id(self) -> str: ...
-
-
-class _AccountSettings(Protocol):
-    @property
-    def user_id(self) -> str: ...
-    @property
-    def access_token(self) -> str: ...
-    @property
-    def access_token_secret(self) -> str: ...
-
-
-class EmulatorSettings(Protocol):
-    """What the emulator reads from dmbot's settings (``dmbot.config``)."""
-
-    @property
-    def twitter(self) -> _TwitterSettings: ...
-    @property
-    def all_accounts(self) -> Sequence[_AccountSettings]: ...
-
-
-AccountSpec = tuple[str, str, str]
-"""(user id, access token, access token secret) of an account the app holds tokens for."""
-
-DEFAULT_PEOPLE = (("2000000000001", "alice", "Alice"), ("2000000000002", "bob", "Bob"))
-"""The simulated people every standalone emulator starts with."""
-
-
-def build_emulator(
-    *,
-    consumer_key: str,
-    consumer_secret: str,
-    accounts: Iterable[AccountSpec] = (),
-    people: Iterable[tuple[str, str, str]] = DEFAULT_PEOPLE,
-    app_id: str = "13090192",
-    webhook_transport: httpx.AsyncBaseTransport | None = None,
-) -> Emulator:
-    """An emulator holding ``accounts`` (named bot, bot2, ...) and simulated ``people``."""
-    from dmbot.emulator import Emulator
-
-    emu = Emulator(consumer_key, consumer_secret, app_id, webhook_transport=webhook_transport)
-    for index, (user_id, token, token_secret) in enumerate(accounts, start=1):
-        screen_name = "bot" if index == 1 else f"bot{index}"
-        emu.add_account(user_id, screen_name, token=token, token_secret=token_secret)
-    for user_id, screen_name, name in people:
-        emu.add_user(user_id, screen_name, name=name)
-    return emu
-
-
-def emulator_from_settings(
-    settings: EmulatorSettings, *, webhook_transport: httpx.AsyncBaseTransport | None = None
-) -> Emulator:
-    """An emulator that accepts the config's app keys and account tokens, with alice and bob."""
-    twitter = settings.twitter
-    specs: dict[str, AccountSpec] = {}
-    # all_accounts starts with the twitter: account itself, when it has tokens.
-    for account in settings.all_accounts:
-        if account.access_token not in {spec[1] for spec in specs.values()}:
-            specs.setdefault(
-                account.user_id,
-                (account.user_id, account.access_token, account.access_token_secret),
-            )
-    return build_emulator(
-        consumer_key=twitter.consumer_key,
-        consumer_secret=twitter.consumer_secret,
-        accounts=specs.values(),
-        app_id=twitter.app_id or "13090192",
-        webhook_transport=webhook_transport,
-    )
-
-
-def standalone_app(emu: Emulator, traffic: Traffic) -> Starlette:
-    """The emulator as ``dmbot emulator`` serves it: X's API, the controls and the chat page.
-
-    The chat page talks to the first account; ``traffic`` records the API calls
-    the emulator receives (its deliveries are recorded by the transport it was
-    built with), so the page's panel shows both directions.
-    """
-    from dmbot.emulator.chat import ChatFeed, chat_routes
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await emu.aclose()
-
-    accounts = [u for u in emu.world.users.values() if u.is_account]
-    api = recording(emu.app, traffic, direction="to_x", skip=("/_emulator", "/_chat"))
-    routes: list[BaseRoute] = []
-    if accounts:
-        feed = ChatFeed(emu, accounts[0].id, traffic)
-        routes += chat_routes(feed)
-    app = Starlette(routes=[*routes, Mount("", app=api)], lifespan=lifespan)
-    app.state.chat_feed = feed if accounts else None
-    return app
-
-
-def run_emulator(
-    host: str,
-    port: int,
-    *,
-    consumer_key: str,
-    consumer_secret: str,
-    accounts: Iterable[AccountSpec] = (),
-    emulator: Emulator | None = None,
-    traffic: Traffic | None = None,
-    on_ready: Callable[[Starlette], None] | None = None,
-) -> None:
-    """Serve an emulator with uvicorn until interrupted (alice and bob included).
-
-    Args:
-        host: the interface to bind.
-        port: the port to bind.
-        consumer_key: the app's key, when no ``emulator`` is given.
-        consumer_secret: the app's secret, when no ``emulator`` is given.
-        accounts: the accounts, when no ``emulator`` is given.
-        emulator: the emulator to serve (its deliveries recorded into ``traffic``).
-        traffic: where the chat page's panel reads from.
-        on_ready: called with the app once the port is bound.
-
-    Raises:
-        ConfigError: the port is taken, or cannot be bound.
-    """
-    from dmbot.cli import bind_socket, run_uvicorn
-
-    traffic = traffic if traffic is not None else Traffic()
-    emu = emulator or build_emulator(
-        consumer_key=consumer_key,
-        consumer_secret=consumer_secret,
-        accounts=accounts,
-        webhook_transport=Recorder(traffic, "to_bot", httpx.AsyncHTTPTransport()),
-    )
-    sock = bind_socket(host, port)
-    app = standalone_app(emu, traffic)
-    if on_ready is not None:
-        on_ready(app)
-    feed = app.state.chat_feed
-    try:
-        run_uvicorn(
-            app,
-            sock,
-            access_log=True,
-            level="info",
-            before_shutdown=feed.close if feed is not None else None,
-        )
-    finally:
-        sock.close()
-
-
-def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``dmbot emulator [--host H] [--port 8081] [--config PATH]``."""
-    parser = subparsers.add_parser(
-        "emulator",
-        help="run the X emulator alone (X's API and webhook deliveries, offline)",
-        description=(
-            "Serve an offline X: the v1.1 API with OAuth 1.0a checks, Account Activity "
-            "webhook management and signed deliveries, a chat page at / and control "
-            "endpoints under /_emulator/ (listed with curl examples at /_emulator/). It "
-            "accepts the config's consumer key and account tokens; the simulated people "
-            "alice and bob write to the accounts."
-        ),
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=8081, help="port to bind (default: %(default)s)"
-    )
-    # SUPPRESS: a --config given before the subcommand must not be overwritten here.
-    parser.add_argument(
-        "--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)"
-    )
-    parser.set_defaults(func=_emulator_command)
-
-
-def _emulator_command(args: argparse.Namespace, settings: EmulatorSettings) -> int:
-    traffic = Traffic()
-    emu = emulator_from_settings(
-        settings, webhook_transport=Recorder(traffic, "to_bot", httpx.AsyncHTTPTransport())
-    )
-    accounts = [u for u in emu.world.users.values() if u.is_account]
-    base = f"http://{args.host}:{args.port}"
-
-    def banner(app: Starlette) -> None:
-        names = ", ".join(f"@{u.screen_name} ({u.id})" for u in accounts)
-        print(f"X emulator on {base}  accounts: {names or 'none'}")
-        if accounts:
-            print(f"  chat page  {base}/  (write to @{accounts[0].screen_name} as alice or bob)")
-        else:
-            print("  chat page  off: the config names no account with tokens to talk to")
-        print(f"  controls   {base}/_emulator/  (each with a curl example)")
-        print(f"  X's API    {base}/1.1/...  (set twitter.api_url: {base} in the bot's config)")
-
-    run_emulator(
-        args.host,
-        args.port,
-        consumer_key="",
-        consumer_secret="",
-        emulator=emu,
-        traffic=traffic,
-        on_ready=banner,
-    )
-    return 0

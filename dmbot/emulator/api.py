@@ -1,12 +1,12 @@
-"""X's v1.1 HTTP API as a Starlette app (the admin endpoints are in :mod:`.admin`).
+"""X's HTTP API as a Starlette app: v1.1 and v2 (the admin endpoints are in :mod:`.admin`).
 
-Every X endpoint goes through one wrapper: OAuth 1.0a check (or the app's
-bearer token where X allows it), injected faults, the rate-limit window,
-then the handler; every answer carries ``x-rate-limit-*`` headers and
-errors are X's ``{"errors":[{"code","message"}]}``. The handlers of direct
-messages, welcome messages and ``verify_credentials`` are here; those of
-webhooks and subscriptions are in :mod:`.webhooks`, the OAuth flow's in
-:mod:`.oauth`.
+Every X endpoint goes through one wrapper: the credentials its auth mode
+takes (OAuth 1.0a, the app's bearer token, or either), injected faults, the
+rate-limit window, then the handler; every answer carries ``x-rate-limit-*``
+headers. Errors are X's ``{"errors":[{"code","message"}]}`` on v1.1 paths and
+RFC 7807 problems on ``/2/`` paths (:mod:`.problems`). The handlers of v1.1
+direct messages and ``verify_credentials`` are here; the others are in
+:mod:`.welcome`, :mod:`.accountactivity`, :mod:`.oauth` and the :mod:`.v2` package.
 """
 
 from __future__ import annotations
@@ -22,19 +22,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dmbot.emulator import oauth
-from dmbot.emulator.faults import LIMITS, ApiError, Faults
+from dmbot.emulator.accountactivity import AccountActivityApi, no_content
+from dmbot.emulator.faults import ApiError, Faults, window_of
 from dmbot.emulator.oauth import Caller, request_params
 from dmbot.emulator.payloads import app_json, message_event
-from dmbot.emulator.state import public
+from dmbot.emulator.problems import APP_ONLY, USER_CONTEXT, as_problem, unsupported_authentication
+from dmbot.emulator.v2.accountactivity import AccountActivityV2Api
+from dmbot.emulator.v2.activity import ActivityApi
+from dmbot.emulator.v2.messages import MessagesApi
+from dmbot.emulator.v2.webhooks import WebhooksApi
 from dmbot.emulator.validation import (
-    MAX_WELCOME_TEXT,
     bad_request,
     integer_param,
     json_body,
     required_param,
     validate_message_data,
 )
-from dmbot.emulator.webhooks import AccountActivityApi, no_content
+from dmbot.emulator.welcome import WelcomeApi
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
@@ -42,12 +46,15 @@ if TYPE_CHECKING:
 
     from dmbot.emulator import Emulator
 
-Auth = Literal["user", "app", "consumer"]
+Auth = Literal["user", "app", "consumer", "bearer", "user_or_bearer"]
 """user: an account's access token; app: any signed call or the bearer token;
-consumer: the app alone or a request token (3-legged flow)."""
-
+consumer: the app alone or a request token (3-legged flow); bearer: the app's
+bearer token only (v2); user_or_bearer: an account's access token or the bearer token (v2)."""
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
+
+FREE_REPLY_ENDPOINTS = ("dm_send", "dm_send_v2")
+"""Sends whose replies to a received DM may be free (X: 5 per DM within 24 h)."""
 
 
 def build_app(emu: Emulator) -> Starlette:
@@ -71,7 +78,6 @@ class XApi:
         self.emu = emu
         self.world = emu.world
         self.tokens = oauth.TokenFlow(emu.world)
-        self.activity = AccountActivityApi(emu)
 
     def routes(self) -> list[Route]:
         """Every X route, with its endpoint name (faults, limits) and auth mode."""
@@ -83,21 +89,21 @@ class XApi:
         env = f"{aaa}/all/{{env_name}}"
         hook = f"{aaa}/webhooks/{{webhook_id}}"
         sub, wh, wm_, me = "subscriptions", "webhooks", "welcome_messages", "verify_credentials"
-        aa = self.activity
+        aa, w = AccountActivityApi(self.emu), WelcomeApi(self.emu)
         table: list[tuple[str, list[str], str, Auth, Handler]] = [
             (f"{dm}/events/new.json", ["POST"], "dm_send", "user", self.dm_send),
             (f"{dm}/events/list.json", ["GET"], "dm_list", "user", self.dm_list),
             (f"{dm}/events/show.json", ["GET"], "dm_list", "user", self.dm_show),
             (f"{dm}/indicate_typing.json", ["POST"], "typing", "user", self.typing),
             (f"{dm}/mark_read.json", ["POST"], "read", "user", self.mark_read),
-            (f"{wm}/new.json", ["POST"], wm_, "user", self.welcome_new),
-            (f"{wm}/list.json", ["GET"], wm_, "user", self.welcome_list),
-            (f"{wm}/show.json", ["GET"], wm_, "user", self.welcome_show),
-            (f"{wm}/destroy.json", ["DELETE"], wm_, "user", self.welcome_destroy),
-            (f"{wm}/rules/new.json", ["POST"], wm_, "user", self.rule_new),
-            (f"{wm}/rules/list.json", ["GET"], wm_, "user", self.rule_list),
-            (f"{wm}/rules/show.json", ["GET"], wm_, "user", self.rule_show),
-            (f"{wm}/rules/destroy.json", ["DELETE"], wm_, "user", self.rule_destroy),
+            (f"{wm}/new.json", ["POST"], wm_, "user", w.welcome_new),
+            (f"{wm}/list.json", ["GET"], wm_, "user", w.welcome_list),
+            (f"{wm}/show.json", ["GET"], wm_, "user", w.welcome_show),
+            (f"{wm}/destroy.json", ["DELETE"], wm_, "user", w.welcome_destroy),
+            (f"{wm}/rules/new.json", ["POST"], wm_, "user", w.rule_new),
+            (f"{wm}/rules/list.json", ["GET"], wm_, "user", w.rule_list),
+            (f"{wm}/rules/show.json", ["GET"], wm_, "user", w.rule_show),
+            (f"{wm}/rules/destroy.json", ["DELETE"], wm_, "user", w.rule_destroy),
             ("/1.1/account/verify_credentials.json", ["GET"], me, "user", self.me),
             ("/oauth/request_token", ["POST"], "oauth", "consumer", self.tokens.request_token),
             ("/oauth/access_token", ["POST"], "oauth", "consumer", self.tokens.access_token),
@@ -124,18 +130,48 @@ class XApi:
             (f"{hook}/subscriptions/all/list.json", ["GET"], sub, "app", aa.subscribers),
             (f"{hook}/subscriptions/{{user_id}}/all.json", ["DELETE"], sub, "app", aa.unsubscribe),
         ]  # fmt: skip
-        routes = [self._route(*row) for row in table]
-        routes += [
+        return [self._route(*row) for row in table + self._v2_table()] + [
             Route("/oauth/authorize", self.tokens.authorize_page, methods=["GET"]),
             Route("/oauth/authenticate", self.tokens.authorize_page, methods=["GET"]),
             Route("/oauth/authorize", self.tokens.authorize_submit, methods=["POST"]),
             Route("/oauth2/token", self.tokens.bearer, methods=["POST"]),
         ]
-        return routes
+
+    def _v2_table(self) -> list[tuple[str, list[str], str, Auth, Handler]]:
+        """Today's X: v2 webhooks, AAA v2, XAA, replay, v2 DM send, with the spec's auth."""
+        hooks, aa, xaa, dm = (
+            WebhooksApi(self.emu), AccountActivityV2Api(self.emu),
+            ActivityApi(self.emu), MessagesApi(self.emu),
+        )  # fmt: skip
+        wh, sub, act = "webhooks_v2", "subscriptions_v2", "activity_subscriptions"
+        hook = "/2/webhooks/{webhook_id}"
+        aaa = "/2/account_activity/webhooks/{webhook_id}/subscriptions"
+        subs = "/2/activity/subscriptions"
+        return [
+            ("/2/webhooks", ["POST"], wh, "user_or_bearer", hooks.register),
+            ("/2/webhooks", ["GET"], wh, "bearer", hooks.list_webhooks),
+            ("/2/webhooks/replay", ["POST"], "replay", "bearer", hooks.replay),
+            (hook, ["PUT"], wh, "user_or_bearer", hooks.validate),
+            (hook, ["DELETE"], wh, "user_or_bearer", hooks.delete),
+            (f"{aaa}/all", ["POST"], sub, "user", aa.subscribe),
+            (f"{aaa}/all", ["GET"], sub, "user", aa.is_subscribed),
+            (f"{aaa}/all/list", ["GET"], sub, "bearer", aa.subscribers),
+            (f"{aaa}/{{user_id}}/all", ["DELETE"], sub, "bearer", aa.unsubscribe),
+            ("/2/account_activity/subscriptions/count", ["GET"], sub, "bearer", aa.count),
+            (subs, ["POST"], act, "user_or_bearer", xaa.create),
+            (subs, ["GET"], act, "user_or_bearer", xaa.list_subscriptions),
+            (subs, ["DELETE"], act, "bearer", xaa.delete_many),
+            (f"{subs}/{{subscription_id}}", ["PUT"], act, "bearer", xaa.update),
+            (f"{subs}/{{subscription_id}}", ["DELETE"], act, "bearer", xaa.delete),
+            ("/2/dm_conversations/with/{participant_id}/messages", ["POST"], "dm_send_v2",
+             "user", dm.send),
+        ]  # fmt: skip
 
     def _route(
         self, path: str, methods: list[str], name: str, auth: Auth, handler: Handler
     ) -> Route:
+        v2 = path.startswith("/2/")
+
         async def endpoint(request: Request) -> Response:
             body = await request.body()
             key = "anonymous"
@@ -144,28 +180,31 @@ class XApi:
                 key = caller.key
                 fault = self.emu.faults.take(name)
                 if fault is not None:
-                    error = await Faults.apply(fault, self.emu.clock, LIMITS[name][0])
+                    error = await Faults.apply(fault, self.emu.clock, window_of(name)[0])
                     if error is not None:
                         raise error
-                if name == "dm_send" and self._free_reply(caller, body):
+                if name in FREE_REPLY_ENDPOINTS and self._free_reply(request, caller, body):
                     # X: up to 5 replies per received message (24 h) do not count.
                     headers = self.emu.limits.headers(name, key)
                 else:
                     headers = self.emu.limits.use(name, key)
                 response = await handler(request, caller)
             except ApiError as error:
-                return error.response(self.emu.limits.headers(name, key))
+                answer = as_problem(error) if v2 else error
+                return answer.response(self.emu.limits.headers(name, key))
             response.headers.update(headers)
             return response
 
         return Route(path, endpoint, methods=methods, name=f"{name}:{path}:{methods[0]}")
 
-    def _free_reply(self, caller: Caller, body: bytes) -> bool:
-        try:
-            event = json.loads(body)["event"]
-            recipient = str(event["message_create"]["target"]["recipient_id"])
-        except (ValueError, KeyError, TypeError):
-            return False
+    def _free_reply(self, request: Request, caller: Caller, body: bytes) -> bool:
+        recipient = request.path_params.get("participant_id")
+        if recipient is None:
+            try:
+                event = json.loads(body)["event"]
+                recipient = str(event["message_create"]["target"]["recipient_id"])
+            except (ValueError, KeyError, TypeError):
+                return False
         return caller.user is not None and self.emu.take_free_reply(caller.user.id, recipient)
 
     def _authenticate(self, request: Request, body: bytes, auth: Auth) -> Caller:
@@ -173,10 +212,14 @@ class XApi:
         if bearer is not None:
             if not oauth.same(bearer, self.world.bearer_token):
                 raise ApiError(401, 89)
-            if auth != "app":
+            if auth not in ("app", "bearer", "user_or_bearer"):
                 # Registering and subscribing need a user context (X: code 261).
                 raise ApiError(403, 261 if request.method != "GET" else 220)
             return Caller(None, None, "app")
+        if auth == "bearer":
+            if request.headers.get("authorization", "").startswith("OAuth "):
+                raise unsupported_authentication(USER_CONTEXT[0], (APP_ONLY,))
+            raise ApiError(401, 32)
 
         def secret(token: str) -> str | None:
             if auth == "consumer":
@@ -191,7 +234,7 @@ class XApi:
         user = None
         if params.token is not None and auth != "consumer":
             user = self.world.user_for_token(params.token)
-        if auth == "user" and user is None:
+        if auth in ("user", "user_or_bearer") and user is None:
             raise ApiError(401, 32)
         return Caller(user, params, params.token or f"app:{params.consumer_key}")
 
@@ -264,82 +307,6 @@ class XApi:
         if self.world.user(recipient) is None:
             raise ApiError(400, 108)
         return recipient
-
-    # welcome messages
-
-    async def welcome_new(self, request: Request, caller: Caller) -> Response:
-        welcome = json_body(request, await request.body()).get("welcome_message")
-        if not isinstance(welcome, dict):
-            raise bad_request("welcome_message: a JSON object is required.")
-        data = validate_message_data(
-            welcome.get("message_data"), "welcome_message.message_data", MAX_WELCOME_TEXT
-        )
-        record: JSONObject = {
-            "id": self.world.ids.next(),
-            "created_timestamp": str(self.world.now_ms()),
-            "message_data": data,
-            "_account_id": caller.account.id,
-        }
-        if isinstance(welcome.get("name"), str):
-            record["name"] = welcome["name"]
-        self.world.welcome_messages[record["id"]] = record
-        return JSONResponse({"welcome_message": public(record)})
-
-    async def welcome_list(self, request: Request, caller: Caller) -> Response:
-        mine = self._owned(self.world.welcome_messages, caller)
-        return JSONResponse({"welcome_messages": [public(r) for r in mine]})
-
-    async def welcome_show(self, request: Request, caller: Caller) -> Response:
-        record = self._one(self.world.welcome_messages, request, caller)
-        return JSONResponse({"welcome_message": public(record)})
-
-    async def welcome_destroy(self, request: Request, caller: Caller) -> Response:
-        record = self._one(self.world.welcome_messages, request, caller)
-        del self.world.welcome_messages[record["id"]]
-        rules = self.world.welcome_rules
-        for rule_id in [k for k, r in rules.items() if r["welcome_message_id"] == record["id"]]:
-            del rules[rule_id]
-        return no_content()
-
-    async def rule_new(self, request: Request, caller: Caller) -> Response:
-        rule = json_body(request, await request.body()).get("welcome_message_rule")
-        wanted = rule.get("welcome_message_id") if isinstance(rule, dict) else None
-        welcome = self.world.welcome_messages.get(str(wanted))
-        if welcome is None or welcome["_account_id"] != caller.account.id:
-            raise ApiError(404, 34)
-        if self.world.rule_for(caller.account.id) is not None:
-            raise ApiError(403, 214, "This account already has a welcome message rule.")
-        record: JSONObject = {
-            "id": self.world.ids.next(),
-            "created_timestamp": str(self.world.now_ms()),
-            "welcome_message_id": welcome["id"],
-            "_account_id": caller.account.id,
-        }
-        self.world.welcome_rules[record["id"]] = record
-        return JSONResponse({"welcome_message_rule": public(record)})
-
-    async def rule_list(self, request: Request, caller: Caller) -> Response:
-        mine = self._owned(self.world.welcome_rules, caller)
-        return JSONResponse({"welcome_message_rules": [public(r) for r in mine]})
-
-    async def rule_show(self, request: Request, caller: Caller) -> Response:
-        record = self._one(self.world.welcome_rules, request, caller)
-        return JSONResponse({"welcome_message_rule": public(record)})
-
-    async def rule_destroy(self, request: Request, caller: Caller) -> Response:
-        record = self._one(self.world.welcome_rules, request, caller)
-        del self.world.welcome_rules[record["id"]]
-        return no_content()
-
-    @staticmethod
-    def _owned(records: dict[str, JSONObject], caller: Caller) -> list[JSONObject]:
-        return [r for r in records.values() if r["_account_id"] == caller.account.id]
-
-    def _one(self, records: dict[str, JSONObject], request: Request, caller: Caller) -> JSONObject:
-        record = records.get(request.query_params.get("id", ""))
-        if record is None or record["_account_id"] != caller.account.id:
-            raise ApiError(404, 34)
-        return record
 
     async def me(self, request: Request, caller: Caller) -> Response:
         user = caller.account

@@ -103,7 +103,7 @@ class DeliveryRecord:
         status: the HTTP status of the answer, None when there was none in time.
         attempt: 1 for the first try, 2.. for retries.
         for_user_id: the subscribed account the delivery is for.
-        kind: the payload's event key, or "crc".
+        kind: the payload's event key, the XAA event type (``dm.received``...), or "crc".
         event_id: the DM id for message deliveries.
         duplicate: True for the extra copy sent by the ``duplicates`` switch.
         error: why the attempt failed, if it did.
@@ -155,7 +155,7 @@ class HeldDelivery:
     Attributes:
         url: the webhook it is for.
         for_user_id: the subscribed account it is for.
-        kind: the payload's event key.
+        kind: the payload's event key, or the XAA event type.
         event_id: the DM id for message deliveries.
         until: when it goes out at the latest (the emulator's loop time, seconds).
     """
@@ -222,14 +222,16 @@ class Deliverer:
         *,
         kind: str,
         event_id: str | None = None,
+        hooks: Iterable[Webhook] | None = None,
     ) -> int:
-        """Deliver to every valid webhook, once per subscribed user among ``user_ids``.
+        """Deliver to every valid webhook (or those of ``hooks``), once per subscribed
+        user among ``user_ids``.
 
         Returns:
             How many deliveries were scheduled.
         """
         scheduled = 0
-        for hook in world.webhooks:
+        for hook in world.webhooks if hooks is None else hooks:
             if not hook.valid:
                 continue
             for user_id in dict.fromkeys(user_ids):

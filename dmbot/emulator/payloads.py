@@ -1,16 +1,19 @@
-"""What X POSTs to a webhook: the Account Activity payloads, shaped as X documents them.
+"""What X POSTs to a webhook: Account Activity payloads and X Activity API envelopes.
 
 A DM's ``message_create`` event (as its sender or its recipient sees it),
 typing and read-receipt events, and the ``user_event`` of a revoked app,
 each with the ``users`` and ``apps`` maps X hydrates. The API's DM
-endpoints answer with the same event objects.
+endpoints answer with the same event objects. The X Activity API (XAA)
+wraps the same events in an envelope (:func:`activity_envelope`) whose
+``users`` are v2 user objects and which carries no ``apps`` map.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 
-from dmbot.emulator.state import WEB_CLIENT_APP, Message, User, World
+from dmbot.emulator.state import WEB_CLIENT_APP, ActivitySubscription, Message, User, World
 from dmbot.types import JSONObject
 
 _EMPTY_ENTITIES: JSONObject = {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}
@@ -69,6 +72,15 @@ def indicator_payload(
     last_read_event_id: str | None = None,
 ) -> JSONObject:
     """A typing (``kind="typing"``) or read-receipt (``kind="read"``) delivery."""
+    event = indicator_event(world, kind, sender_id, recipient_id, last_read_event_id)
+    users = _users(world, sender_id, recipient_id)
+    return {"for_user_id": for_user_id, indicator_key(kind): [event], "users": users}
+
+
+def indicator_event(
+    world: World, kind: str, sender_id: str, recipient_id: str, last_read_event_id: str | None
+) -> JSONObject:
+    """The event object of a typing indicator or read receipt."""
     event: JSONObject = {
         "created_timestamp": str(world.now_ms()),
         "sender_id": sender_id,
@@ -76,9 +88,7 @@ def indicator_payload(
     }
     if kind == "read":
         event["last_read_event_id"] = last_read_event_id
-    key = indicator_key(kind)
-    users = _users(world, sender_id, recipient_id)
-    return {"for_user_id": for_user_id, key: [event], "users": users}
+    return event
 
 
 def indicator_key(kind: str) -> str:
@@ -105,7 +115,7 @@ def revoke_payload(world: World, user_id: str) -> JSONObject:
 def _users(world: World, *user_ids: str) -> JSONObject:
     users: JSONObject = {}
     for user_id in user_ids:
-        user = world.user(user_id) or User(user_id, f"user{user_id}", f"user{user_id}", 0)
+        user = world.user(user_id) or _stranger(user_id)
         users[user_id] = user.to_json()
     return users
 
@@ -117,3 +127,61 @@ def app_json(world: World, app_id: str) -> JSONObject:
     if app_id == WEB_CLIENT_APP["id"]:
         return dict(WEB_CLIENT_APP)
     return {"id": app_id, "name": "", "url": ""}
+
+
+def activity_envelope(
+    world: World, subscription: ActivitySubscription, key: str, event: JSONObject
+) -> JSONObject:
+    """The XAA envelope of one event for one subscription, as X POSTs it.
+
+    Args:
+        world: where the users are looked up.
+        subscription: whose ``filter`` and ``tag`` the envelope repeats.
+        key: the v1.1 event key the event sits under (``direct_message_events``...).
+        event: the v1.1 event object (for a DM: no ``source_app_id``, as XAA sends it).
+    """
+    create = event.get("message_create") or {}
+    target = create.get("target") or event.get("target") or {}
+    sender = str(create.get("sender_id") or event.get("sender_id"))
+    user_ids = (sender, str(target.get("recipient_id")))
+    users = {uid: {"data": v2_user(world.user(uid) or _stranger(uid))} for uid in user_ids}
+    data: JSONObject = {
+        # event_uuid names the delivery, not the DM: X's are signed 64-bit numbers.
+        "event_uuid": str(secrets.randbits(64) - 2**63),
+        "filter": {"user_id": subscription.user_id},
+        "event_type": subscription.event_type,
+    }
+    if subscription.tag is not None:
+        data["tag"] = subscription.tag
+    data["payload"] = {key: [event], "users": users}
+    return {"data": data}
+
+
+def v2_user(user: User) -> JSONObject:
+    """A v2 user object, as XAA hydrates the ``users`` of an envelope."""
+    created = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(user.created_ms / 1000))
+    metrics: JSONObject = {}
+    for name in ("followers", "following", "tweet", "listed", "like", "media"):
+        metrics[f"{name}_count"] = 0
+        metrics[f"{name}_count_str"] = "0"
+    return {
+        "id": user.id,
+        "name": user.name,
+        "username": user.screen_name,
+        "created_at": created,
+        "description": "",
+        "url": "",
+        "profile_banner_url": "",
+        "profile_image_url": (
+            "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+        ),
+        "protected": False,
+        "verified": False,
+        "verified_type": "none",
+        "is_identity_verified": False,
+        "public_metrics": metrics,
+    }
+
+
+def _stranger(user_id: str) -> User:
+    return User(user_id, f"user{user_id}", f"user{user_id}", 0)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dmbot.emulator.payloads import indicator_key, indicator_payload, revoke_payload
 from dmbot.emulator.state import WEB_CLIENT_APP, Message
 from dmbot.emulator.validation import MAX_TEXT
 
 if TYPE_CHECKING:
     from dmbot.emulator import Emulator, UserRef
-    from dmbot.emulator.delivery import Deliverer
+    from dmbot.emulator.fanout import FanOut
 
 FREE_REPLIES = 5
 """Replies to one received DM that do not count against the daily sending limit."""
@@ -34,13 +33,13 @@ class People:
 
     Args:
         emu: the emulator the people live in.
-        deliverer: delivers the typing, read and revoke events.
+        fanout: delivers the typing, read and revoke events.
     """
 
-    def __init__(self, emu: Emulator, deliverer: Deliverer) -> None:
+    def __init__(self, emu: Emulator, fanout: FanOut) -> None:
         self.emu = emu
         self.world = emu.world
-        self._deliverer = deliverer
+        self._fanout = fanout
         self._last_read: dict[tuple[str, str], int] = {}
         # (account, person) -> [expires_at, replies left] per message the person sent.
         self._free_replies: dict[tuple[str, str], list[list[float]]] = {}
@@ -55,7 +54,7 @@ class People:
         if self.emu.realism.read_events:
             self._deliver_read(sender.id, recipient.id)
         if self.emu.realism.typing_events:
-            self._deliver_indicator("typing", sender.id, recipient.id)
+            self._fanout.indicator("typing", sender.id, recipient.id)
         data: dict[str, object] = {"text": text}
         if metadata is not None:
             data["quick_reply_response"] = {"type": "options", "metadata": metadata}
@@ -109,24 +108,8 @@ class People:
     async def revoke(self, user: UserRef) -> None:
         """``user`` revokes the app: tokens and subscriptions go, a ``user_event`` is delivered."""
         target = self.emu.user(user)
-        payload = revoke_payload(self.world, target.id)
-        for hook in self.world.webhooks:
-            if hook.valid and (hook.id, target.id) in self.world.subscriptions:
-                self._deliverer.deliver(hook, payload, None, kind="user_event")
+        self._fanout.revoke(target.id)
         self.world.revoke_tokens(target.id)
-
-    def _deliver_indicator(
-        self, kind: str, sender_id: str, recipient_id: str, last_read: str | None = None
-    ) -> None:
-        world = self.world
-        self._deliverer.fan_out(
-            world,
-            (recipient_id, sender_id),
-            lambda uid: indicator_payload(
-                world, kind, sender_id, recipient_id, uid, last_read_event_id=last_read
-            ),
-            kind=indicator_key(kind),
-        )
 
     def _deliver_read(self, reader_id: str, author_id: str) -> None:
         """A read receipt for ``author_id``'s messages that ``reader_id`` has not yet read."""
@@ -138,7 +121,7 @@ class People:
         ]
         if unread:
             self._last_read[(reader_id, author_id)] = int(unread[-1].id)
-            self._deliver_indicator("read", reader_id, author_id, unread[-1].id)
+            self._fanout.indicator("read", reader_id, author_id, unread[-1].id)
 
     def clear(self) -> None:
         """Forget what people have read and the free replies their DMs granted."""

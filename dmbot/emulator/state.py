@@ -30,6 +30,10 @@ WEB_CLIENT_APP: JSONObject = {
 }
 """The app X names when a person writes from X's own clients (see X's source-app examples)."""
 
+PRIVATE_EVENT_PREFIXES = ("dm.", "chat.")
+"""XAA event types about a user's private messages: only that user's own authorization
+subscribes to them, and revoking it ends them."""
+
 
 @dataclass(frozen=True)
 class App:
@@ -151,7 +155,8 @@ class Webhook:
         url: where deliveries and CRC checks go.
         valid: whether the last CRC check passed; invalid webhooks get no deliveries.
         created_at: ``2016-06-02T23:54:02Z`` style, as X writes it.
-        env_name: the premium environment label, or None for an enterprise webhook.
+        env_name: the premium environment label, or None for an enterprise or v2 webhook.
+        v2: registered through ``POST /2/webhooks`` (AAA v2 and XAA subscriptions use it).
     """
 
     id: str
@@ -159,10 +164,66 @@ class Webhook:
     valid: bool
     created_at: str
     env_name: str | None = None
+    v2: bool = False
+
+    @property
+    def api(self) -> str:
+        """Which API registered it: ``premium``, ``enterprise`` or ``v2``."""
+        if self.v2:
+            return "v2"
+        return "enterprise" if self.env_name is None else "premium"
 
     def to_json(self) -> JSONObject:
-        """X's v1.1 webhook object."""
+        """X's webhook object (the same members in v1.1 and v2)."""
         return {"id": self.id, "url": self.url, "valid": self.valid, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class ActivitySubscription:
+    """An X Activity API (XAA) subscription: one event type about one user.
+
+    Attributes:
+        id: X's ``subscription_id``.
+        event_type: the canonical event type (``dm.received``...).
+        user_id: ``filter.user_id``, the user the events are about.
+        created_at: ``2025-01-15T12:00:00.000Z`` style.
+        updated_at: when ``tag`` or ``webhook_id`` last changed.
+        direction: ``filter.direction`` (``inbound`` or ``outbound``), if given.
+        keyword: ``filter.keyword``, if given.
+        tag: the caller's label, repeated in every event.
+        webhook_id: the v2 webhook the events are POSTed to; None for the stream only.
+    """
+
+    id: str
+    event_type: str
+    user_id: str
+    created_at: str
+    updated_at: str
+    direction: str | None = None
+    keyword: str | None = None
+    tag: str | None = None
+    webhook_id: str | None = None
+
+    @property
+    def filter(self) -> JSONObject:
+        """The subscription's ``filter`` object, as X shows it."""
+        shown: JSONObject = {"user_id": self.user_id}
+        if self.direction is not None:
+            shown["direction"] = self.direction
+        if self.keyword is not None:
+            shown["keyword"] = self.keyword
+        return shown
+
+    def to_json(self) -> JSONObject:
+        """X's subscription object (members without a value are left out)."""
+        data: JSONObject = {"subscription_id": self.id, "event_type": self.event_type}
+        data["filter"] = self.filter
+        data.update(created_at=self.created_at, updated_at=self.updated_at)
+        if self.tag is not None:
+            data["tag"] = self.tag
+        if self.webhook_id is not None:
+            data["webhook_id"] = self.webhook_id
+        return data
 
 
 @dataclass(frozen=True)
@@ -203,8 +264,14 @@ class Snowflakes:
 
 
 def iso_timestamp(seconds: float) -> str:
-    """``2016-06-02T23:54:02Z``: the format of a webhook's ``created_at``."""
+    """``2016-06-02T23:54:02Z``: the format of a v1.1 webhook's ``created_at``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def iso_timestamp_ms(seconds: float) -> str:
+    """``2025-01-15T12:00:00.000Z``: v2's format (webhooks, subscriptions, replay jobs)."""
+    millis = int(seconds * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 @dataclass
@@ -221,6 +288,7 @@ class World:
     messages: list[Message] = field(default_factory=list)
     webhooks: list[Webhook] = field(default_factory=list)
     subscriptions: set[tuple[str, str]] = field(default_factory=set)
+    activity_subscriptions: dict[str, ActivitySubscription] = field(default_factory=dict)
     indicators: list[Indicator] = field(default_factory=list)
     welcome_messages: dict[str, JSONObject] = field(default_factory=dict)
     welcome_rules: dict[str, JSONObject] = field(default_factory=dict)
@@ -276,6 +344,10 @@ class World:
         if user is not None:
             self.users[user_id] = replace(user, token=None, token_secret=None)
         self.subscriptions = {s for s in self.subscriptions if s[1] != user_id}
+        # Private events (DMs, chats) were allowed by the user's own authorization.
+        for sub in list(self.activity_subscriptions.values()):
+            if sub.user_id == user_id and sub.event_type.startswith(PRIVATE_EVENT_PREFIXES):
+                del self.activity_subscriptions[sub.id]
 
     # webhooks and subscriptions
 
@@ -287,8 +359,12 @@ class World:
         return None
 
     def env_webhooks(self, env_name: str | None) -> list[Webhook]:
-        """Webhooks of a premium environment, or the enterprise ones for None."""
-        return [hook for hook in self.webhooks if hook.env_name == env_name]
+        """Webhooks of a premium environment, or the v1.1 enterprise ones for None."""
+        return [hook for hook in self.webhooks if hook.env_name == env_name and not hook.v2]
+
+    def v2_webhooks(self) -> list[Webhook]:
+        """Webhooks registered through ``POST /2/webhooks``."""
+        return [hook for hook in self.webhooks if hook.v2]
 
     def set_webhook(self, hook: Webhook) -> None:
         """Add ``hook``, or replace the webhook with the same id."""
@@ -296,9 +372,12 @@ class World:
         self.webhooks.sort(key=lambda h: int(h.id))
 
     def remove_webhook(self, webhook_id: str) -> None:
-        """Delete a webhook and every subscription on it."""
+        """Delete a webhook and every subscription on it (AAA and XAA)."""
         self.webhooks = [h for h in self.webhooks if h.id != webhook_id]
         self.subscriptions = {s for s in self.subscriptions if s[0] != webhook_id}
+        self.activity_subscriptions = {
+            k: s for k, s in self.activity_subscriptions.items() if s.webhook_id != webhook_id
+        }
 
     def subscribers(self, webhook_id: str) -> list[str]:
         """User ids subscribed on a webhook, in id order."""

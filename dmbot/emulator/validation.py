@@ -1,9 +1,9 @@
 """What X accepts in a request: JSON bodies, parameters, and ``message_data``.
 
-A request that breaks X's schema gets X's 400 answer (code 214, 354 for text
-over the limit) naming the offending field, as the real API does; the
-handlers in :mod:`dmbot.emulator.api` and :mod:`dmbot.emulator.webhooks`
-check what arrived with these before they touch the world.
+A request that breaks X's schema gets X's 400 answer naming the offending
+field, as the real API does: in v1.1, code 214 (354 for text over the
+limit); in v2, an ``invalid-request`` problem. The handlers check what
+arrived with these before they touch the world.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from dmbot.emulator.faults import ApiError
+from dmbot.emulator.problems import invalid_request
 from dmbot.types import JSONObject
 
 MAX_TEXT = 10_000
@@ -23,6 +24,8 @@ MAX_TEXT = 10_000
 MAX_WELCOME_TEXT = 9_990
 """Characters in a welcome message."""
 _URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+ID = re.compile(r"[0-9]{1,19}")
+"""X's id pattern in v2 paths and bodies (``^[0-9]{1,19}$``)."""
 
 
 def bad_request(message: str) -> ApiError:
@@ -62,6 +65,57 @@ def integer_param(params: dict[str, str], name: str, default: int) -> int:
         return int(params.get(name) or default)
     except ValueError:
         raise bad_request(f"The parameter {name} must be a whole number.") from None
+
+
+def v2_body(body: bytes, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> JSONObject:
+    """The JSON object of a v2 request, holding only ``allowed`` members.
+
+    An empty body counts as ``{}``. Members the spec does not define are
+    refused, as its ``additionalProperties: false`` says.
+
+    Raises:
+        Problem: 400 ``invalid-request`` naming what is wrong.
+    """
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise invalid_request("The body must be a JSON object (Content-Type: application/json).")
+    only_members(data, allowed, "$.")
+    for name in required:
+        if name not in data:
+            raise invalid_request(f"$.{name}: is missing but it is required", name)
+    return data
+
+
+def only_members(data: JSONObject, allowed: tuple[str, ...], where: str) -> None:
+    """Refuse a member of ``data`` outside ``allowed`` (400, in X's schema wording)."""
+    for name in data:
+        if name not in allowed:
+            raise invalid_request(
+                f"{where}{name}: is not defined in the schema and the schema does not allow "
+                f"additional properties; allowed: {', '.join(allowed)}.",
+                name,
+                json.dumps(data[name]),
+            )
+
+
+def v2_string(data: JSONObject, name: str, where: str = "$.") -> str | None:
+    """The member ``name`` of ``data``, which must be a string when present (else 400)."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid_request(f"{where}{name}: must be a string.", name, json.dumps(value))
+    return value
+
+
+def v2_id(value: object, name: str) -> str:
+    """``value`` as an X id (1 to 19 digits), else a 400 naming ``name``."""
+    if not isinstance(value, str) or not ID.fullmatch(value):
+        raise invalid_request(
+            f"{name} must be an id of 1 to 19 digits, not {value!r}.", name, str(value)
+        )
+    return value
 
 
 # X's rules for message data

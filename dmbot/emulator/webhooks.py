@@ -1,26 +1,24 @@
-"""Webhooks and subscriptions: X's Account Activity API on the emulated side.
+"""Webhooks and their Account Activity subscriptions, by X's rules, for every API generation.
 
 A webhook is registered only after a passing CRC check, can be checked again
 on request, and carries the subscriptions of the accounts whose events it
-gets, all within X's per-environment limits. :class:`WebhookRegistry` holds
-those rules for the :class:`~dmbot.emulator.Emulator`;
-:class:`AccountActivityApi` answers the ``/1.1/account_activity/`` endpoints
-(premium ``all/:env_name/...`` and enterprise ``webhooks/...`` alike).
+gets, all within X's limits: per premium environment, per enterprise app
+(v1.1), or per app for webhooks registered through ``POST /2/webhooks``.
+:class:`WebhookRegistry` holds those rules for the
+:class:`~dmbot.emulator.Emulator`; the endpoints answering on top of it are in
+:mod:`dmbot.emulator.accountactivity` (v1.1) and :mod:`dmbot.emulator.v2` (v2).
+Errors about a v2 webhook are RFC 7807 problems, as the v2 endpoints answer.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
 from dmbot.emulator.faults import ApiError
-from dmbot.emulator.oauth import Caller, request_params
-from dmbot.emulator.state import Webhook, iso_timestamp
-from dmbot.emulator.validation import required_param
-from dmbot.types import JSONObject
+from dmbot.emulator.problems import as_problem, plain
+from dmbot.emulator.state import Webhook, iso_timestamp, iso_timestamp_ms
 
 if TYPE_CHECKING:
     from dmbot.emulator import Emulator, UserRef
@@ -31,14 +29,21 @@ PREMIUM_WEBHOOKS = 1
 ENTERPRISE_WEBHOOKS = 3
 PREMIUM_SUBSCRIPTIONS = 15
 ENTERPRISE_SUBSCRIPTIONS = 250
+V2_WEBHOOKS = 5
+"""v2 webhooks per app: X's enterprise figure ("5+"); pay-per-use allows only 1."""
+V2_SUBSCRIPTIONS = 5000
+"""AAA v2 subscriptions per app: X's enterprise figure ("5,000+"); pay-per-use allows
+only 3, too few for tests with several accounts."""
+MAX_V2_URL = 200
+"""Characters in a v2 webhook URL (``CreateWebhooksRequest.url.maxLength``)."""
 
 
 class WebhookRegistry:
     """Registering, checking and subscribing webhooks of one emulator, by X's rules.
 
     The :class:`~dmbot.emulator.Emulator` methods that lead here
-    (``register_webhook``, ``check_webhook``, ``subscribe``) document X's
-    error answers.
+    (``register_webhook``, ``register_webhook_v2``, ``check_webhook``,
+    ``subscribe``) document X's error answers.
 
     Args:
         emu: the emulator whose world, users and realism switches apply.
@@ -50,11 +55,26 @@ class WebhookRegistry:
         self.world = emu.world
         self._deliverer = deliverer
 
-    async def register(self, url: str, *, env_name: str | None = None) -> Webhook:
+    async def register(self, url: str, *, env_name: str | None = None, v2: bool = False) -> Webhook:
         """Register ``url`` after a passing CRC check, as X does."""
-        self._check_url(url)
-        existing = self.world.env_webhooks(env_name)
-        limit = ENTERPRISE_WEBHOOKS if env_name is None else PREMIUM_WEBHOOKS
+        try:
+            return await self._register(url, env_name, v2)
+        except ApiError as error:
+            raise as_problem(error) if v2 else error from None
+
+    async def _register(self, url: str, env_name: str | None, v2: bool) -> Webhook:
+        self._check_url(url, v2)
+        if v2:
+            existing, limit = self.world.v2_webhooks(), V2_WEBHOOKS
+        else:
+            existing = self.world.env_webhooks(env_name)
+            limit = ENTERPRISE_WEBHOOKS if env_name is None else PREMIUM_WEBHOOKS
+        if len(existing) >= limit and v2:
+            raise plain(
+                403,
+                f"This app has {limit} v2 webhooks, X's limit; "
+                "delete one with DELETE /2/webhooks/:id before registering another.",
+            )
         if len(existing) >= limit:
             raise ApiError(403, 214, "Too many resources already created.")
         if any(hook.url == url for hook in existing):
@@ -62,7 +82,9 @@ class WebhookRegistry:
         passed, reason = await self._deliverer.crc(url)
         if not passed:
             raise ApiError(400, 214, f"Webhook URL does not meet the requirements: {reason}.")
-        hook = Webhook(self.world.ids.next(), url, True, iso_timestamp(self.emu.clock()), env_name)
+        now = self.emu.clock()
+        created = iso_timestamp_ms(now) if v2 else iso_timestamp(now)
+        hook = Webhook(self.world.ids.next(), url, True, created, env_name, v2)
         self.world.set_webhook(hook)
         return hook
 
@@ -72,7 +94,7 @@ class WebhookRegistry:
         if hook is None:
             raise ApiError(404, 34)
         passed, reason = await self._deliverer.crc(hook.url)
-        hook = Webhook(hook.id, hook.url, passed, hook.created_at, hook.env_name)
+        hook = replace(hook, valid=passed)
         self.world.set_webhook(hook)
         return hook, reason
 
@@ -81,6 +103,12 @@ class WebhookRegistry:
         hook = self.world.webhook(webhook_id)
         if hook is None:
             raise ApiError(404, 34)
+        try:
+            self._subscribe(hook, user)
+        except ApiError as error:
+            raise as_problem(error) if hook.v2 else error from None
+
+    def _subscribe(self, hook: Webhook, user: UserRef) -> None:
         account = self.emu.user(user)
         if not account.is_account:
             raise ApiError(
@@ -91,111 +119,32 @@ class WebhookRegistry:
             )
         if (hook.id, account.id) in self.world.subscriptions:
             raise ApiError(409, 355)
-        limit = ENTERPRISE_SUBSCRIPTIONS if hook.env_name is None else PREMIUM_SUBSCRIPTIONS
-        if len(self.world.subscribers(hook.id)) >= limit:
+        if hook.v2:
+            v2_ids = {h.id for h in self.world.v2_webhooks()}
+            taken = sum(1 for hook_id, _ in self.world.subscriptions if hook_id in v2_ids)
+            limit = V2_SUBSCRIPTIONS
+        else:
+            taken = len(self.world.subscribers(hook.id))
+            limit = ENTERPRISE_SUBSCRIPTIONS if hook.env_name is None else PREMIUM_SUBSCRIPTIONS
+        if taken >= limit and hook.v2:
+            raise plain(
+                403,
+                f"This app has {limit} Account Activity v2 subscriptions, X's limit; remove one "
+                "with DELETE /2/account_activity/webhooks/:id/subscriptions/:user_id/all first.",
+            )
+        if taken >= limit:
             raise ApiError(403, 214, "Too many resources already created.")
         self.world.subscriptions.add((hook.id, account.id))
 
-    def _check_url(self, url: str) -> None:
+    def _check_url(self, url: str, v2: bool) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ApiError(400, 214, "Webhook URL must be an absolute http(s) URL.")
+        if v2 and len(url) > MAX_V2_URL:
+            raise ApiError(400, 214, f"Webhook URL must be at most {MAX_V2_URL} characters.")
         if self.emu.realism.strict_urls and (
             parts.scheme != "https" or parts.port is not None or len(url) > 200
         ):
             raise ApiError(
                 400, 214, "Webhook URL must use https, name no port and be at most 200 characters."
             )
-
-
-def no_content() -> Response:
-    """X's 204 answer."""
-    return Response(status_code=204)
-
-
-class AccountActivityApi:
-    """The handlers of X's Account Activity management endpoints over one emulator."""
-
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.world = emu.world
-
-    async def register(self, request: Request, caller: Caller) -> Response:
-        url = required_param(request_params(request, await request.body()), "url")
-        hook = await self.emu.register_webhook(url, env_name=_env(request))
-        return JSONResponse(hook.to_json())
-
-    async def list_webhooks(self, request: Request, caller: Caller) -> Response:
-        hooks = self.world.env_webhooks(_env(request))
-        return JSONResponse([h.to_json() for h in hooks])
-
-    async def recheck(self, request: Request, caller: Caller) -> Response:
-        hook_id = self._webhook(request)
-        _, reason = await self.emu.check_webhook(hook_id)
-        if reason:
-            raise ApiError(400, 214, f"Webhook URL does not meet the requirements: {reason}.")
-        return no_content()
-
-    async def delete(self, request: Request, caller: Caller) -> Response:
-        self.world.remove_webhook(self._webhook(request))
-        return no_content()
-
-    async def subscribe(self, request: Request, caller: Caller) -> Response:
-        self.emu.subscribe(self._webhook(request), caller.account)
-        return no_content()
-
-    async def is_subscribed(self, request: Request, caller: Caller) -> Response:
-        if (self._webhook(request), caller.account.id) not in self.world.subscriptions:
-            raise ApiError(404, 34)
-        return no_content()
-
-    async def unsubscribe(self, request: Request, caller: Caller) -> Response:
-        hook_id = self._webhook(request)
-        user_id = request.path_params.get("user_id") or caller.account.id
-        if (hook_id, user_id) not in self.world.subscriptions:
-            raise ApiError(404, 34)
-        self.world.subscriptions.discard((hook_id, user_id))
-        return no_content()
-
-    async def subscribers(self, request: Request, caller: Caller) -> Response:
-        hook_id = self._webhook(request)
-        hook = self.world.webhook(hook_id)
-        subscriptions = [{"user_id": uid} for uid in self.world.subscribers(hook_id)]
-        app_id = self.world.app.id
-        if hook is not None and hook.env_name is not None:
-            body: JSONObject = {"environment": hook.env_name, "application_id": app_id}
-        else:
-            body = {"webhook_id": hook_id, "webhook_url": hook.url if hook else ""}
-            body["application_id"] = app_id
-        body["subscriptions"] = subscriptions
-        return JSONResponse(body)
-
-    async def count(self, request: Request, caller: Caller) -> Response:
-        enterprise = "/all/" not in request.url.path
-        provisioned = 250 if enterprise else 15
-        return JSONResponse(
-            {
-                "account_name": self.world.app.name,
-                "subscriptions_count_all": str(len(self.world.subscriptions)),
-                "subscriptions_count_direct_messages": "0",
-                "provisioned_count": str(provisioned),
-            }
-        )
-
-    def _webhook(self, request: Request) -> str:
-        """The webhook a management call is about: by id, or the environment's only one."""
-        env = _env(request)
-        hook_id = request.path_params.get("webhook_id")
-        if hook_id is None:
-            hooks = self.world.env_webhooks(env)
-            if not hooks:
-                raise ApiError(404, 34)
-            return hooks[0].id
-        if self.world.webhook(hook_id, env) is None:
-            raise ApiError(404, 34)
-        return str(hook_id)
-
-
-def _env(request: Request) -> str | None:
-    env = request.path_params.get("env_name")
-    return None if env is None else str(env)

@@ -402,12 +402,36 @@ function renderHeld() {
         "li",
         { class: "held-item" },
         el("span", { class: "tag held" }, "held back"),
-        ` ${h.kind === "direct_message_events" ? `DM ${h.event_id}` : h.kind} for ${who(h.for_user_id)}: `,
+        ` ${heldWhat(h)} for ${who(h.for_user_id)}: `,
         `out of order, sent after the next delivery or within ${Math.ceil(h.release_in)} s`,
       ),
     ),
   );
   $("held").hidden = state.held.length === 0;
+}
+
+function heldWhat(h) {
+  if (h.kind === "direct_message_events") return `DM ${h.event_id}`;
+  return h.event_id ? `${h.kind} of DM ${h.event_id}` : h.kind;
+}
+
+// An X Activity API envelope: the account is data.filter.user_id, and its own dm.sent is the echo.
+function describeActivity(envelope, tags) {
+  const payload = envelope.payload || {};
+  const type = envelope.event_type;
+  tags.unshift("XAA");
+  if (payload.direct_message_events) {
+    const create = (payload.direct_message_events[0] || {}).message_create || {};
+    const data = create.message_data || {};
+    if (type === "dm.sent") tags.unshift("echo");
+    if (data.quick_reply_response) tags.unshift("tap");
+    return { what: type, tags, gist: `${who(create.sender_id)}: ${data.text || ""}` };
+  }
+  const typing = payload.direct_message_indicate_typing_events;
+  if (typing) return { what: type, tags, gist: `${who(typing[0].sender_id)} is typing` };
+  const read = payload.direct_message_mark_read_events;
+  if (read) return { what: type, tags, gist: `${who(read[0].sender_id)} read the messages` };
+  return { what: type, tags, gist: `for ${who((envelope.filter || {}).user_id)}` };
 }
 
 function describe(ex) {
@@ -420,6 +444,13 @@ function describe(ex) {
     const first = state.seenBodies.get(ex.raw);
     if (first !== undefined) tags.push(first === 200 ? "duplicate" : "retry");
     else state.seenBodies.set(ex.raw, ex.status);
+    // XAA may send one envelope or, undocumented but allowed, a list of them.
+    const envelope = Array.isArray(body.data) ? body.data[0] : body.data;
+    if (envelope && envelope.event_type) return describeActivity(envelope, tags);
+    if (body.replay_job_status) {
+      const job = body.replay_job_status;
+      return { what: "replay job", tags, gist: `${job.job_state}: ${job.job_state_description || ""}` };
+    }
     const forUser = body.for_user_id;
     if (body.direct_message_events) {
       const event = body.direct_message_events[0] || {};
@@ -440,6 +471,12 @@ function describe(ex) {
     const count = data.quick_reply ? data.quick_reply.options.length : 0;
     const extras = count ? ` [${data.quick_reply.options.map((o) => o.label).join(" | ")}]` : "";
     return { what: "send DM", gist: `${data.text || ""}${extras}` };
+  }
+  if (/^\/2\/dm_conversations\/with\/\d+\/messages$/.test(path)) {
+    return { what: "send DM (v2)", gist: `to ${who(path.split("/")[4])}: ${body.text || ""}` };
+  }
+  if (path === "/2/activity/subscriptions" && ex.method === "POST") {
+    return { what: "XAA subscribe", gist: `${body.event_type} for ${who((body.filter || {}).user_id)}` };
   }
   if (path.endsWith("/indicate_typing.json")) return { what: "typing indicator", gist: `to ${who(body.recipient_id)}` };
   if (path.endsWith("/mark_read.json")) return { what: "mark read", gist: `up to ${body.last_read_event_id}` };

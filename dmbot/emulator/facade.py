@@ -1,0 +1,415 @@
+"""The :class:`Emulator`: one emulated X with one app, and everything tests do with it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
+from dmbot.emulator.delivery import Deliverer, DeliveryRecord, HeldDelivery, Realism
+from dmbot.emulator.fanout import FanOut
+from dmbot.emulator.faults import Faults, RateLimits
+from dmbot.emulator.people import People
+from dmbot.emulator.replay import Replayer, ReplayJob
+from dmbot.emulator.state import (
+    ActivitySubscription,
+    App,
+    Clock,
+    Indicator,
+    Message,
+    User,
+    Webhook,
+    World,
+)
+from dmbot.emulator.webhooks import WebhookRegistry
+
+UserRef = User | str
+"""A user, or its id or screen name."""
+
+
+class Emulator:
+    """One emulated X with one app: users, DMs, webhooks, and their deliveries.
+
+    Args:
+        consumer_key: the app's API key, checked on every request.
+        consumer_secret: the app's secret; signs deliveries and CRC answers.
+        app_id: the app's id (``source_app_id`` of the bot's own messages).
+        app_name: the app's name in deliveries' ``apps`` map.
+        webhook_transport: where webhook traffic goes (e.g. ``httpx.ASGITransport``
+            of the bot's app); None sends it over the network.
+        clock: the emulator's time (timestamps, OAuth window, rate windows).
+    """
+
+    def __init__(
+        self,
+        consumer_key: str = "ck",
+        consumer_secret: str = "cs",
+        app_id: str = "13090192",
+        app_name: str = "dmbot dev",
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.world = World(App(app_id, app_name, consumer_key, consumer_secret), clock)
+        self.faults = Faults()
+        self.limits = RateLimits(clock)
+        self.delivery_log: list[DeliveryRecord] = []
+        self._realism = Realism()
+        self._deliverer = Deliverer(
+            consumer_secret,
+            self._realism,
+            webhook_transport,
+            self.delivery_log,
+            on_held=self._held_changed,
+        )
+        self.activity_log: list[ActivityEvent] = []
+        """Every XAA event, webhook or stream-only, in order (what the stream serves)."""
+        self.activity = ActivityRegistry(self)
+        """The XAA subscriptions and their rules."""
+        self._fanout = FanOut(self, self._deliverer, self.activity_log)
+        self._people = People(self, self._fanout)
+        self._webhook_registry = WebhookRegistry(self, self._deliverer)
+        self._replayer = Replayer(self, self._fanout, self._deliverer)
+        self._changed = asyncio.Condition()
+        self.version = 0
+        """Grows on every new message or indicator (for pages that follow the chat)."""
+        from dmbot.emulator.api import build_app
+
+        self.app: Starlette = build_app(self)
+
+    # the world, read-only views
+
+    @property
+    def clock(self) -> Clock:
+        """The emulator's clock."""
+        return self.world.clock
+
+    @property
+    def messages(self) -> list[Message]:
+        """Every DM in the order it was sent."""
+        return self.world.messages
+
+    @property
+    def webhooks(self) -> list[Webhook]:
+        """Registered webhooks, oldest first."""
+        return self.world.webhooks
+
+    @property
+    def subscriptions(self) -> set[tuple[str, str]]:
+        """(webhook id, user id) pairs."""
+        return self.world.subscriptions
+
+    @property
+    def indicators(self) -> list[Indicator]:
+        """Typing indicators and read receipts sent through the API."""
+        return self.world.indicators
+
+    @property
+    def realism(self) -> Realism:
+        """The delivery realism switches (mutable, read at each delivery)."""
+        return self._realism
+
+    @realism.setter
+    def realism(self, value: Realism) -> None:
+        self._realism = value
+        self._deliverer.realism = value
+        if not value.out_of_order:
+            self._deliverer.release_held()
+
+    def set_realism(self, values: Mapping[str, Any]) -> Realism:
+        """Change realism switches from a JSON object; switching ``out_of_order`` off
+        sends what it held back at once.
+
+        Raises:
+            ValueError: an unknown switch or a value of the wrong type.
+        """
+        self._realism.update(values)
+        if not self._realism.out_of_order:
+            self._deliverer.release_held()
+        return self._realism
+
+    @property
+    def held(self) -> list[HeldDelivery]:
+        """Deliveries the ``out_of_order`` switch holds back now (at most ``realism.hold`` s)."""
+        return self._deliverer.held
+
+    def _held_changed(self) -> None:
+        # Called from the deliverer's timers too: wake the chat page's long polls.
+        asyncio.get_running_loop().create_task(self._notify())
+
+    # users
+
+    def add_account(
+        self,
+        user_id: str,
+        screen_name: str,
+        *,
+        token: str,
+        token_secret: str,
+        name: str | None = None,
+    ) -> User:
+        """Add an account the app holds access tokens for (it can call the API)."""
+        user = User(
+            user_id, screen_name, name or screen_name, self.world.now_ms(), token, token_secret
+        )
+        return self.world.add_user(user)
+
+    def add_user(self, user_id: str, screen_name: str, *, name: str | None = None) -> User:
+        """Add a simulated person, who acts through :meth:`send` and :meth:`tap`."""
+        return self.world.add_user(
+            User(user_id, screen_name, name or screen_name, self.world.now_ms())
+        )
+
+    def user(self, ref: UserRef) -> User:
+        """The user named by ``ref`` (a User, an id or a screen name).
+
+        Raises:
+            LookupError: nobody of that id or name exists.
+        """
+        key = ref.id if isinstance(ref, User) else ref
+        found = self.world.user(key) or self.world.user_by_name(key)
+        if found is None:
+            known = ", ".join(f"@{u.screen_name} ({u.id})" for u in self.world.users.values())
+            raise LookupError(f"No user {key!r} in the emulator; known users: {known or 'none'}.")
+        return found
+
+    # simulated people acting (done by :class:`~dmbot.emulator.people.People`)
+
+    async def send(
+        self, from_user: UserRef, to_account: UserRef, text: str, *, metadata: str | None = None
+    ) -> Message:
+        """``from_user`` writes a DM from X's app; ``metadata`` makes it a Quick Reply tap.
+
+        Raises:
+            LookupError: an unknown user.
+            ValueError: the text is longer than X allows.
+        """
+        return await self._people.send(from_user, to_account, text, metadata=metadata)
+
+    def take_free_reply(self, account_id: str, peer_id: str) -> bool:
+        """Use one of the free replies ``peer_id``'s recent DMs granted ``account_id``.
+
+        X lets an account answer each received DM up to 5 times within 24 hours
+        without counting against its daily sending limit.
+        """
+        return self._people.take_free_reply(account_id, peer_id)
+
+    async def tap(self, from_user: UserRef, message: Message | str, label: str) -> Message:
+        """``from_user`` taps the option ``label`` of a Quick Reply DM it received.
+
+        Raises:
+            LookupError: an unknown user or message, or no option with that label.
+        """
+        return await self._people.tap(from_user, message, label)
+
+    async def revoke(self, user: UserRef) -> None:
+        """``user`` revokes the app: tokens and subscriptions go, a ``user_event`` is delivered."""
+        await self._people.revoke(user)
+
+    # what the API layer calls
+
+    async def post_message(
+        self,
+        sender_id: str,
+        recipient_id: str,
+        message_data: dict[str, object],
+        *,
+        source_app_id: str | None,
+        metadata: str | None = None,
+        welcome_message_id: str | None = None,
+    ) -> Message:
+        """Record a DM and deliver it, in every subscribed shape, to each subscribed
+        participant (echo included)."""
+        world = self.world
+        message = Message(
+            world.ids.next(),
+            sender_id,
+            recipient_id,
+            dict(message_data),
+            world.now_ms(),
+            source_app_id,
+            metadata,
+            welcome_message_id,
+        )
+        world.messages.append(message)
+        await self._notify()
+        self._fanout.message(message)
+        return message
+
+    async def indicate(
+        self, kind: str, sender_id: str, recipient_id: str, last_read_event_id: str | None = None
+    ) -> Indicator:
+        """Record a typing indicator (``kind="typing"``) or read receipt (``"read"``)."""
+        record = Indicator(kind, sender_id, recipient_id, self.world.now_ms(), last_read_event_id)
+        self.world.indicators.append(record)
+        await self._notify()
+        return record
+
+    async def _notify(self) -> None:
+        self.version += 1
+        async with self._changed:
+            self._changed.notify_all()
+
+    # webhooks and subscriptions (X's rules: :class:`~dmbot.emulator.webhooks.WebhookRegistry`)
+
+    async def register_webhook(self, url: str, *, env_name: str | None = None) -> Webhook:
+        """Register ``url`` after a passing CRC check, as X does.
+
+        Args:
+            url: the webhook URL.
+            env_name: the premium environment, or None for enterprise.
+
+        Raises:
+            ApiError: 400/214 (bad URL or failed CRC), 403/214 (too many webhooks).
+        """
+        return await self._webhook_registry.register(url, env_name=env_name)
+
+    async def check_webhook(self, webhook_id: str) -> tuple[Webhook, str]:
+        """Run the CRC check on a webhook again and update ``valid``.
+
+        Returns:
+            The updated webhook and, when the check failed, why.
+
+        Raises:
+            ApiError: 404/34 for an unknown webhook.
+        """
+        return await self._webhook_registry.check(webhook_id)
+
+    def subscribe(self, webhook_id: str, user: UserRef) -> None:
+        """Subscribe an account (one the app holds tokens for) on a webhook (AAA, any API).
+
+        Raises:
+            ApiError: 404/34 unknown webhook, 409/355 already subscribed,
+                403/214 subscription limit reached (a :class:`Problem` on a v2 webhook).
+        """
+        self._webhook_registry.subscribe(webhook_id, user)
+
+    async def register_webhook_v2(self, url: str) -> Webhook:
+        """Register ``url`` as ``POST /2/webhooks`` does, after a passing CRC check.
+
+        Raises:
+            Problem: 400 (bad URL or failed CRC), 403 (too many v2 webhooks).
+        """
+        return await self._webhook_registry.register(url, v2=True)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook with its AAA and XAA subscriptions."""
+        self.world.remove_webhook(webhook_id)
+
+    def subscribe_activity(
+        self,
+        user: UserRef,
+        event_type: str,
+        *,
+        webhook_id: str | None = None,
+        tag: str | None = None,
+        direction: str | None = None,
+    ) -> ActivitySubscription:
+        """Subscribe to XAA events about ``user``, as that account would (its own tokens).
+
+        Without ``webhook_id`` the events go to :attr:`activity_log` only (the stream).
+
+        Raises:
+            Problem: as ``POST /2/activity/subscriptions`` answers: 400, 403, 409.
+        """
+        who = self.user(user)
+        return self.activity.subscribe(
+            event_type,
+            who.id,
+            acting=who if who.is_account else None,
+            direction=direction,
+            tag=tag,
+            webhook_id=webhook_id,
+        )
+
+    @property
+    def activity_subscriptions(self) -> list[ActivitySubscription]:
+        """XAA subscriptions, oldest first."""
+        return self.activity.all()
+
+    def replay(self, webhook_id: str, from_date: str, to_date: str) -> ReplayJob:
+        """Deliver the DMs of a window (``yyyymmddhhmm`` UTC) to a v2 webhook again.
+
+        Raises:
+            Problem: as ``POST /2/webhooks/replay`` answers: 400, 404.
+        """
+        return self._replayer.start(webhook_id, from_date, to_date)
+
+    # waiting and housekeeping
+
+    async def wait_for_messages(
+        self,
+        n: int,
+        *,
+        sender: UserRef | None = None,
+        after: Message | str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 (the documented test-kit signature)
+    ) -> list[Message]:
+        """Wait until at least ``n`` messages match, and return all that match.
+
+        Args:
+            n: how many messages to wait for.
+            sender: only count messages from this user.
+            after: only count messages newer than this message (or id).
+            timeout: seconds to wait.
+
+        Raises:
+            TimeoutError: fewer than ``n`` matched in time; the message lists them.
+        """
+        sender_id = None if sender is None else self.user(sender).id
+        after_id = int(after.id if isinstance(after, Message) else after) if after else 0
+
+        def matching() -> list[Message]:
+            return [
+                m
+                for m in self.world.messages
+                if (sender_id is None or m.sender_id == sender_id) and int(m.id) > after_id
+            ]
+
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: len(matching()) >= n)
+        except TimeoutError:
+            found = matching()
+            texts = ", ".join(repr(m.text) for m in found) or "none"
+            who = f" from user {sender_id}" if sender_id else ""
+            raise TimeoutError(
+                f"Waited {timeout:g} s for {n} message(s){who}, but {len(found)} arrived: {texts}."
+            ) from None
+        return matching()
+
+    async def wait_changed(self, since: int, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+        """Wait until :attr:`version` passes ``since`` (or ``timeout``); the new version."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: self.version > since)
+        except TimeoutError:
+            pass
+        return self.version
+
+    async def deliveries_settled(self) -> None:
+        """Wait until every scheduled delivery (delays and retries included) was attempted."""
+        await self._deliverer.settled()
+
+    def reset(self) -> None:
+        """Forget messages, deliveries, indicators, faults and rate windows; realism off.
+
+        Users, accounts, webhooks and subscriptions stay.
+        """
+        self.world.messages.clear()
+        self.world.indicators.clear()
+        self.delivery_log.clear()
+        self.activity_log.clear()
+        self.faults.clear()
+        self.limits.clear()
+        self._people.clear()
+        self._deliverer.reset()
+        self.realism = Realism()
+
+    async def aclose(self) -> None:
+        """Cancel pending deliveries and close outgoing connections."""
+        await self._deliverer.aclose()
