@@ -230,7 +230,10 @@ def test_wrong_type_names_key_line_and_range(in_tmp: Path) -> None:
         ("server: {port: 70000}", "server.port must be an integer from 1 to 65535 (got a number"),
         ("server: {access_log: maybe}", "server.access_log must be true or false"),
         ("server: [1, 2]", "server must be a mapping of keys to values (got a list)"),
-        ("twitter: {consumer_secret: s, api: premum}", "twitter.api must be premium, enterprise, v2 or activity"),
+        (
+            "twitter: {consumer_secret: s, api: premum}",
+            "twitter.api must be premium, enterprise, v2 or activity",
+        ),
         ("twitter: {consumer_secret: s, send_api: v3}", "twitter.send_api must be v1.1 or v2"),
         ("twitter: {consumer_secret: s, api_url: ftp://x}", "twitter.api_url must be an absolute"),
         ("twitter: {consumer_secret: s, user_id: abc}", "twitter.user_id must be a numeric"),
