@@ -39,6 +39,7 @@ from dmbot.emulator.chat import ChatFeed, chat_routes
 from dmbot.errors import ConfigError
 from dmbot.sandbox import Sandbox
 from dmbot.script import load_bot
+from dmbot.twitter.paths import GENERATIONS
 
 __all__ = ["add_command", "build_sandbox", "dev_app", "dev_store", "resolve_bot"]
 
@@ -104,6 +105,8 @@ def build_sandbox(
     url: str,
     store: str = "memory://",
     settings: Settings | None = None,
+    api: str | None = None,
+    send_api: str | None = None,
 ) -> Sandbox:
     """The sandbox of ``dmbot dev``: dev keys, alice and bob, the webhook at ``url``.
 
@@ -112,17 +115,26 @@ def build_sandbox(
         url: the webhook URL registered with the emulator (the page's origin plus
             the webhook path); deliveries reach the service in-process whatever it is.
         store: the store URL.
-        settings: the loaded config, whose engine, sender, logging and send API
+        settings: the loaded config, whose engine, sender, logging and API
             settings apply; its keys, URLs and store do not.
+        api: the X API to rehearse (``twitter.api``), over the config's.
+        send_api: how replies go out (``twitter.send_api``), over the config's.
     """
     extra: dict[str, Any] = {}
+    twitter: dict[str, str] = {}
     if settings is not None:
         extra = {
             "engine": settings.engine,
             "sender": settings.sender,
             "logging": settings.logging,
-            "twitter": {"send_api": settings.twitter.send_api},
         }
+        twitter = {"send_api": settings.twitter.send_api, "api": settings.twitter.api}
+    if api:
+        twitter["api"] = api
+    if send_api:
+        twitter["send_api"] = send_api
+    if twitter:
+        extra["twitter"] = twitter
     handle, display = _account_names(bot)
     return Sandbox(
         bot,
@@ -189,7 +201,8 @@ def banner(sandbox: Sandbox, origin: str, bot_label: str, store_label: str) -> s
             f"  bot      {bot_label}",
             f"  webhook  {sandbox.webhook_url} (registered with the emulator: CRC passed, "
             f"{handle} subscribed)",
-            f"  X API    {origin}/1.1/ (the emulator; admin JSON under /_emulator/)",
+            f"  X API    {origin}/ (the emulator: twitter.api {sandbox.settings.twitter.api}, "
+            f"send_api {sandbox.settings.twitter.send_api}; controls under /_emulator/)",
             f"  store    {store_label} (the bot's state; a fresh file on every start)",
             f"  people   {people or 'none'} (add more on the page)",
             "Press Ctrl+C to stop.",
@@ -209,7 +222,14 @@ def cmd_dev(args: argparse.Namespace, settings: Settings | None) -> int:
     try:
         store, store_label = dev_store(Path.cwd())
         origin = _origin(args.host, args.port)
-        sandbox = build_sandbox(bot, url=f"{origin}{WEBHOOK_PATH}", store=store, settings=settings)
+        sandbox = build_sandbox(
+            bot,
+            url=f"{origin}{WEBHOOK_PATH}",
+            store=store,
+            settings=settings,
+            api=args.api,
+            send_api=args.send_api,
+        )
         app = dev_app(
             sandbox,
             on_ready=lambda: print(banner(sandbox, origin, bot_label, store_label), flush=True),
@@ -253,4 +273,15 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--api",
+        choices=GENERATIONS,
+        help="the X API to rehearse: premium, enterprise, v2 or activity "
+        "(default: twitter.api of the config, else premium)",
+    )
+    parser.add_argument(
+        "--send-api",
+        choices=("v1.1", "v2"),
+        help="send replies through v1.1 (Quick Replies) or v2 (numbered options)",
+    )
     parser.set_defaults(func=cmd_dev, config_optional=True)

@@ -32,6 +32,7 @@ from dmbot.emulator import Emulator, Realism, Webhook
 from dmbot.emulator.traffic import Exchange, Recorder, Traffic
 from dmbot.script import load_bot
 from dmbot.service import Service
+from dmbot.twitter.subscriptions import BOT_EVENT_TYPES
 
 __all__ = ["Exchange", "Sandbox", "Traffic"]  # the traffic types live in dmbot.emulator.traffic
 
@@ -113,8 +114,22 @@ class Sandbox:
             token_secret=twitter.access_token_secret,
             name=self.bot_display_name,
         )
-        self.webhook = await self.emulator.register_webhook(self.webhook_url)
-        self.emulator.subscribe(self.webhook.id, self.bot_id)
+        self.webhook = await self._subscribe(twitter.api)
+
+    async def _subscribe(self, api: str) -> Webhook:
+        """Register the webhook and subscribe the bot account the way ``api`` does it on X."""
+        emu = self.emulator
+        if api in ("premium", "enterprise"):
+            hook = await emu.register_webhook(self.webhook_url)
+            emu.subscribe(hook.id, self.bot_id)
+            return hook
+        hook = await emu.register_webhook_v2(self.webhook_url)
+        if api == "v2":
+            emu.subscribe(hook.id, self.bot_id)
+        else:
+            for event_type in BOT_EVENT_TYPES:
+                emu.subscribe_activity(self.bot_id, event_type, webhook_id=hook.id, tag="dmbot")
+        return hook
 
     async def stop(self) -> None:
         """Let work in flight finish (for a second at most), then stop both sides."""

@@ -316,7 +316,8 @@ class V2Paths:
 
     def subscribe(self, webhook_id: str) -> Call:
         path = f"{self.base}/{_seg(webhook_id)}/subscriptions/all"
-        return Call("POST", path, "POST subscriptions")
+        # The spec requires a JSON body, even an empty one.
+        return Call("POST", path, "POST subscriptions", json={})
 
     def check_subscription(self, webhook_id: str) -> Call:
         path = f"{self.base}/{_seg(webhook_id)}/subscriptions/all"
