@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 import yaml
 
-from dmbot import signature
+from dmbot.edge import signature
 
 REPO = Path(__file__).resolve().parents[1]
 CONSUMER_KEY = "bench-consumer-key"

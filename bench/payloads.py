@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmbot.edge.signature import sign
 from dmbot.emulator.payloads import message_payload
 from dmbot.emulator.state import WEB_CLIENT_APP, App, Message, Snowflakes, User, World
-from dmbot.signature import sign
 
 CONSUMER_KEY = "bench-consumer-key"
 CONSUMER_SECRET = "bench-consumer-secret"

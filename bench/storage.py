@@ -21,7 +21,7 @@ from typing import Any
 from payloads import BOT_ID, PEER_BASE
 
 from dmbot.store.sqlite import SqliteStore
-from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.x.ratelimit import RateLimiter
 
 FIRST_DM_ID = 2_126_000_000_000_000_000
 """Claims are DM ids: 19-digit snowflakes."""

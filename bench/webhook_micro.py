@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_app import app as baseline
 from payloads import CONSUMER_SECRET, mixed_lines
 
+from dmbot.edge.webhook import create_webhook_app
 from dmbot.store import Store
 from dmbot.store.memory import MemoryStore
 from dmbot.store.sqlite import SqliteStore
-from dmbot.webhook import create_webhook_app
 
 App = Callable[..., Awaitable[None]]
 

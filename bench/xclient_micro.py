@@ -1,7 +1,7 @@
 """CPU per DM sent by dmbot's X client, on httpx's default transport and on dmbot's own.
 
 Starts the bench X host (the emulator, on the load core), then sends
-``--sends`` DMs through ``dmbot.twitter.client.XClient``, ``--concurrency``
+``--sends`` DMs through ``dmbot.x.client.XClient``, ``--concurrency``
 at a time (the sender's default is 16), in a child process pinned to the
 server core, once per transport:
 
@@ -43,7 +43,7 @@ VARIANTS = (
 async def child(port: int, sends: int, concurrency: int, transport: str) -> dict[str, Any]:
     import httpx
 
-    from dmbot.twitter.client import XClient
+    from dmbot.x.client import XClient
 
     client = XClient(
         transport=httpx.AsyncHTTPTransport() if transport == "httpx" else None,

@@ -7,8 +7,9 @@ built in Python use :class:`Flow`, :class:`Step`, :class:`Option` and
 
 from __future__ import annotations
 
-from dmbot.bot import Bot
-from dmbot.context import Button, Context, FlowView, QuickReply
+from dmbot.edge.events import DirectMessage, Event, User
+from dmbot.engine.bot import Bot
+from dmbot.engine.context import Button, Context, FlowView, QuickReply
 from dmbot.errors import (
     ConfigError,
     DmbotError,
@@ -19,8 +20,7 @@ from dmbot.errors import (
     TransientError,
     XApiError,
 )
-from dmbot.events import DirectMessage, Event, User
-from dmbot.flows import Ending, Flow, Option, Step, Trigger
+from dmbot.flows.model import Ending, Flow, Option, Step, Trigger
 
 __version__ = "0.1.0"
 

@@ -20,17 +20,17 @@ from collections.abc import AsyncIterator, Mapping
 import httpx
 from starlette.applications import Starlette
 
-from dmbot.bot import Bot
-from dmbot.config import Settings
+from dmbot.config.settings import Settings
+from dmbot.edge.stream import ActivityStream, StreamOptions
+from dmbot.edge.webhook import create_webhook_app
+from dmbot.engine.bot import Bot
+from dmbot.engine.script import bot_from_settings
+from dmbot.engine.worker import EngineOptions, Worker
 from dmbot.pressure import Pressure
-from dmbot.script import bot_from_settings
 from dmbot.store import Store, open_store
-from dmbot.stream import ActivityStream, StreamOptions
-from dmbot.twitter import client_from_settings, clients_from_settings
-from dmbot.twitter.client import XClient
-from dmbot.twitter.sender import Sender
-from dmbot.webhook import create_webhook_app
-from dmbot.worker import EngineOptions, Worker
+from dmbot.x.app import client_from_settings, clients_from_settings
+from dmbot.x.client import XClient
+from dmbot.x.sender import Sender
 
 log = logging.getLogger("dmbot.service")
 

@@ -12,7 +12,7 @@
             reply = await alice.tap("Large")
             assert "crust" in reply.text.lower()
 
-``ChatTest`` runs the real path in-process (a :class:`~dmbot.sandbox.Sandbox`,
+``ChatTest`` runs the real path in-process (a :class:`~dmbot.dev.sandbox.Sandbox`,
 as ``dmbot dev`` does): the X emulator signs each delivery and POSTs it to
 dmbot's webhook through httpx's ASGI transport; the webhook stores it, the
 worker runs your handlers, the sender calls the emulated X API with OAuth
@@ -29,10 +29,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from dmbot.bot import Bot
-from dmbot.config import Settings
+from dmbot.config.settings import Settings
+from dmbot.dev.sandbox import Sandbox, merged
 from dmbot.emulator import Emulator, Message, Realism
-from dmbot.sandbox import Sandbox, merged
+from dmbot.engine.bot import Bot
 from dmbot.service import Service
 
 __all__ = ["ChatTest", "ChatUser", "Realism", "Reply"]

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
-from dmbot import signature
+from dmbot.edge import signature
 
 CONSUMER_KEY = "e2e-consumer-key"
 CONSUMER_SECRET = "e2e-consumer-secret"

@@ -18,10 +18,10 @@ import pytest
 from payloads import dm, dm_event, example, next_id
 
 from dmbot import Bot, Context
-from dmbot.activity import ActivityEvent, ChatEvent, canonical_type, event_kind
+from dmbot.dev.sandbox import BOT_ID, Sandbox
+from dmbot.edge.activity import ActivityEvent, ChatEvent, canonical_type, event_kind
+from dmbot.edge.events import DirectMessage, ReadReceipt, Relationship, User, parse_delivery
 from dmbot.emulator.delivery import SIGNATURE_HEADER, sign
-from dmbot.events import DirectMessage, ReadReceipt, Relationship, User, parse_delivery
-from dmbot.sandbox import BOT_ID, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 ECHO = REPO / "bots" / "echo.py"

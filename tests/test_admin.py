@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from dmbot import admin
-from dmbot.config import Settings, settings_from_mapping
+from dmbot.cli import admin
+from dmbot.config.settings import Settings, settings_from_mapping
+from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
 from dmbot.store.memory import MemoryStore
-from dmbot.webhook import create_webhook_app
 
 BOT, BOT_TOKEN = "1000000000001", "1000000000001-abc"
 HELPER, HELPER_TOKEN = "1000000000002", "1000000000002-def"

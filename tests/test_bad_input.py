@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from payloads import STRICT_EXAMPLES, dm, example, next_id
 
+from dmbot.dev.sandbox import BOT_ID, Sandbox
+from dmbot.edge.payload import is_id
 from dmbot.emulator.delivery import SIGNATURE_HEADER, sign
-from dmbot.payload import is_id
-from dmbot.sandbox import BOT_ID, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 ECHO = REPO / "bots" / "echo.py"
@@ -100,7 +100,7 @@ async def test_a_dm_from_a_sender_x_could_not_name_is_refused_and_logged(
 ) -> None:
     payload = dm("hello", sender=ALICE[0], recipient=BOT_ID)
     payload["direct_message_events"][0]["message_create"]["sender_id"] = sender
-    with caplog.at_level(logging.INFO, logger="dmbot.worker"):
+    with caplog.at_level(logging.INFO, logger="dmbot.engine.worker"):
         assert await post(box, json.dumps(payload).encode()) == 200
         await box.settle()
     assert sends(box) == []

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dmbot import Bot, Context, Ending, Flow, LimitError, Option, Step, Trigger
-from dmbot.routing import Incoming, OverlapClassifier, contains_keyword
+from dmbot.engine.routing import Incoming, OverlapClassifier, contains_keyword
 from dmbot.testing import ChatTest
 
 
@@ -39,7 +39,7 @@ def test_keywords_match_whole_words_case_insensitively() -> None:
 
 
 def test_overlap_classifier_names_the_closest_intent() -> None:
-    from dmbot.routing import Intent
+    from dmbot.engine.routing import Intent
 
     intents = [
         Intent("hours", ("when are you open", "opening hours")),
@@ -133,7 +133,7 @@ async def test_ctx_exposes_user_account_event_and_state() -> None:
     ],
 )
 def test_reply_checks_x_limits_when_called(kwargs: dict[str, object], limit: str) -> None:
-    from dmbot.events import DirectMessage, User
+    from dmbot.edge.events import DirectMessage, User
 
     async def scenario() -> None:
         ctx = Context(
@@ -156,7 +156,7 @@ def test_reply_checks_x_limits_when_called(kwargs: dict[str, object], limit: str
 def test_text_over_10000_characters_is_refused() -> None:
     import asyncio
 
-    from dmbot.events import DirectMessage, User
+    from dmbot.edge.events import DirectMessage, User
 
     async def scenario() -> None:
         ctx = Context(

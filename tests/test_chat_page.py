@@ -24,9 +24,9 @@ import httpx
 import pytest
 from procs import free_port, wait_until
 
-from dmbot.devserver import build_sandbox, dev_app
+from dmbot.dev.server import build_sandbox, dev_app
 from dmbot.emulator.chat import Cursor
-from dmbot.script import load_bot
+from dmbot.engine.script import load_bot
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yaml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dmbot.cli import main
+from dmbot.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = REPO / "tests" / "flows" / "broken.yaml"

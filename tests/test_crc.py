@@ -6,7 +6,7 @@ import hmac
 
 import pytest
 
-from dmbot import crc
+from dmbot.edge import crc
 
 
 def test_response_token_is_hmac_sha256_of_token_with_consumer_secret() -> None:

@@ -16,10 +16,10 @@ import pytest
 from procs import free_port, wait_until
 
 from dmbot import demo
-from dmbot.config import load_settings
-from dmbot.devserver import DEV_CONSUMER_SECRET, build_sandbox, dev_app, dev_store, resolve_bot
+from dmbot.config.settings import load_settings
+from dmbot.dev.server import DEV_CONSUMER_SECRET, build_sandbox, dev_app, dev_store, resolve_bot
 from dmbot.emulator.delivery import sign
-from dmbot.script import load_bot
+from dmbot.engine.script import load_bot
 
 REPO = Path(__file__).resolve().parents[1]
 PIZZA = REPO / "bots" / "pizza.py"

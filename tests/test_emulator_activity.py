@@ -31,7 +31,7 @@ from v2api import (
     v2_hook,
 )
 
-from dmbot import signature
+from dmbot.edge import signature
 from dmbot.emulator import Emulator, Problem
 
 SUBS = "/2/activity/subscriptions"

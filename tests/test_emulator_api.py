@@ -829,7 +829,7 @@ async def test_only_accounts_that_authorized_the_app_can_be_subscribed(emu: Emul
 
 async def test_replies_to_a_received_dm_do_not_count_against_the_daily_limit() -> None:
     from dmbot.emulator import FREE_REPLIES
-    from dmbot.twitter.client import XClient
+    from dmbot.x.client import XClient
 
     emu = Emulator(consumer_key="ck", consumer_secret="cs")
     emu.add_account("1000000000001", "bot", token="1000000000001-t", token_secret="ts")

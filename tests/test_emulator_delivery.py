@@ -33,7 +33,7 @@ from test_emulator_api import (
     same_shape,
 )
 
-from dmbot import signature
+from dmbot.edge import signature
 from dmbot.emulator import Emulator, Message
 from dmbot.emulator.delivery import sign
 

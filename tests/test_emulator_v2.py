@@ -29,7 +29,7 @@ from v2api import (
     v2_hook,
 )
 
-from dmbot import signature
+from dmbot.edge import signature
 from dmbot.emulator import Emulator, Problem
 from dmbot.emulator.webhooks import V2_SUBSCRIPTIONS, V2_WEBHOOKS
 

@@ -20,7 +20,7 @@ from payloads import (
     typing,
 )
 
-from dmbot.events import (
+from dmbot.edge.events import (
     App,
     Button,
     Delivery,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dmbot.errors import FlowError
-from dmbot.flowfile import FlowProblem, check_flow_file, load_flow_file, validate_flows
-from dmbot.flows import Ending, Flow, Location, Option, Step, Trigger
+from dmbot.flows.file import FlowProblem, check_flow_file, load_flow_file, validate_flows
+from dmbot.flows.model import Ending, Flow, Location, Option, Step, Trigger
 
 FIXTURES = Path(__file__).parent / "flows"
 

@@ -8,7 +8,7 @@ from dataclasses import FrozenInstanceError, replace
 import pytest
 
 from dmbot.errors import FlowError
-from dmbot.flows import (
+from dmbot.flows.model import (
     Ending,
     Endings,
     Flow,
@@ -17,7 +17,7 @@ from dmbot.flows import (
     Step,
     Trigger,
 )
-from dmbot.templates import placeholders, render, stray_braces
+from dmbot.flows.templates import placeholders, render, stray_braces
 
 
 def pizza() -> Flow:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dmbot.sandbox import BOT_ID, Sandbox
+from dmbot.dev.sandbox import BOT_ID, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 ECHO = REPO / "bots" / "echo.py"

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 
 from dmbot import Bot, QuickReply
-from dmbot.context import Context
+from dmbot.edge.events import DirectMessage, User
+from dmbot.engine.context import Context
 from dmbot.errors import LimitError
-from dmbot.events import DirectMessage, User
-from dmbot.flowcheck import validate_flows
-from dmbot.flows import Flow, Option, Step
-from dmbot.limits import (
+from dmbot.flows.checks import validate_flows
+from dmbot.flows.model import Flow, Option, Step
+from dmbot.x.limits import (
     MAX_BUTTONS,
     MAX_DESCRIPTION,
     MAX_LABEL,

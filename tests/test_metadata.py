@@ -10,10 +10,10 @@ import string
 
 import pytest
 
-from dmbot import metadata
-from dmbot.flowfile import validate_flows
-from dmbot.flows import Flow, Option, Step
-from dmbot.metadata import Tap, decode, derive_key, encode, max_length
+from dmbot.flows import metadata
+from dmbot.flows.file import validate_flows
+from dmbot.flows.metadata import Tap, decode, derive_key, encode, max_length
+from dmbot.flows.model import Flow, Option, Step
 
 KEY = derive_key("consumer-secret")
 TAP = Tap(flow="order", step="size", value="L", label="Large", prompt=7)

@@ -26,7 +26,7 @@ from conftest import REDIS_URL, require_redis
 from payloads import dm, next_id
 from procs import BOT_ID, CONSUMER_SECRET, REPO, Process, emulator, free_port, write_config
 
-from dmbot import signature
+from dmbot.edge import signature
 from dmbot.store import OutboxStatus
 
 pytest.importorskip("redis.asyncio")

@@ -13,9 +13,9 @@ from urllib.parse import unquote
 import pytest
 
 from dmbot import Bot, Context
+from dmbot.dev.sandbox import BOT_ID, Sandbox
 from dmbot.emulator import Realism
 from dmbot.emulator.delivery import SIGNATURE_HEADER, sign
-from dmbot.sandbox import BOT_ID, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 PIZZA = REPO / "bots" / "pizza.py"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dmbot.config import settings_from_mapping
+from dmbot.config.settings import settings_from_mapping
+from dmbot.engine.script import bot_from_settings, load_bot
 from dmbot.errors import BotLoadError
-from dmbot.script import bot_from_settings, load_bot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ def test_script_path_is_found_beside_the_config_or_in_the_current_directory(
     config = tmp_path / "config.yaml"
     config.write_text("twitter:\n  consumer_secret: s\nbot: bots/echo.py\n")
     monkeypatch.chdir(REPO)
-    from dmbot.config import load_settings
+    from dmbot.config.settings import load_settings
 
     bot = bot_from_settings(load_settings(config))
     assert bot is not None and bot.name == "echo"

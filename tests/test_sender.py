@@ -17,9 +17,9 @@ from dmbot.emulator import Emulator
 from dmbot.store.base import Commit, NewAction, OutboxItem, OutboxStatus
 from dmbot.store.memory import MemoryStore
 from dmbot.store.sqlite import SqliteStore
-from dmbot.twitter.client import XClient
-from dmbot.twitter.ratelimit import RateLimiter
-from dmbot.twitter.sender import Sender
+from dmbot.x.client import XClient
+from dmbot.x.ratelimit import RateLimiter
+from dmbot.x.sender import Sender
 
 BOT, ALICE, BOB = "1000000000001", "2000000000001", "2000000000002"
 
@@ -235,7 +235,7 @@ async def test_typing_is_immediate_and_never_raises(
     await out.typing(BOT, ALICE)
     assert [(i.kind, i.recipient_id) for i in emu.indicators] == [("typing", ALICE)]
     emu.faults.add("typing", status=500)
-    with caplog.at_level(logging.WARNING, logger="dmbot.twitter.sender"):
+    with caplog.at_level(logging.WARNING, logger="dmbot.x.sender"):
         await out.typing(BOT, ALICE)
         await out.typing("999", ALICE)
     assert "Typing indicator to 2000000000001 failed" in caplog.text
@@ -294,10 +294,10 @@ async def test_budget_warnings_are_logged_while_sending(
         api_url="http://x.test", transport=httpx.ASGITransport(app=emu.app), clock=clock,
         limiter=RateLimiter(clock=clock, account_daily=5),
     ) as small:  # fmt: skip
-        with caplog.at_level(logging.WARNING, logger="dmbot.twitter.ratelimit"):
+        with caplog.at_level(logging.WARNING, logger="dmbot.x.ratelimit"):
             await sender(store, small, clock).drain(5)
     assert len(emu.messages) == 5
-    warnings = [r.getMessage() for r in caplog.records if r.name == "dmbot.twitter.ratelimit"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dmbot.x.ratelimit"]
     assert [w.split(" Direct")[0] for w in warnings] == [
         f"Account {BOT} has sent 4 of its 5",
         f"Account {BOT} has sent 5 of its 5",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dmbot import signature
+from dmbot.edge import signature
 
 
 def test_known_answer_for_form_body() -> None:

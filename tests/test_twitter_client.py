@@ -12,12 +12,12 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
 from dmbot.errors import PermanentError, RateLimited, TransientError
 from dmbot.store.memory import MemoryStore
-from dmbot.twitter.client import XClient
-from dmbot.twitter.ratelimit import RateLimiter
-from dmbot.webhook import create_webhook_app
+from dmbot.x.client import XClient
+from dmbot.x.ratelimit import RateLimiter
 
 
 class Capture:

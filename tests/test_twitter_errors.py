@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from dmbot.errors import PermanentError, RateLimited, TransientError
-from dmbot.twitter.errors import error_from_exception, error_from_response
+from dmbot.x.errors import error_from_exception, error_from_response
 
 SEND = "POST /1.1/direct_messages/events/new.json"
 

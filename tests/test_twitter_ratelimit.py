@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from dmbot.errors import RateLimited
-from dmbot.twitter.ratelimit import RateLimiter
+from dmbot.x.ratelimit import RateLimiter
 
 SEND = "POST /1.1/direct_messages/events/new.json"
 
@@ -105,7 +105,7 @@ def test_five_replies_per_received_message_are_free() -> None:
 def test_budget_warnings_at_80_and_100_percent(caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock=clock, account_daily=10, app_daily=1000)
-    with caplog.at_level(logging.WARNING, logger="dmbot.twitter.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="dmbot.x.ratelimit"):
         for _ in range(7):
             limiter.sent_dm("1", "9")
         assert caplog.records == []
@@ -124,7 +124,7 @@ def test_budget_warnings_at_80_and_100_percent(caplog: pytest.LogCaptureFixture)
 
 def test_app_budget_warning(caplog: pytest.LogCaptureFixture) -> None:
     limiter = RateLimiter(clock=FakeClock(), account_daily=100, app_daily=5)
-    with caplog.at_level(logging.WARNING, logger="dmbot.twitter.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="dmbot.x.ratelimit"):
         for account in "12345":
             limiter.sent_dm(account, "9")
     assert [r.getMessage()[:26] for r in caplog.records] == [
@@ -134,7 +134,7 @@ def test_app_budget_warning(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_free_reply_grants_of_quiet_conversations_are_forgotten() -> None:
-    from dmbot.twitter.ratelimit import DAY, SWEEP_EVERY, RateLimiter
+    from dmbot.x.ratelimit import DAY, SWEEP_EVERY, RateLimiter
 
     now = [1_000_000.0]
     limiter = RateLimiter(clock=lambda: now[0])

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from dmbot.twitter.transport import LeanTransport
+from dmbot.x.transport import LeanTransport
 
 
 class Server:

@@ -11,9 +11,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from dmbot import signature
+from dmbot.edge import signature
+from dmbot.edge.webhook import create_webhook_app
 from dmbot.store.memory import MemoryStore
-from dmbot.webhook import create_webhook_app
 
 SECRET = "consumer-secret"
 PATH = "/webhooks/twitter"

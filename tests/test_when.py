@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dmbot.cli.when import parse_when
 from dmbot.errors import ConfigError
-from dmbot.when import parse_when
 
 NOW = datetime(2026, 12, 6, 12, 30, tzinfo=UTC)
 

@@ -15,10 +15,10 @@ from conftest import make_store
 from payloads import APP_ID, RECIPIENT, SENDER, delivery, dm, dm_event, example, follow
 
 from dmbot import Bot, Context
+from dmbot.engine.worker import EngineOptions, Worker
 from dmbot.errors import StorageError
 from dmbot.store import Commit, Store
 from dmbot.store.memory import MemoryStore
-from dmbot.worker import EngineOptions, Worker
 
 BOT = RECIPIENT
 ALICE = SENDER

@@ -23,7 +23,7 @@ from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import TokenFlow
 from dmbot.emulator.problems import Problem
 from dmbot.emulator.replay import REPLAY_WINDOW
-from dmbot.emulator.standalone import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.devserver's
+from dmbot.emulator.standalone import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.dev.server's
 from dmbot.emulator.state import User
 from dmbot.types import JSONObject
 

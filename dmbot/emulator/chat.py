@@ -42,7 +42,7 @@ class _Recorded(Protocol):
 
 
 class TrafficLog(Protocol):
-    """HTTP exchanges between the bot and X (``dmbot.sandbox.Traffic``)."""
+    """HTTP exchanges between the bot and X (``dmbot.dev.sandbox.Traffic``)."""
 
     @property
     def exchanges(self) -> Sequence[_Recorded]: ...

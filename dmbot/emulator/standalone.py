@@ -45,7 +45,7 @@ class _AccountSettings(Protocol):
 
 
 class EmulatorSettings(Protocol):
-    """What the emulator reads from dmbot's settings (``dmbot.config``)."""
+    """What the emulator reads from dmbot's settings (``dmbot.config.settings``)."""
 
     @property
     def twitter(self) -> _TwitterSettings: ...
@@ -154,7 +154,7 @@ def run_emulator(
     Raises:
         ConfigError: the port is taken, or cannot be bound.
     """
-    from dmbot.cli import bind_socket, run_uvicorn
+    from dmbot.cli.main import bind_socket, run_uvicorn
 
     traffic = traffic if traffic is not None else Traffic()
     emu = emulator or build_emulator(

@@ -1,0 +1,287 @@
+"""``dmbot dev``: the bot, an emulated X and the chat page in one process, offline.
+
+::
+
+    dmbot dev                      # the config's bot, else the pizza demo
+    dmbot dev bots/echo.py --port 8001
+
+One uvicorn server on one port serves three apps, wired in-process by a
+:class:`~dmbot.dev.sandbox.Sandbox` (the same wiring as ``ChatTest``):
+
+- ``/``: the chat page (:mod:`dmbot.emulator.chat`);
+- the webhook path and ``/healthz``: the bot's service, as ``dmbot serve`` runs it;
+- everything else: the emulated X (its v1.1 API and the ``/_emulator/`` endpoints).
+
+No X account, tunnel or public URL: the app keys are dev ones, the bot account
+is made up, the webhook is registered with the emulator (a real CRC) and the
+account subscribed before the banner is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from dmbot.config.settings import Settings
+from dmbot.demo import PIZZA
+from dmbot.dev.sandbox import Sandbox
+from dmbot.emulator.admin import DEFAULT_PEOPLE
+from dmbot.emulator.chat import ChatFeed, chat_routes
+from dmbot.engine.bot import Bot
+from dmbot.engine.script import load_bot
+from dmbot.errors import ConfigError
+from dmbot.x.paths import GENERATIONS
+
+__all__ = ["add_command", "build_sandbox", "dev_app", "dev_store", "resolve_bot"]
+
+DEV_CONSUMER_KEY = "dev-consumer-key"
+DEV_CONSUMER_SECRET = "dev-consumer-secret"
+WEBHOOK_PATH = "/webhooks/twitter"
+STORE_DIR = ".dmbot"
+
+
+def resolve_bot(bot: str | None, settings: Settings | None) -> tuple[str, str]:
+    """The bot to run and where that choice came from.
+
+    The argument wins; then ``bot:`` of the config; then the pizza demo
+    installed with dmbot (:mod:`dmbot.demo`), so ``dmbot dev`` runs anywhere.
+
+    Returns:
+        (spec for :func:`~dmbot.engine.script.load_bot`, a label for the banner).
+    """
+    if bot:
+        return bot, bot
+    if settings is not None and settings.bot:
+        path = settings.bot_path
+        return (str(path) if path else settings.bot), f"{settings.bot} (from {settings.source})"
+    return str(PIZZA), "the pizza demo (installed with dmbot; `dmbot dev BOT` runs yours)"
+
+
+def dev_store(base: Path) -> tuple[str, str]:
+    """A fresh SQLite file for one run: ``.dmbot/dev.db`` under ``base``, else a temp dir.
+
+    ``base`` is the folder ``dmbot dev`` runs in; a read-only one sends the file
+    to a new temporary folder, which the banner names.
+
+    The emulated X starts empty on every run, so the bot's store does too:
+    a conversation the bot remembered but the page no longer shows would only confuse.
+
+    Returns:
+        (store URL, how the banner names it).
+    """
+    folder = base / STORE_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("dev.db*"):
+            old.unlink()
+        label = f"sqlite:///{STORE_DIR}/dev.db"
+    except OSError:
+        # A read-only directory: the store goes where nobody minds.
+        folder = Path(tempfile.mkdtemp(prefix="dmbot-dev-"))
+        label = f"sqlite:///{folder / 'dev.db'}"
+    return f"sqlite:///{(folder / 'dev.db').resolve()}", label
+
+
+def _account_names(bot: Bot) -> tuple[str, str]:
+    """The bot account's handle and display name, from the bot's name."""
+    name = re.sub(r"\W+", "", bot.name) or "bot"
+    handle = name if name.lower().endswith("bot") else f"{name}bot"
+    display = bot.name.title() if handle == name else f"{bot.name.title()} Bot"
+    return handle[:15], display
+
+
+def build_sandbox(
+    bot: Bot,
+    *,
+    url: str,
+    store: str = "memory://",
+    settings: Settings | None = None,
+    api: str | None = None,
+    send_api: str | None = None,
+) -> Sandbox:
+    """The sandbox of ``dmbot dev``: dev keys, alice and bob, the webhook at ``url``.
+
+    Args:
+        bot: the bot.
+        url: the webhook URL registered with the emulator (the page's origin plus
+            the webhook path); deliveries reach the service in-process whatever it is.
+        store: the store URL.
+        settings: the loaded config, whose engine, sender, logging and API
+            settings apply; its keys, URLs and store do not.
+        api: the X API to rehearse (``twitter.api``), over the config's.
+        send_api: how replies go out (``twitter.send_api``), over the config's.
+    """
+    extra: dict[str, Any] = {}
+    twitter: dict[str, str] = {}
+    if settings is not None:
+        extra = {
+            "engine": settings.engine,
+            "sender": settings.sender,
+            "logging": settings.logging,
+        }
+        twitter = {"send_api": settings.twitter.send_api, "api": settings.twitter.api}
+    if api:
+        twitter["api"] = api
+    if send_api:
+        twitter["send_api"] = send_api
+    if twitter:
+        extra["twitter"] = twitter
+    handle, display = _account_names(bot)
+    return Sandbox(
+        bot,
+        store=store,
+        settings=extra,
+        people=DEFAULT_PEOPLE,
+        consumer_key=DEV_CONSUMER_KEY,
+        consumer_secret=DEV_CONSUMER_SECRET,
+        webhook_url=url,
+        bot_screen_name=handle,
+        bot_display_name=display,
+        source="dmbot dev",
+    )
+
+
+def dev_app(sandbox: Sandbox, *, on_ready: Callable[[], None] | None = None) -> Starlette:
+    """One ASGI app: the chat page, the bot's webhook and the emulated X.
+
+    Its lifespan starts the sandbox (the webhook's CRC, the subscription),
+    then calls ``on_ready``; shutdown stops it. ``app.state.chat_feed`` is the
+    page's feed: close it when the server starts shutting down.
+    """
+    service = sandbox.service.app
+    feed = ChatFeed(sandbox.emulator, sandbox.bot_id, sandbox.traffic)
+    routes = [
+        *chat_routes(feed),
+        # An ASGI app as endpoint: every method reaches the service as it would in serve.
+        Route(sandbox.settings.webhook.path, service),
+        Route("/healthz", service),
+        Mount("", app=sandbox.emulator.app),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await sandbox.start()
+        if on_ready is not None:
+            on_ready()
+        try:
+            yield
+        finally:
+            await sandbox.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.chat_feed = feed
+    return app
+
+
+def _origin(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def banner(sandbox: Sandbox, origin: str, bot_label: str, store_label: str) -> str:
+    """What ``dmbot dev`` prints once the webhook is registered and subscribed."""
+    people = ", ".join(
+        f"@{u.screen_name}" for u in sandbox.emulator.world.users.values() if not u.is_account
+    )
+    handle = f"@{sandbox.bot_screen_name}"
+    return "\n".join(
+        [
+            f"dmbot dev: chat with your bot on {origin}/",
+            f"  bot      {bot_label}",
+            f"  webhook  {sandbox.webhook_url} (registered with the emulator: CRC passed, "
+            f"{handle} subscribed)",
+            f"  X API    {origin}/ (the emulator: twitter.api {sandbox.settings.twitter.api}, "
+            f"send_api {sandbox.settings.twitter.send_api}; controls under /_emulator/)",
+            f"  store    {store_label} (the bot's state; a fresh file on every start)",
+            f"  people   {people or 'none'} (add more on the page)",
+            "Press Ctrl+C to stop.",
+        ]
+    )
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings | None) -> int:
+    """Run ``dmbot dev``: load the bot, bind the port, serve until interrupted."""
+    from dmbot.cli.main import bind_socket
+
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be an integer from 1 to 65535 (got {args.port})")
+    spec, bot_label = resolve_bot(args.bot, settings)
+    bot = load_bot(spec)
+    sock = bind_socket(args.host, args.port)
+    try:
+        store, store_label = dev_store(Path.cwd())
+        origin = _origin(args.host, args.port)
+        sandbox = build_sandbox(
+            bot,
+            url=f"{origin}{WEBHOOK_PATH}",
+            store=store,
+            settings=settings,
+            api=args.api,
+            send_api=args.send_api,
+        )
+        app = dev_app(
+            sandbox,
+            on_ready=lambda: print(banner(sandbox, origin, bot_label, store_label), flush=True),
+        )
+        level = settings.logging.level if settings is not None else "info"
+        # One log line per delivery and API call would bury the banner; the page shows them.
+        if not getattr(args, "debug", False):
+            logging.getLogger("httpx").setLevel(logging.WARNING)
+        _serve(app, sock, level)
+    finally:
+        sock.close()
+    return 0
+
+
+def _serve(app: Starlette, sock: Any, level: str) -> None:
+    from dmbot.cli.main import run_uvicorn
+
+    # The page holds a long poll open; answer it, or Ctrl+C would wait for it.
+    run_uvicorn(app, sock, access_log=False, level=level, before_shutdown=app.state.chat_feed.close)
+
+
+def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dmbot dev [BOT] [--host H] [--port P]``."""
+    parser = subparsers.add_parser(
+        "dev",
+        help="chat with the bot in your browser: bot, X emulator and chat page, offline",
+        description=(
+            "Run the bot, an emulated X and a chat page in one process, with nothing to "
+            "configure: no X account, tunnel or public URL. Open the printed URL and "
+            "write to the bot as alice or bob; the side panel shows every delivery and "
+            "API call, and switches for X's duplicates, delays and other habits."
+        ),
+    )
+    parser.add_argument(
+        "bot",
+        nargs="?",
+        metavar="BOT",
+        help="bot script or module:attribute (default: bot: of the config, else the pizza demo)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--api",
+        choices=GENERATIONS,
+        help="the X API to rehearse: premium, enterprise, v2 or activity "
+        "(default: twitter.api of the config, else premium)",
+    )
+    parser.add_argument(
+        "--send-api",
+        choices=("v1.1", "v2"),
+        help="send replies through v1.1 (Quick Replies) or v2 (numbered options)",
+    )
+    parser.set_defaults(func=cmd_dev, config_optional=True)

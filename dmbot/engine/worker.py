@@ -1,0 +1,436 @@
+"""The worker: from stored delivery to handler, once and in order.
+
+For each delivery read from the inbox, every event is classified
+(:mod:`dmbot.engine.origin`), then queued on its conversation's lane. A lane
+handles its events one at a time, lowest DM id first, while other lanes run
+concurrently (up to ``concurrency`` handlers at once). Handling an event
+means: skip it if its id is claimed already; load the conversation; route;
+commit the claim, the new state and the replies in one transaction. The
+delivery is acknowledged once all its events are committed, so a crash at
+any point replays it, and the claims make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Set
+from dataclasses import dataclass, field
+
+from dmbot.edge.events import DirectMessage, Event, User, parse_delivery
+from dmbot.engine.bot import Bot
+from dmbot.engine.context import Context, LiveActions
+from dmbot.engine.origin import Origin, classify, conversation_of, refusal
+from dmbot.errors import StorageError
+from dmbot.flows.metadata import decode
+from dmbot.pressure import Pressure
+from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
+from dmbot.types import ConversationKey, JSONObject
+
+log = logging.getLogger("dmbot.engine.worker")
+
+APP_ID_FACT = "app_id"
+
+_URL = re.compile(r"https?://\S+")
+
+
+def _comparable(text: str) -> str:
+    """A DM's text as it survives X: links become t.co links, surrounding space goes."""
+    return " ".join(_URL.sub("<url>", text).split())
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """The engine's knobs (``engine:`` in config.yaml)."""
+
+    handoff: float = 1800.0
+    claim_ttl: float = 7 * 24 * 3600.0
+    reorder_window: float = 0.02
+    concurrency: int = 64
+    poll_interval: float = 1.0
+    max_queued: int = 4096
+    """Events read but not yet committed; past this the worker stops reading the inbox."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A delivery being worked on: acknowledged when ``remaining`` reaches 0."""
+
+    item: InboxItem
+    remaining: int
+    outcomes: list[str] = field(default_factory=list)
+    refused: int = 0
+    """Events X could never have sent (:func:`~.origin.refusal`): logged, not handled."""
+
+
+@dataclass(slots=True)
+class _Job:
+    event: Event
+    for_user_id: str
+    users: dict[str, User]
+    pending: _Pending
+    received_at: float
+
+
+@dataclass(slots=True)
+class _Lane:
+    heap: list[tuple[int, int, _Job]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+class Worker:
+    """Reads the inbox and runs the bot, one conversation at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        bot: Bot | None,
+        *,
+        accounts: Set[str] = frozenset(),
+        app_id: str = "",
+        options: EngineOptions | None = None,
+        live: LiveActions | None = None,
+        on_commit: Callable[[], None] | None = None,
+        on_received: Callable[[str, str], None] | None = None,
+        pressure: Pressure | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.bot = bot
+        self.accounts = frozenset(accounts)
+        self.app_id = app_id
+        self.options = options or EngineOptions()
+        self.live = live
+        self.on_commit = on_commit
+        self.on_received = on_received
+        self.pressure = pressure
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._lanes: dict[ConversationKey, _Lane] = {}
+        self._slots = asyncio.Semaphore(self.options.concurrency)
+        self._seq = itertools.count()
+        self._caught_up = asyncio.Event()
+        self._queued = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._read_empty = False
+        self._last_expiry = 0.0
+        self._acks: set[asyncio.Future[None]] = set()
+
+    # -- the loop ----------------------------------------------------------------------
+    def notify(self) -> None:
+        """A delivery was stored: read the inbox now."""
+        self._read_empty = False
+        self._caught_up.clear()
+        self._wake.set()
+
+    def _room_left(self) -> int:
+        return max(1, self.options.max_queued - self._queued)
+
+    async def caught_up(self) -> None:
+        """Wait until the inbox is read to its end and every event is handled."""
+        await self._caught_up.wait()
+
+    def _check_caught_up(self) -> None:
+        if self._read_empty and not self._lanes and not self._wake.is_set():
+            self._caught_up.set()
+
+    async def run(self) -> None:
+        """Read and dispatch until cancelled."""
+        if not self.app_id:
+            self.app_id = await self.store.get_fact(APP_ID_FACT) or ""
+        try:
+            while True:
+                # Backpressure: a backlog stays in the store, not in memory.
+                await self._room.wait()
+                self._wake.clear()
+                try:
+                    items = await self.store.read(min(256, self._room_left()))
+                except StorageError as exc:
+                    log.error(
+                        "cannot read the inbox, retrying in %g s: %s",
+                        self.options.poll_interval,
+                        exc,
+                    )
+                    await asyncio.sleep(self.options.poll_interval)
+                    continue
+                for item in items:
+                    self._dispatch(item)
+                await self._expire_claims()
+                if not items:
+                    self._read_empty = not self._wake.is_set()
+                    self._check_caught_up()
+                    if self.store.shared:
+                        # A shared store's read already waited for other instances' appends.
+                        continue
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that lands with the wake-up, and stop() would hang.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.options.poll_interval):
+                            await self._wake.wait()
+        finally:
+            for lane in list(self._lanes.values()):
+                if lane.task is not None:
+                    lane.task.cancel()
+
+    async def _expire_claims(self) -> None:
+        now = self.clock()
+        if now - self._last_expiry < 3600:
+            return
+        self._last_expiry = now
+        try:
+            removed = await self.store.expire_claims(now - self.options.claim_ttl)
+        except StorageError as exc:
+            log.warning("could not expire old claims: %s", exc)
+            return
+        if removed:
+            log.info("forgot %d event ids older than the claim ttl", removed)
+
+    def _dispatch(self, item: InboxItem) -> None:
+        try:
+            decoded = json.loads(item.body)
+        except (ValueError, RecursionError):
+            decoded = None
+        if not isinstance(decoded, dict):
+            # The webhook stores only JSON objects; this is a damaged row.
+            log.error("delivery %s is not a JSON object; dropping it", item.id)
+            self._ack(_Pending(item, 0))
+            return
+        delivery = parse_delivery(decoded)
+        accepted: list[Event] = []
+        outcomes: list[str] = []
+        for event in delivery.events:
+            problem = refusal(event, event.for_user_id)
+            if problem is None:
+                accepted.append(event)
+            else:
+                outcomes.append(f"{event.kind} refused: {problem}, so X never sent it")
+        pending = _Pending(item, len(accepted), outcomes, refused=len(outcomes))
+        if not accepted:
+            if not delivery.events:
+                pending.outcomes.append("no events")
+            self._ack(pending)
+            return
+        users = dict(delivery.users)
+        for event in accepted:
+            # Per event: an X Activity API delivery may hold envelopes of several accounts.
+            job = _Job(event, event.for_user_id, users, pending, item.received_at)
+            key = conversation_of(event, event.for_user_id, self.accounts)
+            order = event.sort_key if isinstance(event, DirectMessage) else 0
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane()
+            heapq.heappush(lane.heap, (order, next(self._seq), job))
+            self._queued += 1
+            if self._queued >= self.options.max_queued:
+                self._room.clear()
+            if lane.task is None:
+                lane.task = asyncio.create_task(self._drain(key, lane))
+
+    async def _drain(self, key: ConversationKey, lane: _Lane) -> None:
+        try:
+            while lane.heap:
+                wait = lane.heap[0][2].received_at + self.options.reorder_window - self.clock()
+                if wait > 0:
+                    # Give an earlier DM delivered a moment later the chance to go first.
+                    await asyncio.sleep(wait)
+                if self.pressure is not None:
+                    # Acknowledgements to X first; the event is safe in the inbox.
+                    await self.pressure.give_way()
+                _, _, job = heapq.heappop(lane.heap)
+                outcome = await self._handle(key, job)
+                self._queued -= 1
+                if self._queued <= self.options.max_queued // 2:
+                    self._room.set()
+                job.pending.outcomes.append(outcome)
+                job.pending.remaining -= 1
+                if job.pending.remaining == 0:
+                    self._ack(job.pending)
+        finally:
+            lane.task = None
+            if not lane.heap:
+                self._lanes.pop(key, None)
+                if not self._lanes:
+                    self._check_caught_up()
+
+    def _ack(self, pending: _Pending) -> None:
+        item = pending.item
+        # One line per delivery; a warning when it held events X could never have sent.
+        level = logging.WARNING if pending.refused else logging.INFO
+        log.log(level, "delivery %s: %s", item.id, "; ".join(pending.outcomes) or "no events")
+
+        async def ack() -> None:
+            try:
+                await self.store.ack([item.id])
+            except StorageError as exc:
+                log.warning("could not acknowledge delivery %s (replayed later): %s", item.id, exc)
+
+        task = asyncio.ensure_future(ack())
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
+
+    # -- one event ---------------------------------------------------------------------
+    async def _handle(self, key: ConversationKey, job: _Job) -> str:
+        """Handle one event; retry while the store is unavailable, so nothing is lost."""
+        event = job.event
+        label = (
+            f"{event.kind} {event.dedupe_key}" if isinstance(event, DirectMessage) else event.kind
+        )
+        delay = 0.5
+        while True:
+            try:
+                async with self._slots, self.store.locked(key):
+                    outcome: str = await self._handle_event(key, job)
+                return f"{label} {outcome}"
+            except StorageError as exc:
+                # Not committed: keep the conversation waiting (order) and try again.
+                log.error("%s not committed, retrying in %.1f s: %s", label, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except Exception:
+                # A bug, not the user's handler (those are caught in _run_bot): log it and
+                # move on rather than replaying a poison event forever.
+                log.exception("internal error on %s; the event is dropped", label)
+                return f"{label} dropped (internal error)"
+
+    async def _handle_event(self, key: ConversationKey, job: _Job) -> str:
+        event = job.event
+        if isinstance(event, DirectMessage):
+            origin = classify(event, job.for_user_id, self.accounts)
+            if origin is Origin.OWN:
+                return await self._own_message(key, event)
+            if origin is not Origin.INCOMING:
+                return str(origin.value)
+        elif self.bot is None or not self.bot.handles(event.kind):
+            return "no handler"
+        found = await self.store.load_unclaimed(key, event.dedupe_key)
+        if found is None:
+            return "duplicate"
+        doc = found
+        now = self.clock()
+        if isinstance(event, DirectMessage) and float(doc.get("handoff_until", 0)) > now:
+            await self._commit(Commit(event.dedupe_key, key, status="ignored"))
+            return "quiet (human handoff)"
+        if self.bot is None:
+            await self._commit(Commit(event.dedupe_key, key, status="ignored"))
+            return "stored (no bot loaded)"
+        return await self._run_bot(key, job, doc, now)
+
+    async def _run_bot(self, key: ConversationKey, job: _Job, doc: JSONObject, now: float) -> str:
+        assert self.bot is not None
+        event = job.event
+        account = job.users.get(key[0]) or User(key[0])
+        user = job.users.get(key[1]) or User(key[1])
+        tap = None
+        if isinstance(event, DirectMessage):
+            tap = decode(event.quick_reply_metadata, self.bot.metadata_key)
+            doc["last_dm_id"] = max(int(doc.get("last_dm_id", 0)), event.sort_key)
+        ctx = Context(
+            bot=self.bot,
+            event=event,
+            account=account,
+            user=user,
+            doc=doc,
+            now=now,
+            tap=tap,
+            live=self.live,
+        )
+        try:
+            await self.bot.dispatch(ctx)
+        except Exception as exc:
+            log.exception("handler failed on %s %s", event.kind, event.dedupe_key)
+            actions = await self._on_error(key, job, exc, now)
+            committed = await self._commit(
+                Commit(event.dedupe_key, key, status="failed", actions=actions)
+            )
+            return "failed" if committed else "duplicate"
+        committed = await self._commit(
+            Commit(event.dedupe_key, key, state=ctx.doc, actions=ctx.actions)
+        )
+        if not committed:
+            return "duplicate"
+        if isinstance(event, DirectMessage) and self.on_received is not None:
+            # X lets an account answer a received DM 5 times outside its daily budget.
+            self.on_received(key[0], key[1])
+        return f"handled ({len(ctx.actions)} action{'s' * (len(ctx.actions) != 1)})"
+
+    async def _on_error(
+        self, key: ConversationKey, job: _Job, exc: Exception, now: float
+    ) -> list[NewAction]:
+        assert self.bot is not None
+        if not self.bot.error_hooks:
+            return []
+        doc = await self.store.load(key)
+        ctx = Context(
+            bot=self.bot,
+            event=job.event,
+            account=job.users.get(key[0]) or User(key[0]),
+            user=job.users.get(key[1]) or User(key[1]),
+            doc=doc,
+            now=now,
+            live=self.live,
+        )
+        ctx.error = exc
+        try:
+            for hook in self.bot.error_hooks:
+                await self.bot.call(hook, ctx, exc)
+        except Exception:
+            log.exception("on_error hook failed too on %s", job.event.dedupe_key)
+            return []
+        return ctx.actions
+
+    async def _commit(self, commit: Commit) -> bool:
+        committed = await self.store.commit(commit)
+        if committed and commit.actions and self.on_commit is not None:
+            self.on_commit()
+        return committed
+
+    async def _own_message(self, key: ConversationKey, dm: DirectMessage) -> str:
+        """Our echo confirms a send; anything else the account sent is the owner typing."""
+        if await self.store.delivered(dm.id):
+            await self._learn_app_id(dm)
+            return "echo"
+        if self.app_id and dm.source_app_id:
+            is_ours = dm.source_app_id == self.app_id
+        else:
+            is_ours = await self._sent_recently(key, dm.text)
+            if is_ours:
+                await self._learn_app_id(dm)
+        if is_ours:
+            return "echo"
+        if self.bot is None:
+            return "own message"
+        doc = await self.store.load(key)
+        until = self.clock() + self.options.handoff
+        doc["handoff_until"] = until
+        await self._commit(Commit(dm.dedupe_key, key, status="ignored", state=doc))
+        log.info(
+            "account %s answered %s from another client (app %s): quiet for %.0f s",
+            key[0],
+            key[1],
+            dm.source_app_id or "unknown",
+            self.options.handoff,
+        )
+        return "human handoff"
+
+    async def _sent_recently(self, key: ConversationKey, text: str) -> bool:
+        """Whether a DM of the outbox (sent, or in flight) says ``text``, as X echoes it."""
+        echoed = _comparable(text)
+        return any(
+            item.kind == "dm"
+            and item.status != OutboxStatus.FAILED
+            and _comparable(str(item.payload.get("text", ""))) == echoed
+            for item in await self.store.outbox(key)
+        )
+
+    async def _learn_app_id(self, dm: DirectMessage) -> None:
+        if dm.source_app_id and not self.app_id:
+            self.app_id = dm.source_app_id
+            await self.store.set_fact(APP_ID_FACT, dm.source_app_id)
+            log.info("learned our app id %s from the echo of a send", dm.source_app_id)

@@ -1,0 +1,337 @@
+"""The sender: delivers the outbox to X, in order per conversation.
+
+Handlers never call X. They commit actions to the store's outbox together
+with the state change that caused them; the sender picks them up:
+
+- ``store.due(now)`` hands out the first pending action of each
+  conversation, so an action is never sent before the one committed before
+  it in its conversation has been sent or has failed for good. Different
+  conversations are sent concurrently, up to ``concurrency`` at once.
+- Success: ``store.sent``. :class:`~dmbot.errors.RateLimited`: due again at
+  the reset. :class:`~dmbot.errors.TransientError`: exponential backoff with
+  jitter until ``created_at + deadline``, then ``failed``.
+  :class:`~dmbot.errors.PermanentError`: ``failed`` at once with X's code.
+
+Delivery is **at least once**: if the process dies after X accepted a DM
+but before ``store.sent`` was written, the row is still pending and is sent
+again after the restart. The echo X delivers to the webhook (``store.delivered``)
+tells which sends arrived. The window is one round trip to the store, and a
+duplicate is cheaper than a lost reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+from dmbot.edge.payload import is_id
+from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
+from dmbot.pressure import Pressure
+from dmbot.store.base import OutboxItem, Store
+from dmbot.types import ConversationKey
+from dmbot.x.client import XClient
+
+__all__ = ["Sender"]
+
+log = logging.getLogger("dmbot.x.sender")
+
+SETTLED_MEMORY = 60.0
+"""Seconds a finished row is remembered, against due() lists read while it was sent."""
+
+
+class Sender:
+    """Sends the outbox of ``store`` through the clients of the managed accounts.
+
+    Args:
+        store: where the outbox lives.
+        clients: one X client per managed account id.
+        deadline: seconds after an action was committed when it stops being
+            retried and is marked failed.
+        concurrency: conversations sent at the same time.
+        backoff_base: first retry delay after a transient error, in seconds.
+        backoff_max: the longest retry delay.
+        clock: the time source (Unix seconds); tests pass a fake one.
+        rng: a source of floats in [0, 1) for the jitter.
+        send_api: ``"v1.1"`` (quick replies, buttons) or ``"v2"`` (text and
+            one media only).
+        poll_interval: longest idle wait; catches rows written by another
+            process or retries scheduled before a restart.
+        pressure: the webhook's load; sends give way to acknowledgements.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clients: Mapping[str, XClient],
+        *,
+        deadline: float = 86400.0,
+        concurrency: int = 16,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        send_api: str = "v1.1",
+        poll_interval: float = 5.0,
+        pressure: Pressure | None = None,
+    ) -> None:
+        if send_api not in ("v1.1", "v2"):
+            raise ValueError(f"send_api is {send_api!r}; use 'v1.1' or 'v2'")
+        self.store = store
+        self.clients = clients
+        self.deadline = deadline
+        self.concurrency = max(1, concurrency)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.send_api = send_api
+        self.poll_interval = poll_interval
+        self.pressure = pressure
+        self._clock = clock
+        self._rng = rng
+        self._wake = asyncio.Event()
+        self._in_flight: dict[ConversationKey, asyncio.Task[None]] = {}
+        self._not_before: dict[int, float] = {}
+        # Rows whose send ended (sent, failed, rescheduled), by the epoch it ended in:
+        # a due() list read while they were in flight must not start them again.
+        self._epoch = 0
+        self._settled: OrderedDict[int, tuple[int, float]] = OrderedDict()
+        """Rows this sender will not start before a time: retries, and store hiccups."""
+        self._unrecorded: dict[int, str] = {}
+        """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
+
+    def notify(self) -> None:
+        """Say that new actions were committed: look at the outbox now."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until cancelled. Cancelling leaves unsent rows pending for the next run."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self._start_due()
+                except Exception as exc:
+                    log.error("Cannot read the outbox (%s); trying again shortly", exc)
+                await self._wait(self._idle_timeout())
+        finally:
+            await self._cancel_in_flight()
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - the documented contract
+        """Send every due action, and every retry falling due within ``timeout``.
+
+        Returns when nothing is due or in flight and the next scheduled
+        retry (if any) is further away than what is left of ``timeout``.
+
+        Raises:
+            TimeoutError: sends were still in flight when ``timeout`` ran out.
+        """
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            self._wake.clear()
+            started = await self._start_due()
+            left = end - loop.time()
+            if not started and not self._in_flight:
+                next_retry = self._next_retry()
+                if next_retry is None or next_retry - self._clock() > left:
+                    return
+            if left <= 0:
+                raise TimeoutError(
+                    f"The outbox was not drained within {timeout:g} s: "
+                    f"{len(self._in_flight)} conversation(s) still sending"
+                )
+            await self._wait(min(left, self._idle_timeout()))
+
+    async def typing(self, account: str, peer: str) -> None:
+        """Show "typing…" to ``peer`` now; a failure is logged, never raised."""
+        client = self.clients.get(account)
+        if client is None:
+            log.warning("No X client for account %s: cannot show typing to %s", account, peer)
+            return
+        try:
+            await client.indicate_typing(peer)
+        except XApiError as exc:
+            log.warning("Typing indicator to %s failed: %s", peer, exc)
+
+    def received(self, account: str, peer: str) -> None:
+        """Note a DM ``peer`` sent to ``account``: its next 5 replies are free of X's budget."""
+        client = self.clients.get(account)
+        if client is not None:
+            client.limiter.received(account, peer)
+
+    # -- scheduling ------------------------------------------------------------
+    async def _start_due(self) -> int:
+        """Start a task for each due conversation not already sending; return how many."""
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        # Ask for enough rows that busy conversations cannot hide idle ones.
+        now = self._clock()
+        epoch = self._epoch
+        items = await self.store.due(now, limit=free + len(self._in_flight))
+        self._forget_settled()
+        started = 0
+        for item in items:
+            if started >= free:
+                break
+            if item.conversation in self._in_flight or self._not_before.get(item.id, 0) > now:
+                continue
+            if self._settled.get(item.id, (-1, 0.0))[0] > epoch:
+                continue  # its send ended while due() was being read: the row is stale
+            self._not_before.pop(item.id, None)
+            task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
+            self._in_flight[item.conversation] = task
+            task.add_done_callback(functools.partial(self._finished, item.conversation))
+            started += 1
+        return started
+
+    def _finished(self, key: ConversationKey, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(key, None)
+        self._wake.set()  # the conversation's next action may be due now
+
+    def _next_retry(self) -> float | None:
+        """The next time a held row becomes startable (None: none is held)."""
+        now = self._clock()
+        # A time already passed is now the store's to report as due; waking for it
+        # again would spin while every slot is busy.
+        for item_id in [i for i, at in self._not_before.items() if at <= now]:
+            del self._not_before[item_id]
+        return min(self._not_before.values(), default=None)
+
+    def _idle_timeout(self) -> float:
+        next_retry = self._next_retry()
+        if next_retry is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, next_retry - self._clock()))
+
+    async def _wait(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+        # that lands with the wake-up, and Service.stop() would hang.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    async def _cancel_in_flight(self) -> None:
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- one action --------------------------------------------------------------
+    async def _send(self, item: OutboxItem) -> None:
+        try:
+            await self._send_once(item)
+        finally:
+            self._epoch += 1
+            self._settled[item.id] = (self._epoch, time.monotonic())
+            self._settled.move_to_end(item.id)  # kept in settling order
+
+    def _forget_settled(self) -> None:
+        """Drop settled rows no read in progress can still hold (reads take far less)."""
+        horizon = time.monotonic() - SETTLED_MEMORY
+        settled = self._settled
+        # Oldest first: stop at the first one still remembered (O(forgotten), not O(all)).
+        while settled and next(iter(settled.values()))[1] <= horizon:
+            settled.popitem(last=False)
+
+    async def _send_once(self, item: OutboxItem) -> None:
+        try:
+            sent_id = self._unrecorded.get(item.id)
+            if sent_id is None:
+                if self.pressure is not None:
+                    # Acknowledgements to X first; the reply is safe in the outbox.
+                    await self.pressure.give_way()
+                await self._attempt(item)
+            else:
+                await self._record_sent(item, sent_id)
+        except Exception as exc:
+            # The store refused the outcome: the row stays pending; look again later.
+            log.error(
+                "Cannot record the outcome of outbox row %d (%s); trying again in %g s",
+                item.id,
+                exc,
+                self.poll_interval,
+            )
+            self._not_before[item.id] = self._clock() + self.poll_interval
+
+    async def _record_sent(self, item: OutboxItem, sent_id: str) -> None:
+        self._unrecorded[item.id] = sent_id
+        await self.store.sent(item.id, sent_id)
+        del self._unrecorded[item.id]
+
+    async def _attempt(self, item: OutboxItem) -> None:
+        now = self._clock()
+        expires = item.created_at + self.deadline
+        if now >= expires:
+            await self._give_up(item, f"not sent within {self.deadline:g} s", item.error_code)
+            return
+        if not is_id(item.peer):
+            # Context.reply refuses these; a row written by hand or an old version is not sent.
+            await self.store.failed(item.id, f"{item.peer!r} is not a numeric X user id", None)
+            return
+        client = self.clients.get(item.account)
+        if client is None:
+            await self.store.failed(
+                item.id,
+                f"No X client for account {item.account}: add its user_id and tokens "
+                "under accounts: in config.yaml",
+                None,
+            )
+            return
+        try:
+            sent_id = await self._perform(client, item)
+        except RateLimited as exc:
+            next_at = max(exc.reset_at, now)
+            if next_at >= expires:
+                await self._give_up(item, str(exc), exc.code)
+                return
+            log.info("Rate limited; outbox row %d waits until %.0f", item.id, next_at)
+            self._not_before[item.id] = next_at
+            await self.store.retry_later(item.id, next_at, str(exc))
+        except TransientError as exc:
+            delay = min(self.backoff_max, self.backoff_base * 2.0**item.attempts)
+            delay *= 0.5 + 0.5 * self._rng()  # jitter: retries of many rows spread out
+            next_at = now + delay
+            if next_at >= expires:
+                await self._give_up(item, str(exc), exc.code)
+                return
+            log.warning("Outbox row %d: %s (retry in %.1f s)", item.id, exc, next_at - now)
+            self._not_before[item.id] = next_at
+            await self.store.retry_later(item.id, next_at, str(exc))
+        except PermanentError as exc:
+            log.warning("Outbox row %d failed for good: %s", item.id, exc)
+            await self.store.failed(item.id, str(exc), exc.code)
+        except XApiError as exc:  # a kind the tree may grow: do not guess, do not retry
+            await self.store.failed(item.id, str(exc), exc.code)
+        except Exception:
+            # A bug or a malformed payload: retrying would fail the same way.
+            log.exception("Outbox row %d (%s) failed unexpectedly", item.id, item.kind)
+            await self.store.failed(item.id, "dmbot could not send this action (see the log)", None)
+        else:
+            await self._record_sent(item, sent_id)
+
+    async def _give_up(self, item: OutboxItem, why: str, code: int | None) -> None:
+        log.warning("Outbox row %d (%s to %s) gave up: %s", item.id, item.kind, item.peer, why)
+        message = f"Gave up after {item.attempts + 1} attempt(s): {why}"
+        await self.store.failed(item.id, message, code)
+
+    async def _perform(self, client: XClient, item: OutboxItem) -> str:
+        """Make the X call of one action; return the id X gave it."""
+        if item.kind == "dm":
+            if self.send_api == "v2":
+                media = item.payload.get("attachment", {}).get("media", {})
+                sent = await client.send_dm_v2(
+                    item.peer, str(item.payload.get("text", "")), media.get("id")
+                )
+            else:
+                sent = await client.send_dm(item.peer, item.payload)
+            return sent.id
+        if item.kind == "read":
+            await client.mark_read(item.peer, str(item.payload["last_read_event_id"]))
+            return ""
+        raise PermanentError(f"Outbox row {item.id} has an unknown kind {item.kind!r}")
