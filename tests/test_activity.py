@@ -20,7 +20,8 @@ from payloads import dm, dm_event, example, next_id
 from dmbot import Bot, Context
 from dmbot.dev.sandbox import BOT_ID, Sandbox
 from dmbot.edge.activity import ActivityEvent, ChatEvent, canonical_type, event_kind
-from dmbot.edge.events import DirectMessage, ReadReceipt, Relationship, User, parse_delivery
+from dmbot.edge.envelope import parse_delivery
+from dmbot.edge.events import DirectMessage, ReadReceipt, Relationship, User
 from dmbot.emulator.delivery import SIGNATURE_HEADER, sign
 
 REPO = Path(__file__).resolve().parents[1]

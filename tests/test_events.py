@@ -20,6 +20,7 @@ from payloads import (
     typing,
 )
 
+from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import (
     App,
     Button,
@@ -35,7 +36,6 @@ from dmbot.edge.events import (
     TypingIndicator,
     UnknownEvent,
     User,
-    parse_delivery,
 )
 
 

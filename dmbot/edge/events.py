@@ -4,8 +4,8 @@ A :class:`Delivery` holds the :class:`Event` objects of one webhook POST, in the
 order X delivered them: :class:`DirectMessage`, :class:`TypingIndicator`,
 :class:`ReadReceipt`, :class:`Favorite`, :class:`Relationship` (follow, block,
 mute and their undoing), :class:`TweetCreate`, :class:`TweetDelete`,
-:class:`Revoke`, and :class:`UnknownEvent` for anything else. :func:`parse_delivery`
-(the parser is :mod:`dmbot.edge.envelope`) builds them and never raises.
+:class:`Revoke`, and :class:`UnknownEvent` for anything else.
+:func:`dmbot.edge.envelope.parse_delivery` builds them and never raises.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dmbot.edge.payload import as_id, as_int, as_obj, as_str, is_id
-from dmbot.types import JSONObject
+from dmbot.edge.payload import as_id, as_int, as_obj, as_str
+from dmbot.types import JSONObject, is_id
 
 __all__ = [
     "RELATIONSHIP_KINDS",
@@ -37,7 +37,6 @@ __all__ = [
     "UnknownEvent",
     "User",
     "digest_key",
-    "parse_delivery",
 ]
 
 RELATIONSHIP_KINDS = frozenset({"follow", "unfollow", "block", "unblock", "mute", "unmute"})
@@ -395,11 +394,3 @@ def _label(event: Event) -> str:
     if isinstance(event, TweetDelete):
         return f"{event.kind} {event.tweet_id}"
     return event.kind
-
-
-def parse_delivery(obj: JSONObject) -> Delivery:
-    """Parse the JSON body of one webhook POST; never raises (see :mod:`dmbot.edge.envelope`)."""
-    # The parser builds the classes above, so it can only be imported once they exist.
-    from dmbot.edge.envelope import parse_delivery as parse
-
-    return parse(obj)

@@ -6,18 +6,9 @@ missing or change type. Each reader returns a plain default instead of raising.
 
 from __future__ import annotations
 
-from dmbot.types import JSON, JSONObject
+from dmbot.types import JSON, MAX_ID_DIGITS, JSONObject, is_id
 
 _EMPTY: JSONObject = {}  # read-only stand-in while walking; never handed out
-
-
-MAX_ID_DIGITS = 20
-"""X's ids are unsigned 64-bit numbers: at most 20 digits."""
-
-
-def is_id(value: str) -> bool:
-    """True for an id X could send: 1 to 20 ASCII digits."""
-    return 0 < len(value) <= MAX_ID_DIGITS and value.isascii() and value.isdigit()
 
 
 def as_id(value: JSON) -> str:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from dmbot.engine.origin import conversation_hint
+from dmbot.edge.partition import conversation_hint
 from dmbot.errors import StorageError, XApiError
 from dmbot.store import Store
 from dmbot.x.errors import error_from_response

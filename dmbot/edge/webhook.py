@@ -21,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import Lifespan, Receive, Scope, Send
 
 from dmbot.edge import crc, signature
-from dmbot.engine.origin import conversation_hint
+from dmbot.edge.partition import conversation_hint
 from dmbot.errors import StorageError
 from dmbot.pressure import Pressure
 from dmbot.store import Store

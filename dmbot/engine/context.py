@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dmbot.edge.events import DirectMessage, Event, User
-from dmbot.edge.payload import is_id
 from dmbot.errors import LimitError
 from dmbot.flows import metadata
 from dmbot.store.base import NewAction
-from dmbot.types import JSONObject
+from dmbot.types import JSONObject, is_id
 from dmbot.x.limits import (
     MAX_BUTTONS,
     MAX_DESCRIPTION,

@@ -24,8 +24,7 @@ from dmbot.edge.events import (
     TypingIndicator,
     UnknownEvent,
 )
-from dmbot.edge.payload import is_id
-from dmbot.types import ConversationKey, JSONObject
+from dmbot.types import ConversationKey, is_id
 
 
 class Origin(enum.Enum):
@@ -91,46 +90,6 @@ def refusal(event: Event, for_user_id: str) -> str | None:
             shown = repr(value) if len(value) <= 24 else repr(value[:24]) + "..."
             return f"{name} {shown} is not a numeric X id"
     return None
-
-
-def conversation_hint(delivery: JSONObject) -> str:
-    """A cheap key that puts every copy of a conversation's events together.
-
-    Read from the raw delivery (the webhook calls it for shared stores, before
-    any parsing): the unordered pair of DM participants, whoever the copy is
-    for and whichever API delivered it; else the account the delivery is for.
-    """
-    data = delivery.get("data")
-    if "for_user_id" not in delivery and isinstance(data, list | dict):
-        # X Activity API: the same DM as an AAA delivery, one level down.
-        first = data[0] if isinstance(data, list) and data else data
-        if isinstance(first, dict):
-            payload = first.get("payload")
-            hint = conversation_hint(payload) if isinstance(payload, dict) else ""
-            if "|" in hint:
-                return hint
-            user = (
-                first.get("filter", {}).get("user_id", "")
-                if isinstance(first.get("filter"), dict)
-                else ""
-            )
-            return str(user)
-    for key in (
-        "direct_message_events",
-        "direct_message_indicate_typing_events",
-        "direct_message_mark_read_events",
-    ):
-        events = delivery.get(key)
-        if isinstance(events, list) and events and isinstance(events[0], dict):
-            first = events[0]
-            body = first.get("message_create", first)
-            if isinstance(body, dict):
-                sender = str(body.get("sender_id", ""))
-                target = body.get("target")
-                recipient = str(target.get("recipient_id", "")) if isinstance(target, dict) else ""
-                low, high = sorted((sender, recipient))
-                return f"{low}|{high}"
-    return str(delivery.get("for_user_id", ""))
 
 
 def conversation_of(event: Event, for_user_id: str, accounts: Set[str]) -> ConversationKey:

@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 
-from dmbot.edge.events import DirectMessage, Event, User, parse_delivery
+from dmbot.edge.envelope import parse_delivery
+from dmbot.edge.events import DirectMessage, Event, User
 from dmbot.engine.bot import Bot
 from dmbot.engine.context import Context, LiveActions
 from dmbot.engine.origin import Origin, classify, conversation_of, refusal

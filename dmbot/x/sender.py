@@ -30,11 +30,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from dmbot.edge.payload import is_id
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
 from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
-from dmbot.types import ConversationKey
+from dmbot.types import ConversationKey, is_id
 from dmbot.x.client import XClient
 
 __all__ = ["Sender"]
