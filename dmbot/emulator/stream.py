@@ -9,11 +9,8 @@ envelopes of its ``backfill_minutes`` from the emulator's record, in order.
 The ``duplicates`` and ``delay`` realism switches apply as they do to
 webhook deliveries. X allows two connections per app.
 
-Tests make the stream misbehave: :meth:`ActivityStream.drop` ends every
-connection, :meth:`~ActivityStream.refuse` answers new ones 503 (or 429) for
-a while, :meth:`~ActivityStream.silence` sends nothing on the open ones (a
-dead connection, as a consumer sees it). The HTTP endpoint is
-:mod:`dmbot.emulator.v2.stream`'s.
+Tests drop, refuse and silence it (:class:`ActivityStream`); the HTTP
+endpoint is :mod:`dmbot.emulator.v2.stream`'s.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -50,17 +48,10 @@ def line_of(body: JSONObject) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + KEEPALIVE
 
 
-DISCONNECT_NOTICE = line_of(
-    {
-        "errors": [
-            {
-                "title": "operational-disconnect",
-                "disconnect_type": "OperationalDisconnect",
-                "detail": "This stream has been disconnected for operational reasons.",
-                "type": OPERATIONAL_DISCONNECT,
-            }
-        ]
-    }
+DISCONNECT_NOTICE = (
+    b'{"errors":[{"title":"operational-disconnect","disconnect_type":"OperationalDisconnect",'
+    b'"detail":"This stream has been disconnected for operational reasons.",'
+    b'"type":"' + OPERATIONAL_DISCONNECT.encode() + b'"}]}' + KEEPALIVE
 )
 """The line X sends before it ends a stream on purpose (an operational disconnect)."""
 
@@ -106,11 +97,6 @@ class StreamConnection:
         self._ended = False
         self._deadline: asyncio.TimerHandle | None = None
 
-    @property
-    def ended(self) -> bool:
-        """True once the connection was ended (dropped, closed, past its end_time, or gone)."""
-        return self._ended
-
     def push(self, line: bytes) -> None:
         """Queue ``line``; lost if the connection is silenced (as on a dead one) or ended."""
         if self._ended or self._silenced():
@@ -119,7 +105,7 @@ class StreamConnection:
         self._wake.set()
 
     def silence(self, until: float) -> None:
-        """Send nothing until the loop time ``until``; what is queued is lost."""
+        """Send nothing until ``until`` (:func:`time.monotonic`); what is queued is lost."""
         self._silent_until = max(self._silent_until, until)
         self._pending.clear()
         self._wake.set()
@@ -151,17 +137,16 @@ class StreamConnection:
 
     async def lines(self) -> AsyncIterator[bytes]:
         """What to send, as it comes: a keep-alive at once, queued lines, keep-alives when idle."""
-        loop = asyncio.get_running_loop()
         yield KEEPALIVE
-        last = loop.time()
+        last = time.monotonic()
         while True:
             if self._pending:
                 yield self._pending.popleft()
-                last = loop.time()
+                last = time.monotonic()
                 continue
             if self._ended:
                 return
-            now = loop.time()
+            now = time.monotonic()
             if self._silenced():
                 await self._sleep(self._silent_until - now)
                 continue
@@ -169,12 +154,12 @@ class StreamConnection:
             due = last + self._stream.keepalive() - now
             if due <= 0:
                 yield KEEPALIVE
-                last = loop.time()
+                last = time.monotonic()
                 continue
             await self._sleep(due)
 
     def _silenced(self) -> bool:
-        return self._silent_until > asyncio.get_running_loop().time()
+        return self._silent_until > time.monotonic()
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less when something is pushed, ended or changed."""
@@ -190,8 +175,8 @@ class StreamConnection:
 class ActivityStream:
     """The activity stream of one emulator: its connections, X's limit, and the controls.
 
-    Durations use the event loop's clock (real time passing); event times and the
-    ``start_time``/``end_time`` bounds use the emulator's clock, as the record does.
+    Durations are real time passing (:func:`time.monotonic`); event times and the
+    ``start_time``/``end_time`` bounds are the emulator's clock, as the record's.
 
     Args:
         emu: the emulator (its clock, realism switches and rate-limit windows).
@@ -216,7 +201,8 @@ class ActivityStream:
 
     def keepalive(self) -> float:
         """Seconds between keep-alives on an idle connection (``realism.stream_keepalive``)."""
-        return max(self._emu.realism.stream_keepalive, 0.001)
+        # A floor: 0 would send keep-alives as fast as the loop turns.
+        return max(self._emu.realism.stream_keepalive, 0.01)
 
     # connecting
 
@@ -252,7 +238,7 @@ class ActivityStream:
             self._signal()
 
     def _admit(self) -> None:
-        left = self._refusing_until - asyncio.get_running_loop().time()
+        left = self._refusing_until - time.monotonic()
         if left > 0:
             raise self._refusal(left)
         if len(self._open) >= MAX_CONNECTIONS:
@@ -338,7 +324,7 @@ class ActivityStream:
         if seconds < 0:
             raise ValueError(f"Refuse for 0 seconds or more, not {seconds:g}.")
         self._refusal_status = status
-        self._refusing_until = asyncio.get_running_loop().time() + seconds
+        self._refusing_until = time.monotonic() + seconds
 
     def silence(self, seconds: float) -> int:
         """Send nothing on the open connections for ``seconds``, not even keep-alives.
@@ -354,20 +340,19 @@ class ActivityStream:
         """
         if seconds < 0:
             raise ValueError(f"Silence the stream for 0 seconds or more, not {seconds:g}.")
-        until = asyncio.get_running_loop().time() + seconds
+        until = time.monotonic() + seconds
         for connection in self._open:
             connection.silence(until)
         return len(self._open)
 
     def state(self) -> JSONObject:
         """The stream as the admin endpoint shows it."""
-        loop = asyncio.get_running_loop()
         return {
             "connections": len(self._open),
             "connects": self.connects,
             "max_connections": MAX_CONNECTIONS,
             "keepalive": self.keepalive(),
-            "refusing_for": round(max(self._refusing_until - loop.time(), 0.0), 3),
+            "refusing_for": round(max(self._refusing_until - time.monotonic(), 0.0), 3),
             "refusal_status": self._refusal_status,
         }
 
