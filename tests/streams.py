@@ -66,6 +66,8 @@ class Reader:
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self.error: Exception | None = None
+        self.leftover = b""
+        """Bytes after the last \r\n when the stream ended (a line cut short)."""
         self._lines: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._read())
 
@@ -80,7 +82,7 @@ class Reader:
         except httpx.HTTPError as exc:
             self.error = exc
         finally:
-            assert buffer == b"", f"the stream ended inside a line: {buffer!r}"
+            self.leftover = buffer
             self._lines.put_nowait(None)
 
     async def line(self, within: float = 5.0) -> tuple[float, str]:
@@ -104,11 +106,12 @@ class Reader:
                     return body
 
     async def rest(self, within: float = 5.0) -> list[str]:
-        """Every line until the stream ends (it must end within ``within`` seconds)."""
+        """Every line until the stream ends (it must end within ``within`` seconds, cleanly)."""
         lines: list[str] = []
         async with asyncio.timeout(within):
             while (item := await self._lines.get()) is not None:
                 lines.append(item[1])
+        assert self.leftover == b"", f"the stream ended inside a line: {self.leftover!r}"
         return lines
 
     async def close(self) -> None:

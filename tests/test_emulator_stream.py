@@ -122,6 +122,7 @@ async def test_an_event_reaches_every_connection_as_the_webhook_gets_it(
     # The very envelope the webhook got (same event_uuid), and nothing for the stream-only one.
     [(_, body)] = receiver.posts
     assert json.loads(body) == seconds[0]
+    assert json.dumps(seconds[0], ensure_ascii=False, separators=(",", ":")).encode() == body
     assert [e.envelope for e in emu.activity_log] == [firsts[0], seconds[0]]
 
 
