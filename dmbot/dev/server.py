@@ -248,7 +248,7 @@ def _serve(app: Starlette, sock: Any, level: str) -> None:
     from dmbot.cli.main import run_uvicorn
 
     # The page holds a long poll open; answer it, or Ctrl+C would wait for it.
-    run_uvicorn(app, sock, access_log=False, level=level, before_shutdown=app.state.chat_feed.close)
+    run_uvicorn(app, sock, access_log=False, level=level, before_shutdown=app.state.chat_feed.stop)
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -12,7 +12,11 @@
 
 Today's X: ``hook = await emu.register_webhook_v2(url)``, then
 ``emu.subscribe(hook.id, bot)`` (AAA v2) or
-``emu.subscribe_activity(bot, "dm.received", webhook_id=hook.id)`` (XAA).
+``emu.subscribe_activity(bot, "dm.received", webhook_id=hook.id)`` (XAA);
+without ``webhook_id`` the events go to the activity stream only
+(``GET /2/activity/stream``, served over a real socket), which
+``emu.drop_streams()``, ``emu.refuse_streams(s)`` and ``emu.silence_streams(s)``
+make misbehave.
 
 ``emu.app`` is the ASGI app of X's API (and of ``/_emulator/`` admin
 endpoints); point dmbot's client at it with ``httpx.ASGITransport`` or serve
@@ -21,10 +25,13 @@ it with :func:`run_emulator`.
 The path of an event: the :class:`Emulator` (:mod:`.facade`) records it in the
 world (:mod:`.state`), :mod:`.fanout` shapes it for every subscription
 (:mod:`.payloads`; AAA subscriptions in :mod:`.webhooks`, XAA ones in
-:mod:`.activity`) and :mod:`.delivery` signs and POSTs it. X's HTTP API is
-:mod:`.api` (v1.1 handlers beside it, v2 ones in :mod:`.v2`), its errors
-:mod:`.faults` and :mod:`.problems`; :mod:`.admin` and :mod:`.chat` are the
-emulator's own controls and chat page, :mod:`.standalone` runs it alone.
+:mod:`.activity`) and :mod:`.delivery` signs and POSTs it, while
+:mod:`.stream` sends XAA envelopes to open stream connections. X's HTTP API
+is :mod:`.api` (v1.1 handlers beside it, v2 ones in :mod:`.v2`), its errors
+:mod:`.faults` and :mod:`.problems`; :mod:`.misbehaviour` gathers the
+switches that make it act up. :mod:`.admin` (listed by :mod:`.controls`) and
+:mod:`.chat` are the emulator's own controls and chat page,
+:mod:`.standalone` runs it alone.
 """
 
 from __future__ import annotations

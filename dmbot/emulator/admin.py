@@ -2,7 +2,8 @@
 
 They are JSON over loopback for tests, ``dmbot dev`` and tools (they are not
 part of X and check no credentials: bind to 127.0.0.1); ``GET /_emulator/``
-lists them with curl examples. Running the emulator alone is :mod:`.standalone`'s.
+lists them with curl examples (:data:`~dmbot.emulator.controls.CONTROLS`).
+Running the emulator alone is :mod:`.standalone`'s.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from dmbot.emulator.controls import CONTROLS as CONTROLS  # listed at GET /_emulator/
+from dmbot.emulator.controls import controls_text
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import TokenFlow
 from dmbot.emulator.problems import Problem
@@ -97,6 +99,7 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
                 "realism": emu.realism.to_json(),
                 "held": [h.to_json(now) for h in emu.held],
                 "faults": [f.to_json() for f in emu.faults.pending],
+                "stream": emu.stream.state(),
                 "version": emu.version,
             }
         )
@@ -232,6 +235,25 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
         await emu.revoke(str((await body_of(request))["user_id"]))
         return no_content()
 
+    async def stream(request: Request) -> Response:
+        return JSONResponse(emu.stream.state())
+
+    async def stream_drop(request: Request) -> Response:
+        notice = (await body_of(request)).get("notice", False)
+        if not isinstance(notice, bool):
+            raise ValueError(f"notice takes true or false, got {notice!r}.")
+        dropped = emu.drop_streams(notice=notice)
+        return JSONResponse({"dropped": dropped, **emu.stream.state()})
+
+    async def stream_refuse(request: Request) -> Response:
+        data = await body_of(request)
+        emu.refuse_streams(float(data["seconds"]), status=int(data.get("status", 503)))
+        return JSONResponse(emu.stream.state())
+
+    async def stream_silence(request: Request) -> Response:
+        silenced = emu.silence_streams(float((await body_of(request))["seconds"]))
+        return JSONResponse({"silenced": silenced, **emu.stream.state()})
+
     table: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
         ("state", state, ["GET"]),
         ("messages", messages, ["GET"]),
@@ -250,6 +272,10 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
         ("replay", replay, ["POST"]),
         ("authorize", authorize, ["POST"]),
         ("revoke", revoke, ["POST"]),
+        ("stream", stream, ["GET"]),
+        ("stream/drop", stream_drop, ["POST"]),
+        ("stream/refuse", stream_refuse, ["POST"]),
+        ("stream/silence", stream_silence, ["POST"]),
     ]
     assert {name for name, _, _ in table} == {c.name for c in CONTROLS}
 
@@ -264,127 +290,3 @@ def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
     routes = [Route("/_emulator/", index, methods=["GET"])]
     routes += [Route(f"/_emulator/{name}", admin(fn), methods=m) for name, fn, m in table]
     return routes
-
-
-@dataclass(frozen=True, slots=True)
-class Control:
-    """One admin endpoint, as ``GET /_emulator/`` lists it."""
-
-    name: str
-    method: str
-    what: str
-    body: JSONObject | None = None
-    query: str = ""
-
-    def curl(self, base: str) -> str:
-        url = f"{base}/_emulator/{self.name}{'?' + self.query if self.query else ''}"
-        if self.method == "GET":
-            return f"curl -s '{url}'"
-        data = f" -H 'content-type: application/json' -d '{json.dumps(self.body)}'"
-        return f"curl -s -X {self.method} '{url}'{data if self.body is not None else ''}"
-
-    def to_json(self, base: str) -> JSONObject:
-        return {
-            "method": self.method,
-            "path": f"/_emulator/{self.name}",
-            "what": self.what,
-            "curl": self.curl(base),
-        }
-
-
-CONTROLS: tuple[Control, ...] = (
-    Control("state", "GET", "the app, accounts, people, webhooks, subscriptions and switches"),
-    Control(
-        "send",
-        "POST",
-        "a person writes a DM to an account (delivered to the webhook, signed)",
-        {"from": "alice", "to": "bot", "text": "hi"},
-    ),
-    Control(
-        "messages",
-        "GET",
-        "every DM; ?user= one person's, ?after=ID newer ones, ?wait=N&sender=bot waits for N",
-        query="user=alice",
-    ),
-    Control(
-        "tap",
-        "POST",
-        "a person taps a Quick Reply option of a DM they received (message_id from messages)",
-        {"from": "alice", "message_id": "ID", "label": "Small"},
-    ),
-    Control("users", "POST", "add a simulated person", {"screen_name": "carol"}),
-    Control(
-        "accounts", "POST", "add an account the app holds tokens for", {"screen_name": "helpbot"}
-    ),
-    Control(
-        "realism",
-        "POST",
-        "X's habits: duplicates, out_of_order, delay, retries, drop_metadata, typing_events, "
-        "read_events, timeout, strict_urls (GET shows them)",
-        {"duplicates": True},
-    ),
-    Control(
-        "faults",
-        "POST",
-        "make an endpoint fail: status, code, count, reset_in, delay (DELETE clears)",
-        {"endpoint": "dm_send", "status": 503, "count": 1},
-    ),
-    Control("deliveries", "GET", "every webhook delivery and CRC check, with its answer"),
-    Control("settle", "POST", "wait until every scheduled delivery was attempted", {}),
-    Control(
-        "webhooks",
-        "POST",
-        'register a webhook (a real CRC against it); "api": "v2" registers it as '
-        "POST /2/webhooks does",
-        {"url": "http://127.0.0.1:8000/webhooks/twitter"},
-    ),
-    Control(
-        "subscriptions",
-        "POST",
-        "subscribe an account to a webhook (default: the first), AAA v1.1 or v2 by the webhook",
-        {"user_id": "1000000000001"},
-    ),
-    Control(
-        "activity",
-        "POST",
-        "an XAA subscription as the account itself: event_type (dm.received, dm.sent, "
-        "dm.read, dm.indicate_typing), webhook_id (none: stream only), tag; GET lists them "
-        "and every XAA event since ?after=N",
-        {"user_id": "1000000000001", "event_type": "dm.received", "webhook_id": "ID"},
-    ),
-    Control(
-        "replay",
-        "POST",
-        "replay a v2 webhook's DMs: from_date, to_date as yyyymmddhhmm UTC "
-        "(default: the last 24 hours)",
-        {"webhook_id": "ID"},
-    ),
-    Control(
-        "authorize",
-        "POST",
-        "approve a PIN-flow request token as a user; answers the oauth_verifier",
-        {"oauth_token": "TOKEN", "screen_name": "alice"},
-    ),
-    Control("revoke", "POST", "a user revokes the app (user_event delivered)", {"user_id": "ID"}),
-    Control("reset", "POST", "forget messages, deliveries, faults; switches off", {}),
-)
-"""The admin endpoints, in the order a newcomer needs them."""
-
-
-def controls_text(base: str) -> str:
-    """``GET /_emulator/`` as plain text: every control endpoint with a curl example."""
-    lines = [
-        "dmbot's X emulator: control endpoints (not part of X; no credentials checked)",
-        "",
-        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/..., "
-        "/2/webhooks, /2/account_activity/..., /2/activity/subscriptions, /2/dm_conversations/...",
-        "People are named by screen name or id (alice, bob; the config's accounts are bot, "
-        "bot2, ...).",
-        "",
-    ]
-    for control in CONTROLS:
-        lines.append(f"{control.method:6} /_emulator/{control.name}")
-        lines.append(f"       {control.what}")
-        lines.append(f"       {control.curl(base)}")
-        lines.append("")
-    return "\n".join(lines)

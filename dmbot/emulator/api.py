@@ -29,7 +29,10 @@ from dmbot.emulator.payloads import app_json, message_event
 from dmbot.emulator.problems import APP_ONLY, USER_CONTEXT, as_problem, unsupported_authentication
 from dmbot.emulator.v2.accountactivity import AccountActivityV2Api
 from dmbot.emulator.v2.activity import ActivityApi
+from dmbot.emulator.v2.conversations import ConversationsApi
 from dmbot.emulator.v2.messages import MessagesApi
+from dmbot.emulator.v2.stream import StreamApi
+from dmbot.emulator.v2.users import UsersApi
 from dmbot.emulator.v2.webhooks import WebhooksApi
 from dmbot.emulator.validation import (
     bad_request,
@@ -138,11 +141,14 @@ class XApi:
         ]
 
     def _v2_table(self) -> list[tuple[str, list[str], str, Auth, Handler]]:
-        """Today's X: v2 webhooks, AAA v2, XAA, replay, v2 DM send, with the spec's auth."""
+        """Today's X: v2 webhooks, AAA v2, XAA and its stream, replay, v2 DMs and users/me,
+        with the spec's auth."""
         hooks, aa, xaa, dm = (
             WebhooksApi(self.emu), AccountActivityV2Api(self.emu),
             ActivityApi(self.emu), MessagesApi(self.emu),
         )  # fmt: skip
+        stream, users, talks = StreamApi(self.emu), UsersApi(self.emu), ConversationsApi(self.emu)
+        with_ = "/2/dm_conversations/with/{participant_id}"
         wh, sub, act = "webhooks_v2", "subscriptions_v2", "activity_subscriptions"
         hook = "/2/webhooks/{webhook_id}"
         aaa = "/2/account_activity/webhooks/{webhook_id}/subscriptions"
@@ -163,8 +169,10 @@ class XApi:
             (subs, ["DELETE"], act, "bearer", xaa.delete_many),
             (f"{subs}/{{subscription_id}}", ["PUT"], act, "bearer", xaa.update),
             (f"{subs}/{{subscription_id}}", ["DELETE"], act, "bearer", xaa.delete),
-            ("/2/dm_conversations/with/{participant_id}/messages", ["POST"], "dm_send_v2",
-             "user", dm.send),
+            ("/2/activity/stream", ["GET"], "activity_stream", "bearer", stream.connect),
+            (f"{with_}/messages", ["POST"], "dm_send_v2", "user", dm.send),
+            (f"{with_}/dm_events", ["GET"], "dm_events", "user", talks.events),
+            ("/2/users/me", ["GET"], "users_me", "user", users.me),
         ]  # fmt: skip
 
     def _route(

@@ -100,6 +100,12 @@ class ChatFeed:
         """End every long poll now (the server is shutting down), and any later one at once."""
         self._closed.set()
 
+    def stop(self) -> None:
+        """The server is stopping: end the long polls and the emulator's activity streams
+        (uvicorn waits for every open response before it stops)."""
+        self.close()
+        self.emu.close_streams()
+
     def people(self) -> list[User]:
         """The simulated people (users the app holds no tokens for)."""
         return [u for u in self.emu.world.users.values() if not u.is_account]

@@ -49,6 +49,8 @@ class Realism:
         timeout: how long X waits for an answer to a delivery or a CRC check.
         strict_urls: webhook URLs must be https without a port, as on X
             (off so that a bot on http://127.0.0.1:8000 can register).
+        stream_keepalive: seconds between keep-alive lines on an idle activity
+            stream (``duplicates`` and ``delay`` apply to the stream too).
     """
 
     duplicates: bool = False
@@ -62,6 +64,7 @@ class Realism:
     hold: float = 2.0
     timeout: float = 3.0
     strict_urls: bool = False
+    stream_keepalive: float = 20.0
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Set switches from a JSON object (the admin endpoint).

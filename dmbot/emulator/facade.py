@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
 from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
-from dmbot.emulator.delivery import Deliverer, DeliveryRecord, HeldDelivery, Realism
+from dmbot.emulator.delivery import Deliverer, DeliveryRecord, Realism
 from dmbot.emulator.fanout import FanOut
 from dmbot.emulator.faults import Faults, RateLimits
+from dmbot.emulator.misbehaviour import Misbehaviour
 from dmbot.emulator.people import People
 from dmbot.emulator.replay import Replayer, ReplayJob
 from dmbot.emulator.state import (
@@ -26,14 +25,18 @@ from dmbot.emulator.state import (
     Webhook,
     World,
 )
+from dmbot.emulator.stream import ActivityStream
 from dmbot.emulator.webhooks import WebhookRegistry
 
 UserRef = User | str
 """A user, or its id or screen name."""
 
 
-class Emulator:
+class Emulator(Misbehaviour):
     """One emulated X with one app: users, DMs, webhooks, and their deliveries.
+
+    Its controls of X's bad habits (realism switches, the activity stream's
+    drops, refusals and silences) are :class:`~dmbot.emulator.misbehaviour.Misbehaviour`'s.
 
     Args:
         consumer_key: the app's API key, checked on every request.
@@ -70,7 +73,9 @@ class Emulator:
         """Every XAA event, webhook or stream-only, in order (what the stream serves)."""
         self.activity = ActivityRegistry(self)
         """The XAA subscriptions and their rules."""
-        self._fanout = FanOut(self, self._deliverer, self.activity_log)
+        self.stream = ActivityStream(self, self.activity_log)
+        """The activity stream's connections and controls (``GET /2/activity/stream``)."""
+        self._fanout = FanOut(self, self._deliverer, self.activity_log, self.stream)
         self._people = People(self, self._fanout)
         self._webhook_registry = WebhookRegistry(self, self._deliverer)
         self._replayer = Replayer(self, self._fanout, self._deliverer)
@@ -107,35 +112,6 @@ class Emulator:
     def indicators(self) -> list[Indicator]:
         """Typing indicators and read receipts sent through the API."""
         return self.world.indicators
-
-    @property
-    def realism(self) -> Realism:
-        """The delivery realism switches (mutable, read at each delivery)."""
-        return self._realism
-
-    @realism.setter
-    def realism(self, value: Realism) -> None:
-        self._realism = value
-        self._deliverer.realism = value
-        if not value.out_of_order:
-            self._deliverer.release_held()
-
-    def set_realism(self, values: Mapping[str, Any]) -> Realism:
-        """Change realism switches from a JSON object; switching ``out_of_order`` off
-        sends what it held back at once.
-
-        Raises:
-            ValueError: an unknown switch or a value of the wrong type.
-        """
-        self._realism.update(values)
-        if not self._realism.out_of_order:
-            self._deliverer.release_held()
-        return self._realism
-
-    @property
-    def held(self) -> list[HeldDelivery]:
-        """Deliveries the ``out_of_order`` switch holds back now (at most ``realism.hold`` s)."""
-        return self._deliverer.held
 
     def _held_changed(self) -> None:
         # Called from the deliverer's timers too: wake the chat page's long polls.
@@ -396,9 +372,10 @@ class Emulator:
         await self._deliverer.settled()
 
     def reset(self) -> None:
-        """Forget messages, deliveries, indicators, faults and rate windows; realism off.
+        """Forget messages, deliveries, indicators, faults and rate windows; realism off,
+        the stream neither refused nor silent.
 
-        Users, accounts, webhooks and subscriptions stay.
+        Users, accounts, webhooks, subscriptions and open stream connections stay.
         """
         self.world.messages.clear()
         self.world.indicators.clear()
@@ -408,8 +385,10 @@ class Emulator:
         self.limits.clear()
         self._people.clear()
         self._deliverer.reset()
+        self.stream.reset()
         self.realism = Realism()
 
     async def aclose(self) -> None:
-        """Cancel pending deliveries and close outgoing connections."""
+        """End stream connections, cancel pending deliveries, close outgoing connections."""
+        self.stream.close()
         await self._deliverer.aclose()

@@ -7,7 +7,9 @@ subscription: ``dm.received`` for the recipient's, ``dm.sent`` for the
 sender's, ``dm.indicate_typing`` and ``dm.read`` for either participant's.
 A webhook with both kinds of subscription for one account gets both shapes
 of the same event, as X sends them during a migration. Every XAA envelope
-is also kept in the activity log the stream reads. The
+is also kept in the activity log and sent on the activity stream
+(:mod:`dmbot.emulator.stream`), whether or not its subscription names a
+webhook. The
 :class:`~dmbot.emulator.delivery.Deliverer` signs and sends the result, so
 the realism switches apply to every shape.
 """
@@ -33,6 +35,7 @@ from dmbot.types import JSONObject
 if TYPE_CHECKING:
     from dmbot.emulator import Emulator
     from dmbot.emulator.delivery import Deliverer
+    from dmbot.emulator.stream import ActivityStream
 
 INDICATOR_EVENT_TYPES = {"typing": "dm.indicate_typing", "read": "dm.read"}
 """The XAA event type of each kind of indicator."""
@@ -44,16 +47,22 @@ class FanOut:
     Args:
         emu: the emulator (its world, realism switches and clock).
         deliverer: signs and sends each delivery.
-        activity_log: where every XAA envelope is appended for the stream.
+        activity_log: where every XAA envelope is appended (the stream's backfill).
+        stream: the activity stream every XAA envelope is sent on.
     """
 
     def __init__(
-        self, emu: Emulator, deliverer: Deliverer, activity_log: list[ActivityEvent]
+        self,
+        emu: Emulator,
+        deliverer: Deliverer,
+        activity_log: list[ActivityEvent],
+        stream: ActivityStream,
     ) -> None:
         self.emu = emu
         self.world = emu.world
         self._deliverer = deliverer
         self._log = activity_log
+        self._stream = stream
 
     def message(self, message: Message, hooks: Collection[Webhook] | None = None) -> None:
         """Deliver a DM to its subscribed participants, in every subscribed shape.
@@ -118,12 +127,12 @@ class FanOut:
                 continue
             envelope = activity_envelope(self.world, sub, key, event)
             if hooks is None:
-                self._log.append(
-                    ActivityEvent(
-                        self.emu.clock(), sub.id, sub.event_type, sub.user_id,
-                        sub.webhook_id, envelope,
-                    )
+                recorded = ActivityEvent(
+                    self.emu.clock(), sub.id, sub.event_type, sub.user_id,
+                    sub.webhook_id, envelope,
                 )  # fmt: skip
+                self._log.append(recorded)
+                self._stream.publish(recorded)
             hook = self.world.webhook(sub.webhook_id) if sub.webhook_id else None
             if hook is None or not hook.valid or (hooks is not None and hook not in hooks):
                 continue

@@ -31,6 +31,9 @@ ENDPOINTS = (
     "subscriptions_v2",
     "activity_subscriptions",
     "replay",
+    "activity_stream",
+    "users_me",
+    "dm_events",
     "oauth",
 )
 """Endpoint names for faults and rate limits ("*" in a fault matches any of them)."""
@@ -49,6 +52,11 @@ LIMITS: dict[str, tuple[int, float]] = {
     "subscriptions_v2": (500, 900.0),
     "activity_subscriptions": (500, 900.0),
     "replay": (15, 900.0),
+    # X gives no figure for the activity stream: its filtered stream's connects per app.
+    "activity_stream": (50, 900.0),
+    "users_me": (75, 900.0),
+    # One window for X's three DM lookups (300 per 15 min per user, shared).
+    "dm_events": (300, 900.0),
     "oauth": (1000, 900.0),
 }
 """(calls, window in seconds) per endpoint and token, from X's documented limits."""

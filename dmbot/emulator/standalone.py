@@ -174,7 +174,8 @@ def run_emulator(
             sock,
             access_log=True,
             level="info",
-            before_shutdown=feed.close if feed is not None else None,
+            # uvicorn waits for open responses: long polls and streams must end first.
+            before_shutdown=feed.stop if feed is not None else emu.close_streams,
         )
     finally:
         sock.close()

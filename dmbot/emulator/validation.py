@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -116,6 +117,51 @@ def v2_id(value: object, name: str) -> str:
             f"{name} must be an id of 1 to 19 digits, not {value!r}.", name, str(value)
         )
     return value
+
+
+def v2_query(query: Mapping[str, str], allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters of a v2 GET, which may only be ``allowed`` ones (else 400, as X)."""
+    for name in query:
+        if name not in allowed:
+            raise invalid_request(
+                f"The query parameters [{name}] is not one of [{','.join(allowed)}]; leave it out.",
+                name,
+                query[name],
+            )
+    return dict(query)
+
+
+def v2_integer(query: Mapping[str, str], name: str, low: int, high: int, default: int) -> int:
+    """The whole-number parameter ``name`` within ``low``..``high`` (else 400)."""
+    value = query.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise invalid_request(
+            f"{name} must be a whole number from {low} to {high}, not {value!r}.", name, value
+        )
+    return int(value)
+
+
+def v2_list(query: Mapping[str, str], name: str, allowed: Iterable[str]) -> list[str] | None:
+    """A comma-separated parameter (``dm_event.fields``...) of ``allowed`` values; None if absent.
+
+    Raises:
+        Problem: 400 for an empty list or a value the spec does not list.
+    """
+    value = query.get(name)
+    if value is None:
+        return None
+    items = value.split(",")
+    known = tuple(allowed)
+    for item in items:
+        if item not in known:
+            raise invalid_request(
+                f"The `{name}` query parameter value [{item}] is not one of [{','.join(known)}].",
+                name,
+                value,
+            )
+    return list(dict.fromkeys(items))
 
 
 # X's rules for message data

@@ -3,10 +3,14 @@
 - :mod:`.webhooks`: ``/2/webhooks`` and ``/2/webhooks/replay``;
 - :mod:`.accountactivity`: ``/2/account_activity/...`` (Account Activity v2 subscriptions);
 - :mod:`.activity`: ``/2/activity/subscriptions`` (the X Activity API);
-- :mod:`.messages`: ``/2/dm_conversations/with/:participant_id/messages``.
+- :mod:`.stream`: ``/2/activity/stream`` (its events, on one long response);
+- :mod:`.messages`: ``/2/dm_conversations/with/:participant_id/messages`` (sending);
+- :mod:`.conversations`: ``/2/dm_conversations/with/:participant_id/dm_events`` (reading);
+- :mod:`.users`: ``/2/users/me``.
 
 The rules they answer by live beside the v1.1 ones (:mod:`dmbot.emulator.webhooks`,
-:mod:`dmbot.emulator.activity`, :mod:`dmbot.emulator.replay`); the route table, with
+:mod:`dmbot.emulator.activity`, :mod:`dmbot.emulator.stream`,
+:mod:`dmbot.emulator.replay`); the route table, with
 each endpoint's credentials, faults and rate limits, is :mod:`dmbot.emulator.api`'s.
 """
 
