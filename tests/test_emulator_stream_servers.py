@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from procs import CONSUMER_KEY, CONSUMER_SECRET, Process, free_port, wait_http, write_config
 
-from dmbot.devserver import DEV_CONSUMER_KEY, DEV_CONSUMER_SECRET
+from dmbot.dev.server import DEV_CONSUMER_KEY, DEV_CONSUMER_SECRET
 
 GIVEN_UP = "timeout graceful shutdown exceeded"
 """What uvicorn logs when it had to cancel a response that did not end."""
