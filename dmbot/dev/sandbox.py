@@ -116,9 +116,17 @@ class Sandbox:
         )
         self.webhook = await self._subscribe(twitter.api)
 
-    async def _subscribe(self, api: str) -> Webhook:
-        """Register the webhook and subscribe the bot account the way ``api`` does it on X."""
+    async def _subscribe(self, api: str) -> Webhook | None:
+        """Register the webhook and subscribe the bot account the way ``api`` does it on X.
+
+        With ``delivery: stream`` there is no webhook: the X Activity API
+        subscriptions deliver to the activity stream only.
+        """
         emu = self.emulator
+        if self.settings.delivery == "stream":
+            for event_type in BOT_EVENT_TYPES:
+                emu.subscribe_activity(self.bot_id, event_type, tag="dmbot")
+            return None
         if api in ("premium", "enterprise"):
             hook = await emu.register_webhook(self.webhook_url)
             emu.subscribe(hook.id, self.bot_id)

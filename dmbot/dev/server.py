@@ -107,6 +107,7 @@ def build_sandbox(
     settings: Settings | None = None,
     api: str | None = None,
     send_api: str | None = None,
+    stream: bool = False,
 ) -> Sandbox:
     """The sandbox of ``dmbot dev``: dev keys, alice and bob, the webhook at ``url``.
 
@@ -119,6 +120,9 @@ def build_sandbox(
             settings apply; its keys, URLs and store do not.
         api: the X API to rehearse (``twitter.api``), over the config's.
         send_api: how replies go out (``twitter.send_api``), over the config's.
+        stream: deliver through the X Activity API stream of the emulator
+            (``delivery: stream``), which the service reads over loopback from
+            the origin of ``url``, instead of to the webhook.
     """
     extra: dict[str, Any] = {}
     twitter: dict[str, str] = {}
@@ -133,6 +137,11 @@ def build_sandbox(
         twitter["api"] = api
     if send_api:
         twitter["send_api"] = send_api
+    if stream:
+        # The stream needs a real connection: to this very server, which serves the emulator.
+        twitter["api"] = "activity"
+        twitter["api_url"] = url.removesuffix(WEBHOOK_PATH)
+        extra["delivery"] = "stream"
     if twitter:
         extra["twitter"] = twitter
     handle, display = _account_names(bot)
@@ -195,12 +204,21 @@ def banner(sandbox: Sandbox, origin: str, bot_label: str, store_label: str) -> s
         f"@{u.screen_name}" for u in sandbox.emulator.world.users.values() if not u.is_account
     )
     handle = f"@{sandbox.bot_screen_name}"
+    if sandbox.settings.delivery == "stream":
+        delivery = (
+            f"  stream   {origin}/2/activity/stream (delivery: stream: the bot holds the "
+            f"emulator's stream; {handle} subscribed to dm.received and dm.sent)"
+        )
+    else:
+        delivery = (
+            f"  webhook  {sandbox.webhook_url} (registered with the emulator: CRC passed, "
+            f"{handle} subscribed)"
+        )
     return "\n".join(
         [
             f"dmbot dev: chat with your bot on {origin}/",
             f"  bot      {bot_label}",
-            f"  webhook  {sandbox.webhook_url} (registered with the emulator: CRC passed, "
-            f"{handle} subscribed)",
+            delivery,
             f"  X API    {origin}/ (the emulator: twitter.api {sandbox.settings.twitter.api}, "
             f"send_api {sandbox.settings.twitter.send_api}; controls under /_emulator/)",
             f"  store    {store_label} (the bot's state; a fresh file on every start)",
@@ -229,6 +247,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings | None) -> int:
             settings=settings,
             api=args.api,
             send_api=args.send_api,
+            stream=args.delivery == "stream",
         )
         app = dev_app(
             sandbox,
@@ -278,6 +297,13 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         choices=GENERATIONS,
         help="the X API to rehearse: premium, enterprise, v2 or activity "
         "(default: twitter.api of the config, else premium)",
+    )
+    parser.add_argument(
+        "--delivery",
+        choices=("webhook", "stream"),
+        default="webhook",
+        help="stream: the bot reads the emulator's X Activity API stream, as "
+        "`delivery: stream` does on X (implies --api activity)",
     )
     parser.add_argument(
         "--send-api",

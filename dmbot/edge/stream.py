@@ -13,9 +13,11 @@ differs (claims, order, outbox). Around that:
   answers 429 or 5xx, or when no byte arrived for ``silence`` seconds (a
   connection that silent is dead, even if its socket does not know it yet).
 - **Backfill**: each connection asks for ``backfill_minutes`` covering the
-  time since the last event stored (at most X's 5), so a gap of up to five
-  minutes loses nothing; what comes twice is dropped by the claims. A longer
-  gap is logged as a warning naming the window and how to recover it.
+  time since the stream was last heard (an event or a keep-alive, by this
+  instance or, kept in the store, by the previous holder), at most X's 5, so
+  a gap of up to five minutes loses nothing; what comes twice is dropped by
+  the claims. A longer gap is logged as a warning naming the window and how
+  to recover it.
 - **One holder**: X allows 2 connections per app. With several instances on
   one shared store, exactly one holds the stream (a lease, renewed while
   held); the others work the inbox and take over when the holder dies.
@@ -47,7 +49,10 @@ log = logging.getLogger("dmbot.edge.stream")
 
 STREAM_PATH = "/2/activity/stream"
 LEASE = "activity-stream"
-LAST_EVENT_FACT = "stream_last_event"
+HEARD_FACT = "stream_heard"
+"""The store fact holding when the stream last brought a byte (shared by instances)."""
+HEARD_SAVE_EVERY = 5.0
+"""Seconds between writes of that fact while the stream is quiet."""
 MAX_BACKFILL_MINUTES = 5
 """X replays at most the last 5 minutes to a new connection."""
 
@@ -123,7 +128,10 @@ class ActivityStream:
         self._rng = rng
         self.connected_since: float | None = None
         self.last_event: float | None = None
-        """When the last envelope was stored (this process, or the last one, from the store)."""
+        """When the last envelope was stored by this process."""
+        self.heard: float | None = None
+        """When the stream last brought anything, events and keep-alives alike: where a
+        reconnect's backfill starts (this process's, or the last holder's, from the store)."""
         self.last_error = ""
         self.holding = False
         self._saved = 0.0
@@ -142,9 +150,8 @@ class ActivityStream:
 
     async def run(self) -> None:
         """Hold the stream until cancelled: take the lease, connect, reconnect."""
-        stored = await self._fact()
-        if stored is not None and self.last_event is None:
-            self.last_event = stored
+        if self.heard is None:
+            self.heard = await self._fact()
         delay = 0.0
         timeout = httpx.Timeout(10.0, read=self.options.silence)
         async with httpx.AsyncClient(
@@ -202,6 +209,7 @@ class ActivityStream:
                     f" (backfill {backfill} min)" if backfill else "",
                 )
                 async for line in response.aiter_lines():
+                    await self._heard()
                     if line.strip():
                         await self._store(line.encode("utf-8", "surrogatepass"))
                         received = True
@@ -238,6 +246,10 @@ class ActivityStream:
         if not isinstance(decoded, dict):
             log.warning("activity stream sent a line that is not a JSON object; skipped")
             return
+        if "data" not in decoded and "errors" in decoded:
+            # X's notice before it closes the stream (an operational disconnect): not an event.
+            log.warning("X says about the activity stream: %s", json.dumps(decoded["errors"])[:500])
+            return
         partition = conversation_hint(decoded) if self.store.shared else ""
         now = self._clock()
         while True:
@@ -251,19 +263,24 @@ class ActivityStream:
         self.last_event = now
         if self.on_stored is not None:
             self.on_stored()
-        if now - self._saved >= 1.0:
+
+    async def _heard(self) -> None:
+        """Note that the stream is alive now; tell the store every few seconds."""
+        now = self._clock()
+        self.heard = now
+        if now - self._saved >= HEARD_SAVE_EVERY:
             self._saved = now
             with contextlib.suppress(StorageError):
-                await self.store.set_fact(LAST_EVENT_FACT, repr(now))
+                await self.store.set_fact(HEARD_FACT, repr(now))
 
     # -- backfill, backoff, lease -------------------------------------------------------
     def _backfill_minutes(self) -> int:
-        if self.last_event is None:
-            return 0
-        gap = self._clock() - self.last_event
+        if self.heard is None:
+            return 0  # never held before: nothing was missed
+        gap = self._clock() - self.heard
         minutes = max(1, math.ceil(gap / 60.0))
         if minutes > MAX_BACKFILL_MINUTES:
-            start = _iso(self.last_event)
+            start = _iso(self.heard)
             lost_until = _iso(self._clock() - MAX_BACKFILL_MINUTES * 60)
             log.warning(
                 "the activity stream was not held for %.0f minutes; X backfills %d, so events "
@@ -291,6 +308,10 @@ class ActivityStream:
             holding = False
         if holding and not self.holding:
             log.info("this instance holds the activity stream")
+            # Taking over from another instance: its last word on the stream is in the store.
+            shared = await self._fact()
+            if shared is not None and (self.heard is None or shared > self.heard):
+                self.heard = shared
         self.holding = holding
         return holding
 
@@ -313,7 +334,7 @@ class ActivityStream:
 
     async def _fact(self) -> float | None:
         try:
-            value = await self.store.get_fact(LAST_EVENT_FACT)
+            value = await self.store.get_fact(HEARD_FACT)
         except StorageError:
             return None
         try:
