@@ -8,6 +8,7 @@ from textwrap import dedent
 import pytest
 import yaml
 
+from dmbot.config import reader
 from dmbot.config.settings import (
     AccountSettings,
     Settings,
@@ -363,6 +364,56 @@ def test_required_secret_empty_after_interpolation(in_tmp: Path) -> None:
 @pytest.mark.parametrize("text", ["", "null\n", "# nothing yet\n"])
 def test_empty_file_asks_for_the_consumer_secret(in_tmp: Path, text: str) -> None:
     assert error(text).startswith("config.yaml:1: twitter.consumer_secret is required: ")
+
+
+# ---- YAML: the one reader's booleans are YAML 1.2's ----
+
+
+@pytest.mark.parametrize(
+    ("scalar", "tag"),
+    [
+        *[(word, "bool") for word in ("true", "True", "TRUE", "false", "False", "FALSE")],
+        *[(word, "str") for word in ("Yes", "No", "yes", "NO", "on", "Off", "y", "n", "tRUE")],
+    ],
+)
+def test_only_true_and_false_are_booleans(scalar: str, tag: str) -> None:
+    node = reader.compose(f"key: {scalar}\n")
+
+    assert isinstance(node, yaml.MappingNode)
+    assert node.value[0][1].tag == f"tag:yaml.org,2002:{tag}"
+
+
+@pytest.mark.parametrize("word", ["Yes", "No", "on", "OFF", "y", "n"])
+def test_config_reads_yes_no_on_off_as_strings(in_tmp: Path, word: str) -> None:
+    text = f"""
+        twitter: {{consumer_secret: s, env_name: {word}}}
+        server: {{port: {word}}}
+        """
+
+    assert error(text) == (
+        f"config.yaml:2: server.port must be an integer from 1 to 65535 (got a string: '{word}')"
+    )
+    assert load(text.replace(f"port: {word}", "port: 80")).twitter.env_name == word
+
+
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [("true", True), ("FALSE", False), ("yes", True), ("No", False), ("on", True), ("OFF", False)],
+)
+def test_a_flag_key_still_takes_yes_no_on_off_by_its_rule(
+    in_tmp: Path, word: str, value: bool
+) -> None:
+    settings = load(f"twitter: {{consumer_secret: s}}\nserver: {{access_log: {word}}}\n")
+
+    assert settings.server.access_log is value
+
+
+def test_a_boolean_where_a_number_goes_names_it(in_tmp: Path) -> None:
+    message = error("twitter: {consumer_secret: s}\nserver: {port: True}\n")
+
+    assert message == (
+        "config.yaml:2: server.port must be an integer from 1 to 65535 (got true/false: True)"
+    )
 
 
 def test_yaml_syntax_error_names_the_line(in_tmp: Path) -> None:

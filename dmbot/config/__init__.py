@@ -1,3 +1,4 @@
-"""config.yaml: the settings (:mod:`.settings`), how a file is read (:mod:`.reader`),
-the rule of each key (:mod:`.rules`), and settings that cannot work (:mod:`.placeholders`).
+"""config.yaml: the settings (:mod:`.settings`), dmbot's one YAML reader (:mod:`.reader`),
+a file validated key by key (:mod:`.validation`), the rule of each key (:mod:`.rules`),
+and settings that cannot work (:mod:`.placeholders`).
 """

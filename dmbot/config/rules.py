@@ -1,7 +1,7 @@
 """The rules of config keys: how one YAML scalar becomes a typed setting.
 
 Each field of a settings dataclass carries its rule in its metadata
-(``field(metadata=integer(1, 65535))``); :class:`~dmbot.config.reader.Reader`
+(``field(metadata=integer(1, 65535))``); :class:`~dmbot.config.validation.Validator`
 applies it to the value written in the file. A rule raises :class:`Bad` for a
 value it refuses; the reader turns that into a problem naming key and line.
 

@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from dmbot.config import reader as cf
 from dmbot.config import rules as rule
+from dmbot.config import validation as cf
+from dmbot.config.reader import line_of
 from dmbot.config.rules import parse_duration
 from dmbot.errors import ConfigError
 
@@ -309,7 +310,7 @@ def webhook_url_problem(url: str) -> str | None:
 
 
 def _build(root: yaml.Node | None, source: str, env: Mapping[str, str], at: int | None) -> Settings:
-    r = cf.Reader(source, env, Settings)
+    r = cf.Validator(source, env, Settings)
     top, kwargs, lines = r.top(root, at)
 
     def check_account(values: dict[str, Any], path: str, where: cf.Lines, line: int | None) -> None:
@@ -354,14 +355,14 @@ def _build(root: yaml.Node | None, source: str, env: Mapping[str, str], at: int 
     stream = kwargs.get("delivery") == "stream"
     if stream and twitter.get("api", "premium") != "activity" and "twitter.api" not in r.invalid:
         r.add(
-            where.get("api") or (cf.line_of(top["delivery"][0]) if "delivery" in top else None),
+            where.get("api") or (line_of(top["delivery"][0]) if "delivery" in top else None),
             "delivery: stream is the X Activity API's stream: set twitter.api: activity "
             "(`dmbot subscriptions add` then subscribes the accounts for the stream)",
         )
     token_known = twitter.get("bearer_token") or twitter.get("consumer_key")
     if stream and not token_known:
         r.add(
-            cf.line_of(top["delivery"][0]) if "delivery" in top else None,
+            line_of(top["delivery"][0]) if "delivery" in top else None,
             "delivery: stream needs the app's bearer token: set twitter.bearer_token, or "
             "twitter.consumer_key (with the secret) for dmbot to obtain it",
         )
@@ -386,7 +387,7 @@ def _build(root: yaml.Node | None, source: str, env: Mapping[str, str], at: int 
     )
 
 
-def _account_id(r: cf.Reader, values: dict[str, Any], path: str, line: int | None) -> str:
+def _account_id(r: cf.Validator, values: dict[str, Any], path: str, line: int | None) -> str:
     """The account's user id: given, or the prefix of its access token."""
     from_token = _token_user_id(values.get("access_token", ""))
     given: str = values.get("user_id", "")
@@ -423,7 +424,7 @@ def load_settings(
     """
     source = "config.yaml" if path is None else os.fspath(path)
     root = cf.compose_file(source)
-    return _build(root, source, os.environ if env is None else env, cf.line_of(root) or 1)
+    return _build(root, source, os.environ if env is None else env, line_of(root) or 1)
 
 
 def settings_from_mapping(
