@@ -698,3 +698,25 @@ def test_config_module_stays_off_the_http_edges() -> None:
     }
 
     assert not imported & {"starlette", "httpx"}
+
+
+# ---- config is read by every stage and imports none ----
+
+
+def test_config_imports_no_stage_of_dmbot_nor_its_edges() -> None:
+    allowed = ("dmbot.config", "dmbot.errors", "dmbot.types")
+    found = set()
+    for path in sorted((ROOT / "dmbot" / "config").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            for name in names:
+                inside = name.startswith("dmbot.") and not name.startswith(allowed)
+                edge = name.split(".")[0] in ("starlette", "httpx", "uvicorn")
+                if inside or edge or name.startswith(".."):
+                    found.add(f"{path.name} imports {name}")
+    assert found == set()
