@@ -59,6 +59,7 @@ def test_example_config_loads_with_an_empty_environment() -> None:
     assert settings.engine.handoff == 1800
     assert settings.engine.claim_ttl == 7 * 86400
     assert settings.engine.reorder_window == pytest.approx(0.02)
+    assert (settings.engine.max_queued, settings.engine.poll_interval) == (4096, 1.0)
     assert settings.sender.backoff_max == 300
 
 
@@ -244,6 +245,8 @@ def test_wrong_type_names_key_line_and_range(in_tmp: Path) -> None:
         ("sqlite: {synchronous: off}", "sqlite.synchronous must be normal or full"),
         ("engine: {concurrency: 0}", "engine.concurrency must be an integer of at least 1"),
         ("engine: {flow_expiry: 0}", "engine.flow_expiry must be longer than 0 seconds"),
+        ("engine: {max_queued: 0}", "engine.max_queued must be an integer of at least 1"),
+        ("engine: {poll_interval: 0}", "engine.poll_interval must be longer than 0 seconds"),
         ("redis: {lock_ttl: -5}", "redis.lock_ttl must not be negative"),
         ("bot: mybot", "bot must be a script path ending in .py"),
         ("store: postgres://db/x", "store must be memory://, sqlite:///PATH or redis://HOST:PORT"),

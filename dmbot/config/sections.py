@@ -1,7 +1,10 @@
 """The sections of config.yaml, one frozen dataclass each, and :class:`Settings`, all of them.
 
 Each field carries its default and the rule that reads its value
-(:mod:`dmbot.config.rules`); :mod:`dmbot.config.settings` loads them.
+(:mod:`dmbot.config.rules`); :mod:`dmbot.config.settings` loads them. The code
+that uses a section takes its class, so the defaults are written here once: the
+worker takes :class:`EngineSettings`, the sender :class:`SenderSettings` (whose
+daily budgets the rate limiter gets), the activity stream :class:`StreamSettings`.
 
 Settings are plain frozen dataclasses: change them with :func:`dataclasses.replace`
 or :meth:`Settings.with_overrides`.
@@ -100,23 +103,40 @@ class AccountSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
-    """Timings of the conversation engine, in seconds."""
+    """The conversation engine (``engine:``), durations in seconds; the worker takes it."""
 
     handoff: float = field(default=1800.0, metadata=rule.seconds(zero_ok=True))
+    """After the account's owner writes from another client, the bot stays quiet this long."""
     claim_ttl: float = field(default=7 * 86400.0, metadata=rule.seconds())
+    """How long handled event ids are remembered, against retries and duplicates."""
     flow_expiry: float = field(default=86400.0, metadata=rule.seconds())
+    """A flow left unanswered this long ends."""
     reorder_window: float = field(default=0.02, metadata=rule.seconds(zero_ok=True))
+    """How long a DM waits for earlier DMs of its conversation delivered late."""
     concurrency: int = field(default=64, metadata=rule.integer(1))
+    """Conversations handled at once."""
+    max_queued: int = field(default=4096, metadata=rule.integer(1))
+    """Events read but not yet committed; past this the worker stops reading the inbox."""
+    poll_interval: float = field(default=1.0, metadata=rule.seconds())
+    """How long an idle worker waits before reading the inbox again (a store shared by
+    several instances wakes it at once), and after a failed read."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SenderSettings:
-    """Retrying sends to X, in seconds."""
+    """Sending replies to X (``sender:``), durations in seconds.
+
+    The sender takes it; the daily budgets are the rate limiter's.
+    """
 
     deadline: float = field(default=86400.0, metadata=rule.seconds())
+    """A send failing transiently is retried until this long after it was committed."""
     concurrency: int = field(default=16, metadata=rule.integer(1))
+    """Conversations sent at the same time."""
     backoff_base: float = field(default=1.0, metadata=rule.seconds())
+    """The first retry delay after a transient error; each later one doubles it."""
     backoff_max: float = field(default=300.0, metadata=rule.seconds())
+    """The longest retry delay."""
     account_daily: int = field(default=1000, metadata=rule.integer(1))
     """DMs one account may send in 24 hours (X's replies to received DMs excepted)."""
     app_daily: int = field(default=15000, metadata=rule.integer(1))
@@ -125,12 +145,19 @@ class SenderSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamSettings:
-    """The X Activity API stream (``delivery: stream``), in seconds."""
+    """The X Activity API stream (``stream:``, for ``delivery: stream``), in seconds.
+
+    The activity stream takes it.
+    """
 
     silence: float = field(default=60.0, metadata=rule.seconds())
+    """A connection with no byte (event or keep-alive) for this long is replaced."""
     backoff_base: float = field(default=1.0, metadata=rule.seconds())
+    """The first wait after the stream dropped."""
     backoff_max: float = field(default=320.0, metadata=rule.seconds())
+    """The longest wait between attempts."""
     lease_ttl: float = field(default=15.0, metadata=rule.seconds())
+    """A dead holder's lease lapses after this (shared stores only)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
