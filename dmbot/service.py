@@ -21,11 +21,11 @@ import httpx
 from starlette.applications import Starlette
 
 from dmbot.config.settings import Settings
-from dmbot.edge.stream import ActivityStream, StreamOptions
+from dmbot.edge.stream import ActivityStream
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.engine.bot import Bot
 from dmbot.engine.script import bot_from_settings
-from dmbot.engine.worker import EngineOptions, Worker
+from dmbot.engine.worker import Worker
 from dmbot.pressure import Pressure
 from dmbot.store import Store, open_store
 from dmbot.x.app import client_from_settings, clients_from_settings
@@ -120,25 +120,16 @@ class Service:
         sender = Sender(
             self.store,
             self.clients,
-            deadline=settings.sender.deadline,
-            concurrency=settings.sender.concurrency,
-            backoff_base=settings.sender.backoff_base,
-            backoff_max=settings.sender.backoff_max,
+            options=settings.sender,
             send_api=settings.twitter.send_api,
             pressure=self.pressure,
         )
-        engine = settings.engine
         worker = Worker(
             self.store,
             self.bot,
             accounts=settings.account_ids,
             app_id=settings.twitter.app_id,
-            options=EngineOptions(
-                handoff=engine.handoff,
-                claim_ttl=engine.claim_ttl,
-                reorder_window=engine.reorder_window,
-                concurrency=engine.concurrency,
-            ),
+            options=settings.engine,
             live=sender,
             on_commit=sender.notify,
             on_received=sender.received,
@@ -168,19 +159,13 @@ class Service:
             # No account tokens: a client of the app alone still has its bearer token.
             client = client_from_settings(settings, None, transport=self.transport)
             self._app_client = client
-        s = settings.stream
         return ActivityStream(
             self.store,
             api_url=settings.twitter.api_url,
             token=client.app_bearer_token,
             holder=self.instance_id,
             on_stored=self._stored,
-            options=StreamOptions(
-                silence=s.silence,
-                backoff_base=s.backoff_base,
-                backoff_max=s.backoff_max,
-                lease_ttl=s.lease_ttl,
-            ),
+            options=settings.stream,
             transport=self.stream_transport,
         )
 

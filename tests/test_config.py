@@ -8,6 +8,7 @@ from textwrap import dedent
 import pytest
 import yaml
 
+from dmbot.config import reader
 from dmbot.config.settings import (
     AccountSettings,
     Settings,
@@ -58,6 +59,7 @@ def test_example_config_loads_with_an_empty_environment() -> None:
     assert settings.engine.handoff == 1800
     assert settings.engine.claim_ttl == 7 * 86400
     assert settings.engine.reorder_window == pytest.approx(0.02)
+    assert (settings.engine.max_queued, settings.engine.poll_interval) == (4096, 1.0)
     assert settings.sender.backoff_max == 300
 
 
@@ -243,6 +245,8 @@ def test_wrong_type_names_key_line_and_range(in_tmp: Path) -> None:
         ("sqlite: {synchronous: off}", "sqlite.synchronous must be normal or full"),
         ("engine: {concurrency: 0}", "engine.concurrency must be an integer of at least 1"),
         ("engine: {flow_expiry: 0}", "engine.flow_expiry must be longer than 0 seconds"),
+        ("engine: {max_queued: 0}", "engine.max_queued must be an integer of at least 1"),
+        ("engine: {poll_interval: 0}", "engine.poll_interval must be longer than 0 seconds"),
         ("redis: {lock_ttl: -5}", "redis.lock_ttl must not be negative"),
         ("bot: mybot", "bot must be a script path ending in .py"),
         ("store: postgres://db/x", "store must be memory://, sqlite:///PATH or redis://HOST:PORT"),
@@ -363,6 +367,56 @@ def test_required_secret_empty_after_interpolation(in_tmp: Path) -> None:
 @pytest.mark.parametrize("text", ["", "null\n", "# nothing yet\n"])
 def test_empty_file_asks_for_the_consumer_secret(in_tmp: Path, text: str) -> None:
     assert error(text).startswith("config.yaml:1: twitter.consumer_secret is required: ")
+
+
+# ---- YAML: the one reader's booleans are YAML 1.2's ----
+
+
+@pytest.mark.parametrize(
+    ("scalar", "tag"),
+    [
+        *[(word, "bool") for word in ("true", "True", "TRUE", "false", "False", "FALSE")],
+        *[(word, "str") for word in ("Yes", "No", "yes", "NO", "on", "Off", "y", "n", "tRUE")],
+    ],
+)
+def test_only_true_and_false_are_booleans(scalar: str, tag: str) -> None:
+    node = reader.compose(f"key: {scalar}\n")
+
+    assert isinstance(node, yaml.MappingNode)
+    assert node.value[0][1].tag == f"tag:yaml.org,2002:{tag}"
+
+
+@pytest.mark.parametrize("word", ["Yes", "No", "on", "OFF", "y", "n"])
+def test_config_reads_yes_no_on_off_as_strings(in_tmp: Path, word: str) -> None:
+    text = f"""
+        twitter: {{consumer_secret: s, env_name: {word}}}
+        server: {{port: {word}}}
+        """
+
+    assert error(text) == (
+        f"config.yaml:2: server.port must be an integer from 1 to 65535 (got a string: '{word}')"
+    )
+    assert load(text.replace(f"port: {word}", "port: 80")).twitter.env_name == word
+
+
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [("true", True), ("FALSE", False), ("yes", True), ("No", False), ("on", True), ("OFF", False)],
+)
+def test_a_flag_key_still_takes_yes_no_on_off_by_its_rule(
+    in_tmp: Path, word: str, value: bool
+) -> None:
+    settings = load(f"twitter: {{consumer_secret: s}}\nserver: {{access_log: {word}}}\n")
+
+    assert settings.server.access_log is value
+
+
+def test_a_boolean_where_a_number_goes_names_it(in_tmp: Path) -> None:
+    message = error("twitter: {consumer_secret: s}\nserver: {port: True}\n")
+
+    assert message == (
+        "config.yaml:2: server.port must be an integer from 1 to 65535 (got true/false: True)"
+    )
 
 
 def test_yaml_syntax_error_names_the_line(in_tmp: Path) -> None:
@@ -647,3 +701,25 @@ def test_config_module_stays_off_the_http_edges() -> None:
     }
 
     assert not imported & {"starlette", "httpx"}
+
+
+# ---- config is read by every stage and imports none ----
+
+
+def test_config_imports_no_stage_of_dmbot_nor_its_edges() -> None:
+    allowed = ("dmbot.config", "dmbot.errors", "dmbot.types")
+    found = set()
+    for path in sorted((ROOT / "dmbot" / "config").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            for name in names:
+                inside = name.startswith("dmbot.") and not name.startswith(allowed)
+                edge = name.split(".")[0] in ("starlette", "httpx", "uvicorn")
+                if inside or edge or name.startswith(".."):
+                    found.add(f"{path.name} imports {name}")
+    assert found == set()

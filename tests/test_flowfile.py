@@ -410,6 +410,20 @@ def test_yes_and_no_stay_labels() -> None:
     assert [o.label for o in flow.step("crust").options] == ["Yes", "No", "on", "OFF", "y", "n"]
 
 
+def test_booleans_are_yaml_1_2s_and_labels_keep_their_spelling() -> None:
+    (flow,) = load_flow_file(write(BASE.replace("[Thin, Thick]", "[true, FALSE, yes]")))
+
+    assert [o.label for o in flow.step("crust").options] == ["true", "FALSE", "yes"]
+
+
+def test_problems_keep_their_line_next_to_yes_and_no() -> None:
+    text = BASE.replace("[Thin, Thick]", "[Yes, No]\n        colour: on")
+    assert problems(text) == [
+        "f.yaml:10: flow order, step crust: unknown key 'colour'; a step takes only name, ask,"
+        " options, input, pattern, retry, save_as, goto: remove it or fix its spelling"
+    ]
+
+
 def test_yaml_syntax_errors_have_a_line() -> None:
     (problem,) = check_flow_file(write(BASE.replace('ask: "What size?"', 'ask: "What size?')))
     assert problem.where.line > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dmbot.config.settings import SenderSettings
 from dmbot.emulator import Emulator
 from dmbot.store.base import Commit, NewAction, OutboxItem, OutboxStatus
 from dmbot.store.memory import MemoryStore
@@ -69,8 +71,12 @@ async def client(emu: Emulator, clock: Clock) -> AsyncIterator[XClient]:
 
 
 def sender(store: Any, client: XClient, clock: Clock, **options: Any) -> Sender:
-    defaults: dict[str, Any] = {"clock": clock, "rng": lambda: 0.5, "backoff_base": 10.0}
-    return Sender(store, {BOT: client}, **(defaults | options))
+    """A sender; ``options`` are its arguments or fields of its SenderSettings."""
+    keys = {f.name for f in dataclasses.fields(SenderSettings)}
+    settings = {"backoff_base": 10.0} | {k: v for k, v in options.items() if k in keys}
+    rest = {k: v for k, v in options.items() if k not in keys}
+    defaults: dict[str, Any] = {"clock": clock, "rng": lambda: 0.5}
+    return Sender(store, {BOT: client}, options=SenderSettings(**settings), **(defaults | rest))
 
 
 async def say(store: Any, peer: str, *texts: str, event: str = "") -> None:
@@ -121,7 +127,8 @@ async def test_server_errors_are_retried_with_backoff_until_sent(
     emu.faults.add("dm_send", status=503, code=131, count=2)
     emu.faults.add("dm_send", status=500, code=131, count=1)
     # Real time here: drain waits out the short backoffs itself.
-    await Sender(store, {BOT: client}, backoff_base=0.01, backoff_max=0.05).drain(5)
+    quick = SenderSettings(backoff_base=0.01, backoff_max=0.05)
+    await Sender(store, {BOT: client}, options=quick).drain(5)
     assert [m.text for m in emu.messages] == ["hello"]
     (row,) = await rows(store)
     assert (row.status, row.attempts) == (OutboxStatus.SENT, 3)

@@ -15,7 +15,8 @@ from conftest import make_store
 from payloads import APP_ID, RECIPIENT, SENDER, delivery, dm, dm_event, example, follow
 
 from dmbot import Bot, Context
-from dmbot.engine.worker import EngineOptions, Worker
+from dmbot.config.settings import EngineSettings
+from dmbot.engine.worker import Worker
 from dmbot.errors import StorageError
 from dmbot.store import Commit, Store
 from dmbot.store.memory import MemoryStore
@@ -50,7 +51,7 @@ def make_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...,
             bot,
             accounts={BOT},
             app_id=options.pop("app_id", APP_ID),
-            options=EngineOptions(**{"reorder_window": 0.0, **options}),
+            options=EngineSettings(**{"reorder_window": 0.0, **options}),
         )
         task = asyncio.create_task(worker.run())
         try:
@@ -311,7 +312,7 @@ async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> Non
 
     store = await make_store("memory", tmp_path)
     worker = Worker(
-        store, bot, accounts={BOT}, options=EngineOptions(max_queued=8, reorder_window=0.0)
+        store, bot, accounts={BOT}, options=EngineSettings(max_queued=8, reorder_window=0.0)
     )
     for i in range(40):
         payload = dm(f"m{i}", sender=f"30000000{i:02d}", recipient=BOT)
@@ -349,7 +350,7 @@ class FlakyStore(MemoryStore):
 async def test_an_event_the_store_could_not_commit_is_retried_not_lost(echo_bot: Bot) -> None:
     store = FlakyStore(failures=2)
     await store.open()
-    worker = Worker(store, echo_bot, accounts={BOT}, options=EngineOptions(reorder_window=0.0))
+    worker = Worker(store, echo_bot, accounts={BOT}, options=EngineSettings(reorder_window=0.0))
     task = asyncio.create_task(worker.run())
     try:
         engine = Engine(store, worker)

@@ -1,7 +1,7 @@
 """The rules of config keys: how one YAML scalar becomes a typed setting.
 
 Each field of a settings dataclass carries its rule in its metadata
-(``field(metadata=integer(1, 65535))``); :class:`~dmbot.config.reader.Reader`
+(``field(metadata=integer(1, 65535))``); :class:`~dmbot.config.validation.Validator`
 applies it to the value written in the file. A rule raises :class:`Bad` for a
 value it refuses; the reader turns that into a problem naming key and line.
 
@@ -251,3 +251,44 @@ def parse_duration(value: str | int | float, *, where: str) -> float:
 def rules(cls: type) -> dict[str, Rule]:
     """The rules of the plain keys of a settings class, by field name."""
     return {f.name: f.metadata["rule"] for f in dataclasses.fields(cls) if "rule" in f.metadata}
+
+
+# ---- X's webhook URL rule ----
+
+_URL_RULE = (
+    "X accepts only https webhook URLs without a port, at most 200 characters long "
+    '("https only, no port in the URL")'
+)
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Check a URL against X's rules for webhook URLs.
+
+    X also requires the URL to be publicly reachable, which cannot be checked here.
+
+    Returns:
+        None if X would accept the URL, else a sentence quoting the rule and what breaks it.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"{_URL_RULE}; {url} is not a valid URL."
+    issues, fixes = [], []
+    host_port = parts.netloc.rpartition("@")[2].rpartition("]")[2]
+    if parts.scheme != "https":
+        issues.append(f"uses {parts.scheme}" if parts.scheme else "has no https:// scheme")
+    if port is not None or ":" in host_port:
+        issues.append(f"has port {port}" if port is not None else "has a port separator")
+    if issues:
+        fixes.append(
+            "serve dmbot behind an https proxy or tunnel on port 443 and register that URL"
+        )
+    if not parts.hostname:
+        issues.append("has no host")
+    if len(url) > 200:
+        issues.append(f"is {len(url)} characters long")
+        fixes.append("choose a shorter path")
+    if not issues:
+        return None
+    return f"{_URL_RULE}; {url} {' and '.join(issues)}{''.join('; ' + f for f in fixes)}."

@@ -33,17 +33,17 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 
+from dmbot.config.sections import StreamSettings
 from dmbot.edge.partition import conversation_hint
 from dmbot.errors import StorageError, XApiError
 from dmbot.store import Store
 from dmbot.x.errors import error_from_response
 
-__all__ = ["STREAM_PATH", "ActivityStream", "StreamOptions"]
+__all__ = ["STREAM_PATH", "ActivityStream"]
 
 log = logging.getLogger("dmbot.edge.stream")
 
@@ -55,23 +55,6 @@ HEARD_SAVE_EVERY = 5.0
 """Seconds between writes of that fact while the stream is quiet."""
 MAX_BACKFILL_MINUTES = 5
 """X replays at most the last 5 minutes to a new connection."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamOptions:
-    """The stream's knobs (``stream:`` in config.yaml), in seconds.
-
-    Attributes:
-        silence: a connection with no byte (event or keep-alive) for this long is replaced.
-        backoff_base: the first wait after the stream dropped.
-        backoff_max: the longest wait between attempts.
-        lease_ttl: a dead holder's lease lapses after this (shared stores only).
-    """
-
-    silence: float = 60.0
-    backoff_base: float = 1.0
-    backoff_max: float = 320.0
-    lease_ttl: float = 15.0
 
 
 class _Refused(Exception):
@@ -98,7 +81,7 @@ class ActivityStream:
         token: obtains the app's bearer token.
         holder: this instance's id (the lease holder's name).
         on_stored: called after each stored envelope (wakes the worker).
-        options: timings.
+        options: the ``stream:`` section of config.yaml (timings); its defaults when None.
         transport: the httpx transport to X (a real socket: streaming needs one).
         clock: the time source.
         rng: a source of floats in [0, 1) for the jitter.
@@ -112,7 +95,7 @@ class ActivityStream:
         token: Callable[[], Awaitable[str]],
         holder: str,
         on_stored: Callable[[], None] | None = None,
-        options: StreamOptions | None = None,
+        options: StreamSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
@@ -122,7 +105,7 @@ class ActivityStream:
         self.token = token
         self.holder = holder
         self.on_stored = on_stored
-        self.options = options or StreamOptions()
+        self.options = options or StreamSettings()
         self._transport = transport
         self._clock = clock
         self._rng = rng

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 
+from dmbot.config.sections import EngineSettings
 from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import DirectMessage, Event, User
 from dmbot.engine.bot import Bot
@@ -44,19 +45,6 @@ _URL = re.compile(r"https?://\S+")
 def _comparable(text: str) -> str:
     """A DM's text as it survives X: links become t.co links, surrounding space goes."""
     return " ".join(_URL.sub("<url>", text).split())
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    """The engine's knobs (``engine:`` in config.yaml)."""
-
-    handoff: float = 1800.0
-    claim_ttl: float = 7 * 24 * 3600.0
-    reorder_window: float = 0.02
-    concurrency: int = 64
-    poll_interval: float = 1.0
-    max_queued: int = 4096
-    """Events read but not yet committed; past this the worker stops reading the inbox."""
 
 
 @dataclass(slots=True)
@@ -86,7 +74,10 @@ class _Lane:
 
 
 class Worker:
-    """Reads the inbox and runs the bot, one conversation at a time."""
+    """Reads the inbox and runs the bot, one conversation at a time.
+
+    ``options`` is the ``engine:`` section of config.yaml; its defaults when None.
+    """
 
     def __init__(
         self,
@@ -95,7 +86,7 @@ class Worker:
         *,
         accounts: Set[str] = frozenset(),
         app_id: str = "",
-        options: EngineOptions | None = None,
+        options: EngineSettings | None = None,
         live: LiveActions | None = None,
         on_commit: Callable[[], None] | None = None,
         on_received: Callable[[str, str], None] | None = None,
@@ -106,7 +97,7 @@ class Worker:
         self.bot = bot
         self.accounts = frozenset(accounts)
         self.app_id = app_id
-        self.options = options or EngineOptions()
+        self.options = options or EngineSettings()
         self.live = live
         self.on_commit = on_commit
         self.on_received = on_received

@@ -36,6 +36,9 @@ Templates (``ask``, ``retry``, ``say``, ``help``) use ``{name}`` for a saved ans
 ``{{``/``}}`` for literal braces; ``help`` may also say ``{flow}``, the flow's name. After
 the last step a flow ends without a message.
 
+The file is read by dmbot's one YAML reader (:mod:`dmbot.config.reader`): YAML 1.2
+booleans, so ``Yes``, ``No``, ``on`` and ``off`` are text.
+
 :func:`load_flow_file` reports every problem at once, each with file, line, flow and step,
 what is wrong and how to fix it. :func:`validate_flows` runs the same rules on flows built
 in Python.
@@ -44,7 +47,6 @@ in Python.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +54,7 @@ from typing import Any, cast
 
 import yaml
 
+from dmbot.config.reader import compose, is_null, line_of, problem_line
 from dmbot.errors import FlowError
 from dmbot.flows.checks import FlowProblem, validate_flows
 from dmbot.flows.model import DEFAULT_CANCEL_WORDS, Ending, Flow, Location, Option, Step, Trigger
@@ -105,20 +108,19 @@ def _load(path: str | Path) -> tuple[tuple[Flow, ...], list[FlowProblem]]:
     except OSError as exc:
         return (), [_file_problem(name, f"the file cannot be read ({exc.strerror}); check it")]
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
         why = exc.problem or exc.context or "invalid syntax"
         message = (
             f"this is not valid YAML ({why}); fix the syntax, and quote text that contains"
             " ': ' or starts with a special character"
         )
-        return (), [FlowProblem(Location(name, mark.line + 1 if mark else 0), "", "", message)]
+        return (), [FlowProblem(Location(name, problem_line(exc) or 0), "", "", message)]
     except yaml.YAMLError as exc:
         return (), [_file_problem(name, f"this is not valid YAML ({exc}); fix the syntax")]
-    reader = _Reader(name)
-    flows = reader.document(root)
-    problems = [*reader.problems, *validate_flows(flows)]
+    compiler = _Compiler(name)
+    flows = compiler.document(root)
+    problems = [*compiler.problems, *validate_flows(flows)]
     problems.sort(key=lambda p: p.where.line)
     return flows, problems
 
@@ -126,20 +128,6 @@ def _load(path: str | Path) -> tuple[tuple[Flow, ...], list[FlowProblem]]:
 def _file_problem(name: str, message: str) -> FlowProblem:
     return FlowProblem(Location(name), "", "", message)
 
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 without its worst surprise: only true and false are booleans, not Yes/No/On/Off."""
-
-
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 # What each kind of mapping is called in messages, and the keys it takes.
 _SHAPES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -162,15 +150,15 @@ class _Ctx:
     ending: str = ""
 
 
-class _Reader:
-    """Walks composed YAML nodes into flow objects, noting structural problems with lines."""
+class _Compiler:
+    """Walks the YAML nodes of a flow file into flow objects, noting problems with their lines."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[FlowProblem] = []
 
     def at(self, node: yaml.Node) -> Location:
-        return Location(self.file, node.start_mark.line + 1)
+        return Location(self.file, line_of(node) or 0)
 
     def report(self, node: yaml.Node, ctx: _Ctx, message: str) -> None:
         problem = FlowProblem(self.at(node), ctx.flow, ctx.step, message, ctx.ending)
@@ -180,7 +168,7 @@ class _Reader:
         self, node: yaml.Node | None, ctx: _Ctx, what: str
     ) -> list[tuple[str, yaml.Node, yaml.Node]]:
         """(key, key node, value node) of a mapping, each key once; null is empty."""
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             return []
         if not isinstance(node, yaml.MappingNode):
             self.report(node, ctx, f"{what} must be a mapping of keys to values, not {_kind(node)}")
@@ -217,7 +205,7 @@ class _Reader:
         return found
 
     def items(self, node: yaml.Node | None, ctx: _Ctx, what: str) -> list[yaml.Node]:
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             return []
         if isinstance(node, yaml.SequenceNode):
             return list(node.value)
@@ -226,7 +214,7 @@ class _Reader:
 
     def text(self, node: yaml.Node | None, ctx: _Ctx, what: str) -> str:
         # Scalars keep their source text: `1.50` stays "1.50", `Yes` stays "Yes".
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             return ""
         if isinstance(node, yaml.ScalarNode):
             return str(node.value)
@@ -234,7 +222,7 @@ class _Reader:
         return ""
 
     def texts(self, node: yaml.Node, ctx: _Ctx, what: str) -> tuple[str, ...]:
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+        if isinstance(node, yaml.ScalarNode) and not is_null(node):
             return (str(node.value),)
         return tuple(self.text(item, ctx, what) for item in self.items(node, ctx, what))
 
@@ -246,7 +234,7 @@ class _Reader:
             return ()
         flows_node = self.fields(root, ctx, "file").get("flows")
         flows = self.entries(flows_node, ctx, "flows")
-        empty = flows_node is None or _is_null(flows_node)
+        empty = is_null(flows_node)
         if not flows and empty and isinstance(root, yaml.MappingNode):
             message = "the file defines no flows; add flows: with at least one flow"
             self.report(flows_node or root, ctx, message)
@@ -326,10 +314,6 @@ class _Reader:
         else:
             say = self.text(node, ctx, "an ending")
         return Ending(name, say, where=self.at(key))
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
 
 
 def _kind(node: yaml.Node) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from dmbot.config.settings import AccountSettings, Settings
+from dmbot.config.settings import AccountSettings, SenderSettings, Settings
 from dmbot.x.bearer import AppToken
 from dmbot.x.client import XClient
 from dmbot.x.ratelimit import RateLimiter
@@ -48,10 +48,7 @@ def client_from_settings(
         api=t.api,
         bearer_token=t.bearer_token,
         transport=transport,
-        limiter=limiter
-        or RateLimiter(
-            account_daily=settings.sender.account_daily, app_daily=settings.sender.app_daily
-        ),
+        limiter=limiter or _limiter(settings.sender),
         account_id=account.user_id if account else "",
         app_token=app_token,
     )
@@ -67,9 +64,7 @@ def clients_from_settings(
     """
     if not settings.twitter.consumer_key:
         return {}
-    limiter = RateLimiter(
-        account_daily=settings.sender.account_daily, app_daily=settings.sender.app_daily
-    )
+    limiter = _limiter(settings.sender)
     token = AppToken(settings.twitter.bearer_token)
     return {
         account.user_id: client_from_settings(
@@ -77,3 +72,8 @@ def clients_from_settings(
         )
         for account in settings.all_accounts
     }
+
+
+def _limiter(sender: SenderSettings) -> RateLimiter:
+    """The app's rate limiter, with the daily DM budgets of ``sender:``."""
+    return RateLimiter(account_daily=sender.account_daily, app_daily=sender.app_daily)

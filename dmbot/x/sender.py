@@ -6,10 +6,10 @@ with the state change that caused them; the sender picks them up:
 - ``store.due(now)`` hands out the first pending action of each
   conversation, so an action is never sent before the one committed before
   it in its conversation has been sent or has failed for good. Different
-  conversations are sent concurrently, up to ``concurrency`` at once.
+  conversations are sent concurrently, up to ``sender.concurrency`` at once.
 - Success: ``store.sent``. :class:`~dmbot.errors.RateLimited`: due again at
   the reset. :class:`~dmbot.errors.TransientError`: exponential backoff with
-  jitter until ``created_at + deadline``, then ``failed``.
+  jitter until ``created_at + sender.deadline``, then ``failed``.
   :class:`~dmbot.errors.PermanentError`: ``failed`` at once with X's code.
 
 Delivery is **at least once**: if the process dies after X accepted a DM
@@ -30,6 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
+from dmbot.config.sections import SenderSettings
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
 from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
@@ -50,11 +51,8 @@ class Sender:
     Args:
         store: where the outbox lives.
         clients: one X client per managed account id.
-        deadline: seconds after an action was committed when it stops being
-            retried and is marked failed.
-        concurrency: conversations sent at the same time.
-        backoff_base: first retry delay after a transient error, in seconds.
-        backoff_max: the longest retry delay.
+        options: the ``sender:`` section of config.yaml (deadline, concurrency,
+            backoff); its defaults when None.
         clock: the time source (Unix seconds); tests pass a fake one.
         rng: a source of floats in [0, 1) for the jitter.
         send_api: ``"v1.1"`` (quick replies, buttons) or ``"v2"`` (text and
@@ -69,10 +67,7 @@ class Sender:
         store: Store,
         clients: Mapping[str, XClient],
         *,
-        deadline: float = 86400.0,
-        concurrency: int = 16,
-        backoff_base: float = 1.0,
-        backoff_max: float = 300.0,
+        options: SenderSettings | None = None,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         send_api: str = "v1.1",
@@ -83,10 +78,8 @@ class Sender:
             raise ValueError(f"send_api is {send_api!r}; use 'v1.1' or 'v2'")
         self.store = store
         self.clients = clients
-        self.deadline = deadline
-        self.concurrency = max(1, concurrency)
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.options = options or SenderSettings()
+        self.concurrency = max(1, self.options.concurrency)
         self.send_api = send_api
         self.poll_interval = poll_interval
         self.pressure = pressure
@@ -265,9 +258,10 @@ class Sender:
 
     async def _attempt(self, item: OutboxItem) -> None:
         now = self._clock()
-        expires = item.created_at + self.deadline
+        deadline = self.options.deadline
+        expires = item.created_at + deadline
         if now >= expires:
-            await self._give_up(item, f"not sent within {self.deadline:g} s", item.error_code)
+            await self._give_up(item, f"not sent within {deadline:g} s", item.error_code)
             return
         if not is_id(item.peer):
             # Context.reply refuses these; a row written by hand or an old version is not sent.
@@ -293,7 +287,7 @@ class Sender:
             self._not_before[item.id] = next_at
             await self.store.retry_later(item.id, next_at, str(exc))
         except TransientError as exc:
-            delay = min(self.backoff_max, self.backoff_base * 2.0**item.attempts)
+            delay = min(self.options.backoff_max, self.options.backoff_base * 2.0**item.attempts)
             delay *= 0.5 + 0.5 * self._rng()  # jitter: retries of many rows spread out
             next_at = now + delay
             if next_at >= expires:
