@@ -7,7 +7,8 @@ import re
 import pytest
 
 from dmbot import Bot, Context, Ending, Flow, LimitError, Option, Step, Trigger
-from dmbot.engine.routing import Incoming, OverlapClassifier, contains_keyword
+from dmbot.engine.routing import Incoming, OverlapClassifier
+from dmbot.flows.labels import contains_keyword
 from dmbot.testing import ChatTest
 
 

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from dmbot.engine.routing import normalize
 from dmbot.errors import FlowError
+from dmbot.flows.labels import normalize
 
 # The templates moved to their own module; ``dmbot.flows.model`` still answers for them.
 from dmbot.flows.templates import placeholders as placeholders

@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dmbot.engine.context import Context, QuickReply
-from dmbot.engine.routing import normalize
+from dmbot.flows.labels import normalize
 from dmbot.flows.metadata import Tap
 from dmbot.flows.model import Flow, Option, Step
 from dmbot.flows.templates import render
