@@ -43,6 +43,7 @@ from dmbot.engine.routing import (
     call_arity,
     message_matcher,
 )
+from dmbot.errors import UnknownNameError
 from dmbot.flows.file import load_flow_file
 from dmbot.flows.metadata import derive_key
 from dmbot.flows.model import Flow
@@ -124,6 +125,9 @@ class Bot:
             when: a predicate over the DM's text.
             quick_reply: a Quick Reply label or value (tapped or typed).
             intent: the name of an intent (see :meth:`add_intent`).
+
+        Raises:
+            UnknownNameError: ``intent`` names no intent declared so far.
         """
         if kind == "message":
             if quick_reply is not None:
@@ -131,7 +135,11 @@ class Bot:
                 return
             if intent is not None:
                 if intent not in self.intents:
-                    raise KeyError(f"no intent named {intent!r}; call bot.add_intent first")
+                    known = ", ".join(sorted(self.intents)) or "none yet"
+                    raise UnknownNameError(
+                        f"no intent named {intent!r} (intents: {known}); declare it first "
+                        f"with bot.add_intent({intent!r}, [example phrases])"
+                    )
                 self._messages.append(Route(handler, intent=intent))
                 return
             matcher, catch_all = message_matcher(keywords, regex, when)

@@ -88,6 +88,8 @@ def _option(item: QuickReply | str | dict[str, str]) -> QuickReply:
         return item
     if isinstance(item, str):
         return QuickReply(item)
+    if "label" not in item:
+        raise LimitError(f"quick reply {item!r} has no label; give every option a label")
     return QuickReply(str(item["label"]), item.get("value", ""), item.get("description", ""))
 
 
@@ -95,7 +97,11 @@ def _button(item: Button | tuple[str, str] | dict[str, str]) -> Button:
     if isinstance(item, Button):
         return item
     if isinstance(item, tuple):
+        if len(item) != 2:
+            raise LimitError(f"button {item!r} must be a (label, url) pair")
         return Button(*item)
+    if "label" not in item or "url" not in item:
+        raise LimitError(f"button {item!r} needs a label and a url, as X requires both")
     return Button(str(item["label"]), str(item["url"]))
 
 

@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dmbot.engine.context import Context, QuickReply
+from dmbot.errors import UnknownNameError
 from dmbot.flows.labels import normalize
 from dmbot.flows.metadata import Tap
 from dmbot.flows.model import Flow, Option, Step
@@ -70,7 +71,10 @@ class Dialogue:
         flow = self.bot.flows.get(name)
         if flow is None:
             known = ", ".join(sorted(self.bot.flows)) or "none loaded"
-            raise KeyError(f"no flow named {name!r} (flows: {known}); check bot.load_flows")
+            raise UnknownNameError(
+                f"no flow named {name!r} (flows: {known}); check the name, and that "
+                "bot.load_flows or bot.add_flow added it"
+            )
         current = ctx.doc.get("flow")
         if isinstance(current, dict):
             self._close(ctx, current, "replaced")
