@@ -139,11 +139,9 @@ def test_reply_checks_x_limits_when_called(kwargs: dict[str, object], limit: str
 
     async def scenario() -> None:
         ctx = Context(
-            bot=Bot(),
             event=DirectMessage(id="1", sender_id="2", text="hi"),
             account=User("1"),
             user=User("2"),
-            doc={},
             now=0.0,
         )
         with pytest.raises(LimitError, match=limit):
@@ -162,11 +160,9 @@ def test_text_over_10000_characters_is_refused() -> None:
 
     async def scenario() -> None:
         ctx = Context(
-            bot=Bot(),
             event=DirectMessage(id="1", sender_id="2", text="hi"),
             account=User("1"),
             user=User("2"),
-            doc={},
             now=0.0,
         )
         with pytest.raises(LimitError, match="10000"):
@@ -350,11 +346,9 @@ async def test_malformed_options_and_buttons_are_limit_errors(
     from dmbot.edge.events import DirectMessage, User
 
     ctx = Context(
-        bot=Bot(),
         event=DirectMessage(id="1", sender_id="2", text="hi"),
         account=User("1"),
         user=User("2"),
-        doc={},
         now=0.0,
     )
     with pytest.raises(LimitError, match=problem):

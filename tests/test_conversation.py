@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dmbot.engine.conversation import Conversation
 from dmbot.flows.session import FlowSession, FlowState, LastFlow
+from dmbot.store import Commit
+from dmbot.testing import ChatTest
+
+PIZZA = Path(__file__).resolve().parents[1] / "bots" / "pizza.py"
 
 # Documents as dmbot wrote them before the session had a type (less "choices").
 FLOW = {
@@ -82,3 +88,43 @@ def test_an_old_document_with_choices_still_reads_and_drops_them() -> None:
 )  # fmt: skip
 def test_damaged_parts_read_as_absent(damaged: dict[str, Any], reads_as: dict[str, Any]) -> None:
     assert Conversation.from_json(damaged).to_json() == reads_as
+
+
+async def test_what_the_bot_stores_has_the_keys_it_always_had() -> None:
+    async with ChatTest(PIZZA) as chat:
+        alice = chat.user("alice")
+        store = chat.sandbox.service.store
+        await alice.send("pizza")
+        await alice.tap("Large")
+        stored = await store.load((chat.bot_id, alice.id))
+        assert set(stored) == {"state", "last_dm_id", "prompt", "flow"}
+        assert stored["flow"]["name"] == "order" and stored["flow"]["step"] == "crust"
+        assert stored["flow"]["answers"] == {"size": "Large"}
+        assert stored["flow"]["asked"] == {"size": 1, "crust": 2}
+        assert set(stored["flow"]) == set(FLOW)
+        await alice.send("cancel")
+        stored = await store.load((chat.bot_id, alice.id))
+        assert set(stored) == {"state", "last_dm_id", "prompt", "last_flow"}
+        assert stored["last_flow"]["ending"] == "cancelled"
+        assert set(stored["last_flow"]) == set(LAST_FLOW)
+
+
+async def test_a_flow_stored_by_an_earlier_dmbot_goes_on() -> None:
+    async with ChatTest(PIZZA) as chat:
+        alice = chat.user("alice")
+        old = {
+            "state": {"seen": 1},
+            "last_dm_id": 1,
+            "prompt": 7,
+            "choices": [{"label": "Small", "value": "Small", "flow": "order", "step": "size"}],
+            "flow": {**FLOW, "step": "size", "answers": {}, "asked": {"size": 7},
+                     "first_prompt": 7, "updated": time.time()},
+        }  # fmt: skip
+        key = (chat.bot_id, alice.id)
+        await chat.sandbox.service.store.commit(Commit("", key, state=old))
+        reply = await alice.send("large")
+        assert reply.text == "Which crust for your Large pizza?"
+        stored = await chat.sandbox.service.store.load(key)
+        assert "choices" not in stored
+        assert stored["state"] == {"seen": 1} and stored["prompt"] == 8
+        assert stored["flow"]["asked"] == {"size": 7, "crust": 8}
