@@ -92,8 +92,10 @@ class Ended:
 
 @dataclass(frozen=True, slots=True)
 class Stale:
-    """A tap on a flow that has ended or expired: the bot calls its stale-reply
-    hooks, or :meth:`Dialogue.remind` when it has none."""
+    """A tap on a flow that has ended or expired.
+
+    The bot calls its stale-reply hooks, or :meth:`Dialogue.remind` when it has none.
+    """
 
     tap: Tap
 
