@@ -18,6 +18,7 @@ from dmbot.errors import (
     PermanentError,
     RateLimited,
     TransientError,
+    UnknownNameError,
     XApiError,
 )
 from dmbot.flows.model import Ending, Flow, Option, Step, Trigger
@@ -44,6 +45,7 @@ __all__ = [
     "Step",
     "TransientError",
     "Trigger",
+    "UnknownNameError",
     "User",
     "XApiError",
     "__version__",

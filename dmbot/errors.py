@@ -9,6 +9,7 @@ Every error dmbot raises on purpose derives from :class:`DmbotError`::
     ├── StorageError         the store cannot be reached or written
     ├── BotLoadError         the bot script cannot be imported
     ├── LimitError           a reply breaks one of X's limits (options, labels, text)
+    ├── UnknownNameError     no flow, step, ending or intent has that name (also a KeyError)
     └── XApiError            X answered with an error (code, status)
         ├── RateLimited      429 / code 88: wait until ``reset_at``
         ├── TransientError   5xx, network errors, code 131: retry with backoff
@@ -46,6 +47,18 @@ class BotLoadError(DmbotError):
 
 class LimitError(DmbotError):
     """A message breaks one of X's Direct Message limits."""
+
+
+class UnknownNameError(DmbotError, KeyError):
+    """A flow, step, ending or intent was asked for by a name nothing defined.
+
+    Also a :class:`KeyError`, because it is a failed lookup by name: code that
+    caught ``KeyError`` keeps working. The message lists the names there are.
+    """
+
+    def __str__(self) -> str:
+        # KeyError's own str() is the repr of its argument, quotes and all.
+        return str(self.args[0]) if self.args else ""
 
 
 class XApiError(DmbotError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -10,6 +11,25 @@ JSON: TypeAlias = Any
 
 JSONObject: TypeAlias = dict[str, Any]
 """A JSON object as decoded by :func:`json.loads`."""
+
+
+def json_int(value: JSON) -> int:
+    """An integer read from stored JSON; 0 when it is missing or not a number."""
+    # bool is an int to Python, but never a number dmbot wrote.
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    return int(json_float(value))
+
+
+def json_float(value: JSON) -> float:
+    """A number read from stored JSON; 0.0 when it is missing or not a finite number."""
+    # json.loads accepts Infinity and NaN, which no clock or counter of ours produces.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return float(value)
+
 
 UserId: TypeAlias = str
 """An X user id; X sends ids as strings and so does dmbot."""

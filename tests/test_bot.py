@@ -6,8 +6,10 @@ import re
 
 import pytest
 
-from dmbot import Bot, Context, Ending, Flow, LimitError, Option, Step, Trigger
-from dmbot.engine.routing import Incoming, OverlapClassifier, contains_keyword
+from dmbot import Bot, Context, DmbotError, Ending, Flow, LimitError, Option, Step, Trigger
+from dmbot.engine.routing import Incoming, OverlapClassifier
+from dmbot.errors import UnknownNameError
+from dmbot.flows.labels import contains_keyword
 from dmbot.testing import ChatTest
 
 
@@ -137,11 +139,9 @@ def test_reply_checks_x_limits_when_called(kwargs: dict[str, object], limit: str
 
     async def scenario() -> None:
         ctx = Context(
-            bot=Bot(),
             event=DirectMessage(id="1", sender_id="2", text="hi"),
             account=User("1"),
             user=User("2"),
-            doc={},
             now=0.0,
         )
         with pytest.raises(LimitError, match=limit):
@@ -160,11 +160,9 @@ def test_text_over_10000_characters_is_refused() -> None:
 
     async def scenario() -> None:
         ctx = Context(
-            bot=Bot(),
             event=DirectMessage(id="1", sender_id="2", text="hi"),
             account=User("1"),
             user=User("2"),
-            doc={},
             now=0.0,
         )
         with pytest.raises(LimitError, match="10000"):
@@ -302,6 +300,59 @@ def test_unknown_intent_and_flow_are_clear_errors() -> None:
     bot = Bot()
     with pytest.raises(KeyError, match="add_intent"):
         bot.add_handler(lambda ctx: None, intent="nope")
+
+
+def test_an_unknown_intent_is_a_dmbot_error_that_says_how_to_declare_it() -> None:
+    bot = Bot()
+    bot.add_intent("greet", ["hello"])
+    with pytest.raises(UnknownNameError) as caught:
+        bot.add_handler(lambda ctx: None, intent="order")
+    assert isinstance(caught.value, DmbotError)
+    assert str(caught.value) == (
+        "no intent named 'order' (intents: greet); declare it first "
+        "with bot.add_intent('order', [example phrases])"
+    )
+
+
+async def test_starting_an_unknown_flow_is_a_dmbot_error_naming_the_flows() -> None:
+    bot = Bot()
+    bot.add_flow(survey_flow())
+
+    @bot.on_message("go")
+    async def go(ctx: Context) -> None:
+        await ctx.start_flow("surveys")
+
+    @bot.on_error
+    async def report(ctx: Context) -> None:
+        assert isinstance(ctx.error, UnknownNameError)
+        await ctx.reply(str(ctx.error))
+
+    async with ChatTest(bot) as chat:
+        reply = await chat.user("alice").send("go")
+        assert reply.text.startswith("no flow named 'surveys' (flows: survey); check the name")
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ({"quick_replies": [{"value": "v"}]}, "has no label"),
+        ({"buttons": [{"label": "Map"}]}, "needs a label and a url"),
+        ({"buttons": [("Map",)]}, r"\(label, url\) pair"),
+    ],
+)
+async def test_malformed_options_and_buttons_are_limit_errors(
+    item: dict[str, object], problem: str
+) -> None:
+    from dmbot.edge.events import DirectMessage, User
+
+    ctx = Context(
+        event=DirectMessage(id="1", sender_id="2", text="hi"),
+        account=User("1"),
+        user=User("2"),
+        now=0.0,
+    )
+    with pytest.raises(LimitError, match=problem):
+        ctx.reply("hello", **item)  # type: ignore[arg-type]
 
 
 def test_regex_may_be_precompiled() -> None:

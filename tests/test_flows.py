@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
-from dmbot.errors import FlowError
+from dmbot.errors import DmbotError, FlowError, UnknownNameError
 from dmbot.flows.model import (
     Ending,
     Endings,
@@ -152,6 +152,20 @@ def test_steps_are_found_by_name_and_position() -> None:
     assert flow.index("confirm") == 2
     with pytest.raises(KeyError, match="no step 'topping'"):
         flow.step("topping")
+
+
+def test_unknown_steps_and_endings_are_dmbot_errors_listing_the_names() -> None:
+    flow = pizza()
+    with pytest.raises(UnknownNameError) as caught:
+        flow.step("topping")
+    assert isinstance(caught.value, DmbotError)
+    assert str(caught.value) == (
+        "flow 'order' has no step 'topping' (steps: size, crust, confirm, note); check the name"
+    )
+    with pytest.raises(UnknownNameError, match=r"no ending named 'nope' \(endings: "):
+        _ = flow.endings["nope"]
+    assert "nope" not in flow.endings
+    assert flow.endings.get("nope") is None
 
 
 def test_a_flow_without_steps_has_no_first_step() -> None:

@@ -99,6 +99,25 @@ def test_no_package_imports_one_that_imports_it_back() -> None:
     assert both_ways == []
 
 
+def test_flows_do_not_import_the_engine() -> None:
+    """The flow runtime speaks through a Prompter and returns what the bot must do."""
+    found = {
+        f"{name} imports {target}"
+        for name in MODULES
+        if name.startswith("dmbot.flows")
+        for target in GRAPH[name]
+        if target.startswith("dmbot.engine")
+    }
+    assert found == set()
+
+
+def test_the_context_and_the_bot_do_not_know_each_other_both_ways() -> None:
+    """The bot builds contexts; a context never reaches back into the bot."""
+    assert "dmbot.engine.bot" not in GRAPH["dmbot.engine.context"]
+    assert cycle_through("dmbot.engine.context") is None
+    assert cycle_through("dmbot.engine.bot") is None
+
+
 def third_party(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmbot import Bot, QuickReply
+from dmbot import QuickReply
 from dmbot.edge.events import DirectMessage, User
 from dmbot.engine.context import Context
 from dmbot.errors import LimitError
@@ -69,11 +69,9 @@ def test_buttons_link_only_to_http_urls(url: str, accepted: bool) -> None:
 def handler_context() -> Context:
     """The ctx a handler gets for a DM from user 2 to account 1 (needs a running loop)."""
     return Context(
-        bot=Bot(),
         event=DirectMessage(id="1", sender_id="2", recipient_id="1", text="hi"),
         account=User("1"),
         user=User("2"),
-        doc={},
         now=0.0,
     )
 

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dmbot.edge.activity import event_kind
-from dmbot.edge.events import DirectMessage
-from dmbot.engine.context import Context
+from dmbot.edge.events import DirectMessage, Event, User
+from dmbot.engine.context import Context, FlowView, LiveActions
+from dmbot.engine.conversation import Conversation
 from dmbot.engine.routing import (
     Classifier,
     Incoming,
@@ -43,10 +44,11 @@ from dmbot.engine.routing import (
     call_arity,
     message_matcher,
 )
+from dmbot.errors import UnknownNameError
 from dmbot.flows.file import load_flow_file
-from dmbot.flows.metadata import derive_key
+from dmbot.flows.metadata import Tap, derive_key
 from dmbot.flows.model import Flow
-from dmbot.flows.runtime import Dialogue
+from dmbot.flows.runtime import DEFAULT_EXPIRY, Ended, FlowSetup, Stale, Unanswered
 from dmbot.types import Handler
 
 log = logging.getLogger("dmbot.engine.bot")
@@ -77,9 +79,8 @@ class Bot:
         self._options_as_text = options_as_text
         self.send_api = "v1.1"
         self.flows: dict[str, Flow] = {}
-        self.flow_expiry = 24 * 3600.0
+        self.flow_expiry = DEFAULT_EXPIRY
         self.metadata_key = derive_key("")
-        self.dialogue = Dialogue(self)
         self.intents: dict[str, Intent] = {}
         self._quick_replies: list[Route] = []
         self._messages: list[Route] = []
@@ -124,6 +125,9 @@ class Bot:
             when: a predicate over the DM's text.
             quick_reply: a Quick Reply label or value (tapped or typed).
             intent: the name of an intent (see :meth:`add_intent`).
+
+        Raises:
+            UnknownNameError: ``intent`` names no intent declared so far.
         """
         if kind == "message":
             if quick_reply is not None:
@@ -131,7 +135,11 @@ class Bot:
                 return
             if intent is not None:
                 if intent not in self.intents:
-                    raise KeyError(f"no intent named {intent!r}; call bot.add_intent first")
+                    known = ", ".join(sorted(self.intents)) or "none yet"
+                    raise UnknownNameError(
+                        f"no intent named {intent!r} (intents: {known}); declare it first "
+                        f"with bot.add_intent({intent!r}, [example phrases])"
+                    )
                 self._messages.append(Route(handler, intent=intent))
                 return
             matcher, catch_all = message_matcher(keywords, regex, when)
@@ -252,6 +260,30 @@ class Bot:
         return flows
 
     # -- dispatch ---------------------------------------------------------------------
+    def context(
+        self,
+        event: Event,
+        *,
+        account: User,
+        user: User,
+        conversation: Conversation,
+        now: float,
+        tap: Tap | None = None,
+        live: LiveActions | None = None,
+    ) -> Context:
+        """The ``ctx`` for one event of ``conversation``, with this bot's flows and key."""
+        return Context(
+            event=event,
+            account=account,
+            user=user,
+            conversation=conversation,
+            flows=FlowSetup(self.flows, self.flow_expiry, self.options_as_text),
+            key=self.metadata_key,
+            now=now,
+            tap=tap,
+            live=live,
+        )
+
     async def call(self, handler: Handler, ctx: Context, *extra: Any) -> Any:
         """Call a sync or async handler; sync ones run in a thread."""
         args = (ctx, *extra)[: max(1, call_arity(handler))]
@@ -274,33 +306,39 @@ class Bot:
             log.debug("no handler for %s events", ctx.event.kind)
 
     async def _dispatch_message(self, ctx: Context) -> None:
-        tap = ctx.tap
+        dialogue, tap = ctx.dialogue, ctx.tap
+        outcome: Ended | Stale | Unanswered | None
         if tap is not None and tap.flow:
-            if not await self.dialogue.on_tap(ctx, tap):
-                await self.dialogue.stale(ctx)
+            outcome = dialogue.on_tap(tap)
+        else:
+            outcome = dialogue.on_text(ctx.text, tapped=tap is not None)
+        if isinstance(outcome, Unanswered):
+            handled = await self._route(ctx, in_flow=outcome.flow)
+            dialogue.resume(outcome, handled=handled)
+        elif isinstance(outcome, Stale):
+            await self._stale(ctx)
+        elif isinstance(outcome, Ended):
+            await self._flow_ended(ctx, outcome)
+
+    async def _stale(self, ctx: Context) -> None:
+        """A tap dmbot issued for a flow that is no longer pending."""
+        if not self.stale_hooks:
+            ctx.dialogue.remind()
+        for hook in self.stale_hooks:
+            await self.call(hook, ctx)
+
+    async def _flow_ended(self, ctx: Context, ended: Ended) -> None:
+        hooks = self.flow_end_hooks(ended.flow)
+        if not hooks:
             return
-        found = self.dialogue.session(ctx)
-        if found is None:
-            await self._route(ctx, in_flow=None)
-            return
-        session: dict[str, Any] = found
-        flow = self.dialogue.flow_of(session)
-        step = flow.step(str(session["step"]))
-        option = self.dialogue.typed_option(ctx, step) if tap is None else None
-        if option is not None and step.input == "choice":
-            await self.dialogue.answer(ctx, session, step, option.saved, option)
-            return
-        if await self.dialogue.interrupt(ctx, session):
-            return
-        if step.input == "text" and tap is None and step.accepts(ctx.text):
-            await self.dialogue.answer(ctx, session, step, ctx.text.strip(), None)
-            return
-        handled = await self._route(ctx, in_flow=flow)
-        if ctx.doc.get("flow") is not session:
-            return  # the handler started or ended a flow itself
-        if not handled and step.input == "text":
-            ctx.reply(step.retry)
-        self.dialogue.reask(ctx, session)
+        answers = dict(ended.answers)
+        # The hooks still see the flow that just ended as ctx.flow.
+        ctx.ended_flow = FlowView(ended.flow, ended.step, dict(ended.answers), ended.ending)
+        try:
+            for hook in hooks:
+                await self.call(hook, ctx, answers)
+        finally:
+            ctx.ended_flow = None
 
     async def _route(self, ctx: Context, *, in_flow: Flow | None) -> bool:
         tap = ctx.tap
@@ -323,7 +361,7 @@ class Bot:
                 continue
             trigger = flow.trigger
             if trigger.matches(ctx.text) or (trigger.intent and trigger.intent == intent):
-                self.dialogue.start(ctx, flow.name)
+                ctx.start_flow(flow.name)
                 return True
         for route in self._messages:
             if route.catch_all:

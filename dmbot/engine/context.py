@@ -5,6 +5,12 @@ conversation state in one transaction once the handler returns: a reply is
 sent if and only if its handler finished. The buffering calls return an
 awaitable, so ``await ctx.reply(...)`` reads naturally in async handlers and
 ``ctx.reply(...)`` works in sync ones (which dmbot runs in a thread).
+
+A context holds the event, the conversation's session
+(:class:`~dmbot.engine.conversation.Conversation`) and the flow runtime over
+it (:class:`~dmbot.flows.runtime.Dialogue`), for which it is the
+:class:`~dmbot.flows.runtime.Prompter`: flows speak through it too. It knows
+nothing of the bot: ``start_flow`` and ``cancel_flow`` go to the runtime.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ import asyncio
 import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from dmbot.edge.events import DirectMessage, Event, User
+from dmbot.engine.conversation import Conversation
 from dmbot.errors import LimitError
 from dmbot.flows import metadata
+from dmbot.flows.runtime import Dialogue, FlowSetup, Labelled
 from dmbot.store.base import NewAction
 from dmbot.types import JSONObject, is_id
 from dmbot.x.limits import (
@@ -31,9 +39,6 @@ from dmbot.x.limits import (
     is_web_url,
     missing_descriptions,
 )
-
-if TYPE_CHECKING:
-    from dmbot.engine.bot import Bot
 
 log = logging.getLogger("dmbot.engine.context")
 
@@ -88,6 +93,8 @@ def _option(item: QuickReply | str | dict[str, str]) -> QuickReply:
         return item
     if isinstance(item, str):
         return QuickReply(item)
+    if "label" not in item:
+        raise LimitError(f"quick reply {item!r} has no label; give every option a label")
     return QuickReply(str(item["label"]), item.get("value", ""), item.get("description", ""))
 
 
@@ -95,7 +102,11 @@ def _button(item: Button | tuple[str, str] | dict[str, str]) -> Button:
     if isinstance(item, Button):
         return item
     if isinstance(item, tuple):
+        if len(item) != 2:
+            raise LimitError(f"button {item!r} must be a (label, url) pair")
         return Button(*item)
+    if "label" not in item or "url" not in item:
+        raise LimitError(f"button {item!r} needs a label and a url, as X requires both")
     return Button(str(item["label"]), str(item["url"]))
 
 
@@ -164,36 +175,59 @@ class Context:
         state: this conversation's own dict, persisted between events.
         tap: the verified Quick Reply tap, when the DM is one dmbot issued.
         error: in an ``on_error`` hook, the exception the handler raised.
+        flow: the flow in progress (name, step, answers), or None.
+        conversation: the conversation's whole session, as stored.
+        dialogue: the flow runtime over this conversation.
+        actions: the replies and receipts queued so far, in order.
     """
 
     def __init__(
         self,
         *,
-        bot: Bot,
         event: Event,
         account: User,
         user: User,
-        doc: JSONObject,
-        now: float,
+        conversation: Conversation | None = None,
+        flows: FlowSetup | None = None,
+        key: bytes = b"",
+        now: float = 0.0,
         tap: metadata.Tap | None = None,
         live: LiveActions | None = None,
     ) -> None:
-        self.bot = bot
+        """Set up the ``ctx`` of one event (the worker does, through ``Bot.context``).
+
+        Args:
+            event: the event.
+            account: the managed account of the conversation.
+            user: the other person.
+            conversation: the conversation's session; a new one by default.
+            flows: the bot's flows and their settings; none by default.
+            key: signs the metadata of Quick Reply options (see
+                :func:`dmbot.flows.metadata.derive_key`).
+            now: the event's time (seconds since the epoch).
+            tap: the verified tap, when the DM is one.
+            live: what happens at once (the typing indicator); none by default.
+        """
         self.event = event
         self.account = account
         self.user = user
-        self.doc = doc
+        self.conversation = conversation if conversation is not None else Conversation()
         self.now = now
         self.tap = tap
         self.error: BaseException | None = None
         self.ended_flow: FlowView | None = None
         """In an ``on_flow_end`` hook: the flow that just ended (also ``ctx.flow``)."""
         self.actions: list[NewAction] = []
+        setup = flows or FlowSetup()
+        self.dialogue = Dialogue(setup, self.conversation.flows, self, now=now, peer=user.id)
+        self._numbered = setup.numbered
+        self._key = key
         self._live = live
         self._loop = asyncio.get_running_loop()
         self._tasks: list[asyncio.Future[Any]] = []
-        state = doc.setdefault("state", {})
-        self.state: dict[str, Any] = state if isinstance(state, dict) else {}
+        if self.conversation.state is None:
+            self.conversation.state = {}
+        self.state: dict[str, Any] = self.conversation.state
 
     @property
     def text(self) -> str:
@@ -202,15 +236,10 @@ class Context:
     @property
     def flow(self) -> FlowView | None:
         """The flow in progress in this conversation, or None."""
-        session = self.doc.get("flow")
-        if not isinstance(session, dict):
+        session = self.conversation.flows.flow
+        if session is None:
             return self.ended_flow
-        return FlowView(
-            name=str(session.get("name", "")),
-            step=str(session.get("step", "")),
-            answers=dict(session.get("answers", {})),
-            ending=str(session.get("ending", "")),
-        )
+        return FlowView(name=session.name, step=session.step, answers=dict(session.answers))
 
     # -- replies -------------------------------------------------------------
     def reply(
@@ -229,50 +258,60 @@ class Context:
         """
         options = [_option(item) for item in quick_replies or ()]
         check_options(options)
+        self._check_recipient()
+        ctas = [_button(item) for item in buttons or ()]
+        check_buttons(ctas)
+        prompt = self.dialogue.next_prompt() if options else 0
         taps = [
-            metadata.Tap("", "", option.value or option.label, option.label, 0)
+            metadata.Tap("", "", option.value or option.label, option.label, prompt)
             for option in options
         ]
-        self.send_message(text, options, taps, buttons=buttons, media_id=media_id)
+        self._queue(text, options, taps, ctas, media_id)
         if custom_profile_id:
             self.actions[-1].payload["custom_profile_id"] = custom_profile_id
         return DONE
 
-    def send_message(
-        self,
-        text: str,
-        options: Sequence[QuickReply],
-        taps: Sequence[metadata.Tap],
-        *,
-        buttons: Sequence[Button | tuple[str, str] | dict[str, str]] | None = None,
-        media_id: str | None = None,
-    ) -> None:
-        """Queue a DM whose options carry the given taps (used by flows too)."""
+    def say(self, text: str) -> None:
+        """Queue ``text`` as a DM (how flows speak; handlers use :meth:`reply`)."""
+        self.reply(text)
+
+    def ask(self, text: str, options: Sequence[Labelled], taps: Sequence[metadata.Tap]) -> None:
+        """Queue a DM whose options carry the given taps (how flows ask).
+
+        Raises:
+            LimitError: the message breaks one of X's limits; nothing is queued.
+        """
+        self._check_recipient()
+        self._queue(text, options, taps, (), None)
+
+    def _check_recipient(self) -> None:
         if not is_id(self.user.id):
             raise LimitError(
                 f"a {self.event.kind} event has no user to write to, so it cannot be replied "
                 "to; reply to events of a conversation (messages, follows, ...)"
             )
-        ctas = [_button(item) for item in buttons or ()]
-        check_buttons(ctas)
+
+    def _queue(
+        self,
+        text: str,
+        options: Sequence[Labelled],
+        taps: Sequence[metadata.Tap],
+        ctas: Sequence[Button],
+        media_id: str | None,
+    ) -> None:
         data: JSONObject = {}
-        if options:
-            prompt = self.next_prompt()
-            self.doc["choices"] = [
-                {"label": option.label, "value": tap.value, "flow": tap.flow, "step": tap.step}
-                for option, tap in zip(options, taps, strict=True)
-            ]
-            if self.bot.options_as_text:
-                numbered = "\n".join(f"{i}. {o.label}" for i, o in enumerate(options, 1))
-                text = f"{text}\n\n{numbered}"
-            else:
-                data["quick_reply"] = {
-                    "type": "options",
-                    "options": [
-                        self._option_json(option, tap, prompt)
-                        for option, tap in zip(options, taps, strict=True)
-                    ],
-                }
+        if options and self._numbered:
+            # X's v2 send has no Quick Replies: the options become a numbered list.
+            numbered = "\n".join(f"{i}. {o.label}" for i, o in enumerate(options, 1))
+            text = f"{text}\n\n{numbered}"
+        elif options:
+            data["quick_reply"] = {
+                "type": "options",
+                "options": [
+                    self._option_json(option, tap)
+                    for option, tap in zip(options, taps, strict=True)
+                ],
+            }
         check_text(text)
         data["text"] = text
         if ctas:
@@ -281,11 +320,8 @@ class Context:
             data["attachment"] = {"type": "media", "media": {"id": media_id}}
         self.actions.append(NewAction("dm", data))
 
-    def _option_json(self, option: QuickReply, tap: metadata.Tap, prompt: int) -> JSONObject:
-        signed = metadata.encode(
-            metadata.Tap(tap.flow, tap.step, tap.value, option.label, prompt),
-            self.bot.metadata_key,
-        )
+    def _option_json(self, option: Labelled, tap: metadata.Tap) -> JSONObject:
+        signed = metadata.encode(tap, self._key)
         if len(signed) > MAX_METADATA:
             raise LimitError(
                 f"quick reply {option.label!r}: its metadata would have {len(signed)} "
@@ -295,12 +331,6 @@ class Context:
         if option.description:
             item["description"] = option.description
         return item
-
-    def next_prompt(self) -> int:
-        """A new prompt number: every question with options gets one."""
-        prompt = int(self.doc.get("prompt", 0)) + 1
-        self.doc["prompt"] = prompt
-        return prompt
 
     def typing(self) -> Done:
         """Show the typing indicator now (it lasts about 3 s on X)."""
@@ -322,11 +352,15 @@ class Context:
 
     # -- flows -----------------------------------------------------------------
     def start_flow(self, name: str) -> Done:
-        """Start the flow ``name`` (ending any flow in progress): its first question is sent."""
-        self.bot.dialogue.start(self, name)
+        """Start the flow ``name`` (ending any flow in progress): its first question is sent.
+
+        Raises:
+            UnknownNameError: the bot has no flow called ``name``.
+        """
+        self.dialogue.start(name)
         return DONE
 
     def cancel_flow(self) -> Done:
         """End the flow in progress silently; no ending message is sent."""
-        self.bot.dialogue.drop(self, outcome="cancelled")
+        self.dialogue.cancel()
         return DONE

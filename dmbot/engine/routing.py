@@ -11,35 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dmbot.flows.labels import contains_keyword, normalize, tokens
 from dmbot.types import Handler
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def normalize(text: str) -> str:
-    """Case-folded text with collapsed spacing: how labels are compared."""
-    text = unicodedata.normalize("NFKC", text)
-    return " ".join(text.casefold().split())
-
-
-def tokens(text: str) -> list[str]:
-    """The words of ``text``, case-folded."""
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
-
-
-def contains_keyword(text: str, keyword: str) -> bool:
-    """True if ``keyword`` (one or more words) occurs in ``text`` as whole words."""
-    words = tokens(keyword)
-    if not words:
-        return False
-    found = tokens(text)
-    size = len(words)
-    return any(found[i : i + size] == words for i in range(len(found) - size + 1))
 
 
 @dataclass(frozen=True, slots=True)

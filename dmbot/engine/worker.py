@@ -27,13 +27,14 @@ from dmbot.config.sections import EngineSettings
 from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import DirectMessage, Event, User
 from dmbot.engine.bot import Bot
-from dmbot.engine.context import Context, LiveActions
+from dmbot.engine.context import LiveActions
+from dmbot.engine.conversation import Conversation
 from dmbot.engine.origin import Origin, classify, conversation_of, refusal
 from dmbot.errors import StorageError
 from dmbot.flows.metadata import decode
 from dmbot.pressure import Pressure
 from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
-from dmbot.types import ConversationKey, JSONObject
+from dmbot.types import ConversationKey
 
 log = logging.getLogger("dmbot.engine.worker")
 
@@ -304,17 +305,19 @@ class Worker:
         found = await self.store.load_unclaimed(key, event.dedupe_key)
         if found is None:
             return "duplicate"
-        doc = found
+        conversation = Conversation.from_json(found)
         now = self.clock()
-        if isinstance(event, DirectMessage) and float(doc.get("handoff_until", 0)) > now:
+        if isinstance(event, DirectMessage) and conversation.handoff_until > now:
             await self._commit(Commit(event.dedupe_key, key, status="ignored"))
             return "quiet (human handoff)"
         if self.bot is None:
             await self._commit(Commit(event.dedupe_key, key, status="ignored"))
             return "stored (no bot loaded)"
-        return await self._run_bot(key, job, doc, now)
+        return await self._run_bot(key, job, conversation, now)
 
-    async def _run_bot(self, key: ConversationKey, job: _Job, doc: JSONObject, now: float) -> str:
+    async def _run_bot(
+        self, key: ConversationKey, job: _Job, conversation: Conversation, now: float
+    ) -> str:
         assert self.bot is not None
         event = job.event
         account = job.users.get(key[0]) or User(key[0])
@@ -322,13 +325,12 @@ class Worker:
         tap = None
         if isinstance(event, DirectMessage):
             tap = decode(event.quick_reply_metadata, self.bot.metadata_key)
-            doc["last_dm_id"] = max(int(doc.get("last_dm_id", 0)), event.sort_key)
-        ctx = Context(
-            bot=self.bot,
-            event=event,
+            conversation.last_dm_id = max(conversation.last_dm_id, event.sort_key)
+        ctx = self.bot.context(
+            event,
             account=account,
             user=user,
-            doc=doc,
+            conversation=conversation,
             now=now,
             tap=tap,
             live=self.live,
@@ -343,7 +345,7 @@ class Worker:
             )
             return "failed" if committed else "duplicate"
         committed = await self._commit(
-            Commit(event.dedupe_key, key, state=ctx.doc, actions=ctx.actions)
+            Commit(event.dedupe_key, key, state=conversation.to_json(), actions=ctx.actions)
         )
         if not committed:
             return "duplicate"
@@ -358,13 +360,11 @@ class Worker:
         assert self.bot is not None
         if not self.bot.error_hooks:
             return []
-        doc = await self.store.load(key)
-        ctx = Context(
-            bot=self.bot,
-            event=job.event,
+        ctx = self.bot.context(
+            job.event,
             account=job.users.get(key[0]) or User(key[0]),
             user=job.users.get(key[1]) or User(key[1]),
-            doc=doc,
+            conversation=Conversation.from_json(await self.store.load(key)),
             now=now,
             live=self.live,
         )
@@ -398,10 +398,9 @@ class Worker:
             return "echo"
         if self.bot is None:
             return "own message"
-        doc = await self.store.load(key)
-        until = self.clock() + self.options.handoff
-        doc["handoff_until"] = until
-        await self._commit(Commit(dm.dedupe_key, key, status="ignored", state=doc))
+        session = Conversation.from_json(await self.store.load(key))
+        session.handoff_until = self.clock() + self.options.handoff
+        await self._commit(Commit(dm.dedupe_key, key, status="ignored", state=session.to_json()))
         log.info(
             "account %s answered %s from another client (app %s): quiet for %.0f s",
             key[0],

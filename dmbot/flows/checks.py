@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dmbot.engine.routing import normalize
 from dmbot.flows import metadata
+from dmbot.flows.labels import normalize
 from dmbot.flows.model import Flow, Location, Option, Step
 from dmbot.flows.templates import placeholders, render, stray_braces
 from dmbot.x.limits import (

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from dmbot.engine.routing import normalize
-from dmbot.errors import FlowError
+from dmbot.errors import FlowError, UnknownNameError
+from dmbot.flows.labels import normalize
 
 # The templates moved to their own module; ``dmbot.flows.model`` still answers for them.
 from dmbot.flows.templates import placeholders as placeholders
@@ -249,7 +249,12 @@ class Endings(Mapping[str, Ending]):
         for ending in self._all:
             if ending.name == name:
                 return ending
-        raise KeyError(name)
+        known = ", ".join(self) or "none"
+        raise UnknownNameError(f"no ending named {name!r} (endings: {known}); check the name")
+
+    def __contains__(self, name: object) -> bool:
+        # Mapping's default asks __getitem__ and catches the error it builds.
+        return any(ending.name == name for ending in self._all)
 
     def __iter__(self) -> Iterator[str]:
         return iter(dict.fromkeys(e.name for e in self._all))
@@ -323,7 +328,7 @@ class Flow:
         """The step called ``name``.
 
         Raises:
-            KeyError: the flow has no such step.
+            UnknownNameError: the flow has no such step (a KeyError too).
         """
         return self.steps[self.index(name)]
 
@@ -331,12 +336,15 @@ class Flow:
         """The position of the step called ``name`` in :attr:`steps`.
 
         Raises:
-            KeyError: the flow has no such step.
+            UnknownNameError: the flow has no such step (a KeyError too).
         """
         for i, step in enumerate(self.steps):
             if step.name == name:
                 return i
-        raise KeyError(f"flow {self.name!r} has no step {name!r}")
+        known = ", ".join(step.name for step in self.steps) or "none"
+        raise UnknownNameError(
+            f"flow {self.name!r} has no step {name!r} (steps: {known}); check the name"
+        )
 
     @property
     def first(self) -> Step:
@@ -356,7 +364,7 @@ class Flow:
         order. After the last step it is ``""``: the flow ends without a closing message.
 
         Raises:
-            KeyError: the flow has no step ``step_name``.
+            UnknownNameError: the flow has no step ``step_name`` (a KeyError too).
         """
         i = self.index(step_name)
         if option is not None and option.goto:
