@@ -293,14 +293,14 @@ def accounts_authorize(
 
     async def flow(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
         async with client_from_settings(settings, None, transport=transport) as client:
-            request = await client.request_token("oob")
+            request = await client.authorization.request_token("oob")
             print("Open this page, signed in as the account to add, and authorize the app:")
-            print(f"  {client.authorize_url(request.token)}")
+            print(f"  {client.authorization.authorize_url(request.token)}")
             pin = args.pin or prompt("Then enter the PIN X shows: ").strip()
             if not pin:
                 print("dmbot: no PIN given; run the command again.", file=sys.stderr)
                 return 1
-            token = await client.access_token(request.token, request.secret, pin)
+            token = await client.authorization.access_token(request.token, request.secret, pin)
         var = f"DMBOT_{token.screen_name.upper() or token.user_id}"
         print(f"\nAuthorized @{token.screen_name} (user id {token.user_id}).")
         print(f"access_token: {token.token}\naccess_token_secret: {token.secret}")
