@@ -14,7 +14,7 @@ import pytest
 
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
-from dmbot.errors import PermanentError, RateLimited, TransientError
+from dmbot.errors import ConfigError, PermanentError, RateLimited, TransientError
 from dmbot.store.memory import MemoryStore
 from dmbot.x.client import XClient
 from dmbot.x.paths import paths_for
@@ -153,6 +153,11 @@ async def test_the_webhook_id_comes_last_in_every_generation(api: str) -> None:
         fields = {**replay.params, **(replay.json or {})}
         assert (fields["from_date"], fields["to_date"]) == ("202612061000", "202612061100")
         assert "77" in replay.path or fields["webhook_id"] == "77"
+
+
+def test_a_bearer_token_that_cannot_be_sent_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"twitter\.bearer_token"):
+        XClient(consumer_key="ck", consumer_secret="cs", bearer_token="AAAA\u00e9")
 
 
 async def test_without_a_bearer_token_user_context_is_used() -> None:
