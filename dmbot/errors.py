@@ -34,7 +34,11 @@ class FlowError(DmbotError):
 
 
 class SignatureError(DmbotError):
-    """A webhook delivery's signature is missing, malformed or wrong."""
+    """A webhook delivery's signature is missing, malformed or wrong.
+
+    :func:`dmbot.edge.signature.require` raises it; the webhook itself answers
+    401 and logs it (:func:`~dmbot.edge.signature.refusal`).
+    """
 
 
 class StorageError(DmbotError):

@@ -12,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from dmbot.cli import admin
+from dmbot.cli import accounts, doctor
+from dmbot.cli.main import build_parser
 from dmbot.config.settings import Settings, settings_from_mapping
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
 from dmbot.store.memory import MemoryStore
+from dmbot.x.app import clients_from_settings
 
 BOT, BOT_TOKEN = "1000000000001", "1000000000001-abc"
 HELPER, HELPER_TOKEN = "1000000000002", "1000000000002-def"
@@ -56,9 +58,7 @@ class World:
         )
 
     def run(self, command: str, *argv: str, **settings: Any) -> int:
-        parser = argparse.ArgumentParser()
-        admin.add_commands(parser.add_subparsers())
-        args = parser.parse_args([*command.split(), *argv])
+        args = build_parser().parse_args([*command.split(), *argv])
         result: int = args.func(args, config(**settings), transport=self.router)
         return result
 
@@ -187,13 +187,9 @@ def test_accounts_authorize_prints_tokens_and_the_config_snippet(
         thread.join()
         return pin[0]
 
-    parser = argparse.ArgumentParser()
-    admin.add_commands(parser.add_subparsers())
-    args = parser.parse_args(["accounts", "authorize"])
-    assert args.func is admin.accounts_authorize
-    status = admin.accounts_authorize(
-        args, config(), transport=world.router, prompt=person_approves
-    )
+    args = build_parser().parse_args(["accounts", "authorize"])
+    assert args.func is accounts.authorize
+    status = accounts.authorize(args, config(), transport=world.router, prompt=person_approves)
     assert status == 0
     assert "http://x.test/oauth/authorize?oauth_token=" in printed[0]
     out = capsys.readouterr().out
@@ -219,7 +215,7 @@ def test_doctor_passes_and_sees_a_first_event(
     # Alice writes to the bot right after the doctor's last check.
     world.router.after["/1.1/account_activity/all/production/subscriptions.json"] = alice_writes
     args = argparse.Namespace(wait=5.0)
-    status = admin.doctor(args, config(), transport=world.router, store=world.store)
+    status = doctor.doctor(args, config(), transport=world.router, store=world.store)
     out = capsys.readouterr().out
     assert status == 0, out
     assert "ok    config complete" in out
@@ -270,7 +266,7 @@ def test_doctor_reports_incomplete_config(world: World, capsys: pytest.CaptureFi
 
 
 def test_clients_from_settings_share_one_limiter(world: World) -> None:
-    clients = admin.clients_from_settings(config(), transport=world.router)
+    clients = clients_from_settings(config(), transport=world.router)
     assert list(clients) == [BOT, HELPER]
     assert clients[BOT].limiter is clients[HELPER].limiter
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dmbot.cli.main import main
+from dmbot.cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = REPO / "tests" / "flows" / "broken.yaml"
@@ -83,6 +83,41 @@ def test_a_bare_dmbot_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     for command in ("serve", "dev", "check", "emulator", "webhooks", "subscriptions", "doctor"):
         assert f"\n    {command} " in out, command
+
+
+EVERY_COMMAND = [
+    ["serve"],
+    ["check"],
+    ["dev"],
+    ["emulator"],
+    ["webhooks", "register"],
+    ["webhooks", "list"],
+    ["webhooks", "crc"],
+    ["webhooks", "delete", "77"],
+    ["subscriptions", "add"],
+    ["subscriptions", "list"],
+    ["subscriptions", "remove", "42"],
+    ["subscriptions", "count"],
+    ["accounts", "authorize"],
+    ["send", "42", "hi"],
+    ["doctor"],
+    ["replay", "--from", "2h"],
+]
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=" ".join)
+def test_every_command_takes_config_and_debug_before_or_after_its_name(
+    command: list[str],
+) -> None:
+    for argv in (
+        ["--config", "c.yaml", "--debug", *command],
+        [*command, "--config", "c.yaml", "--debug"],
+        [command[0], "--config", "c.yaml", "--debug", *command[1:]],
+    ):
+        args = build_parser().parse_args(argv)
+        assert (args.config, args.debug, callable(args.func)) == ("c.yaml", True, True), argv
+    args = build_parser().parse_args(command)
+    assert (args.config, args.debug) == ("config.yaml", False)
 
 
 def test_check_warns_about_placeholders_sent_to_x(

@@ -7,7 +7,6 @@ small real Starlette app in the same process.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from dmbot.emulator import ApiError, Emulator, add_command, emulator_from_settings
+from dmbot.emulator import ApiError, Emulator, emulator_from_settings
 from dmbot.emulator.oauth import hmac_sha1, signature_base_string
 
 CK, CS = "emu-consumer-key", "emu-consumer-secret"
@@ -773,11 +772,6 @@ class _Settings:
 
 
 async def test_the_emulator_command_builds_from_settings() -> None:
-    parser = argparse.ArgumentParser()
-    add_command(parser.add_subparsers())
-    args = parser.parse_args(["emulator", "--port", "9000"])
-    assert (args.host, args.port) == ("127.0.0.1", 9000)
-    assert callable(args.func)
     emu = emulator_from_settings(_Settings())
     accounts = {u.id: u.screen_name for u in emu.world.users.values() if u.is_account}
     people = {u.screen_name for u in emu.world.users.values() if not u.is_account}

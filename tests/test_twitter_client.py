@@ -14,9 +14,10 @@ import pytest
 
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
-from dmbot.errors import PermanentError, RateLimited, TransientError
+from dmbot.errors import ConfigError, PermanentError, RateLimited, TransientError
 from dmbot.store.memory import MemoryStore
 from dmbot.x.client import XClient
+from dmbot.x.paths import paths_for
 from dmbot.x.ratelimit import RateLimiter
 
 
@@ -140,6 +141,23 @@ async def test_calls_documented_with_a_bearer_token_use_it(
     # Subscribing acts for the account itself: always its own tokens.
     assert subscribe.headers["authorization"].startswith("OAuth ")
     assert oauth_params(subscribe)["oauth_token"] == "1-t"
+
+
+@pytest.mark.parametrize("api", ["premium", "enterprise", "v2", "activity"])
+async def test_the_webhook_id_comes_last_in_every_generation(api: str) -> None:
+    paths = paths_for(api)
+    removal = paths.remove_subscription("42", "77").path
+    assert "/subscriptions/42" in removal and ("77" in removal) == paths.needs_webhook_id
+    if api != "premium":  # premium has no replay
+        replay = paths.replay("202612061000", "202612061100", "77")
+        fields = {**replay.params, **(replay.json or {})}
+        assert (fields["from_date"], fields["to_date"]) == ("202612061000", "202612061100")
+        assert "77" in replay.path or fields["webhook_id"] == "77"
+
+
+def test_a_bearer_token_that_cannot_be_sent_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"twitter\.bearer_token"):
+        XClient(consumer_key="ck", consumer_secret="cs", bearer_token="AAAA\u00e9")
 
 
 async def test_without_a_bearer_token_user_context_is_used() -> None:
@@ -302,14 +320,14 @@ async def test_typing_read_receipts_and_credentials(emu: Emulator, client: XClie
 
 
 async def test_welcome_messages_and_rules(client: XClient) -> None:
-    welcome = await client.create_welcome_message({"text": "Welcome!"}, name="hello")
+    welcome = await client.welcome.create({"text": "Welcome!"}, name="hello")
     assert (welcome.name, welcome.message_data["text"]) == ("hello", "Welcome!")
-    assert [w.id for w in await client.list_welcome_messages()] == [welcome.id]
-    rule = await client.create_welcome_rule(welcome.id)
+    assert [w.id for w in await client.welcome.all()] == [welcome.id]
+    rule = await client.welcome.create_rule(welcome.id)
     assert rule.welcome_message_id == welcome.id
-    await client.delete_welcome_rule(rule.id)
-    await client.delete_welcome_message(welcome.id)
-    assert await client.list_welcome_messages() == []
+    await client.welcome.delete_rule(rule.id)
+    await client.welcome.delete(welcome.id)
+    assert await client.welcome.all() == []
 
 
 @pytest.mark.parametrize("api", ["premium", "enterprise"])
@@ -346,8 +364,8 @@ async def test_registering_a_webhook_whose_crc_fails_explains_214(
 
 async def test_pin_flow_gives_an_accounts_tokens(emu: Emulator, clock: Clock) -> None:
     async with x_client(emu, clock, token="", token_secret="") as app:
-        request = await app.request_token()
-        url = app.authorize_url(request.token)
+        request = await app.authorization.request_token()
+        url = app.authorization.authorize_url(request.token)
         assert url == f"http://x.test/oauth/authorize?oauth_token={request.token}"
         # The account's owner signs in and approves in a browser; X shows a PIN.
         async with httpx.AsyncClient(
@@ -359,7 +377,7 @@ async def test_pin_flow_gives_an_accounts_tokens(emu: Emulator, clock: Clock) ->
             )
         pin = re.search(r'id="oauth_pin">(\d+)<', page.text)
         assert pin is not None
-        token = await app.access_token(request.token, request.secret, pin.group(1))
+        token = await app.authorization.access_token(request.token, request.secret, pin.group(1))
     assert (token.user_id, token.screen_name) == (ALICE_ID, "alice")
     async with x_client(emu, clock, token=token.token, token_secret=token.secret) as alice:
         assert (await alice.verify_credentials()).id == ALICE_ID
@@ -367,9 +385,9 @@ async def test_pin_flow_gives_an_accounts_tokens(emu: Emulator, clock: Clock) ->
 
 async def test_a_wrong_pin_is_refused(emu: Emulator, clock: Clock) -> None:
     async with x_client(emu, clock, token="", token_secret="") as app:
-        request = await app.request_token()
+        request = await app.authorization.request_token()
         with pytest.raises(PermanentError) as caught:
-            await app.access_token(request.token, request.secret, "0000000")
+            await app.authorization.access_token(request.token, request.secret, "0000000")
     assert caught.value.status == 401
 
 

@@ -64,19 +64,26 @@ async def test_signed_delivery_is_stored_and_acknowledged(
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "why"),
     [
-        {},
-        {signature.HEADER: "sha256=AAAA"},
-        {signature.HEADER: signature.sign("another-secret", b'{"a":1}')},
+        ({}, "has no x-twitter-webhooks-signature header"),
+        ({signature.HEADER: "AAAA"}, "is not of the form sha256="),
+        ({signature.HEADER: "sha256=AAAA"}, "another consumer secret"),
+        ({signature.HEADER: signature.sign("another-secret", b'{"a":1}')}, "another consumer"),
     ],
 )
 async def test_missing_or_wrong_signature_is_401_and_not_stored(
-    client: httpx.AsyncClient, store: MemoryStore, headers: dict[str, str]
+    client: httpx.AsyncClient,
+    store: MemoryStore,
+    headers: dict[str, str],
+    why: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     response = await client.post(PATH, content=b'{"a":1}', headers=headers)
     assert response.status_code == 401
     assert await store.inbox_size() == 0
+    [refused] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused.startswith("delivery refused (401): ") and why in refused
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe"])

@@ -8,12 +8,16 @@ subscribed; then, when all passed, the doctor watches the store for a first even
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import secrets
 from typing import Any
 
 import httpx
 
+from dmbot.cli.checklist import Checklist
+from dmbot.cli.client import Transport, x_command
+from dmbot.cli.command import Commands
 from dmbot.config.settings import AccountSettings, Settings, webhook_url_problem
 from dmbot.edge import crc
 from dmbot.edge.stream import STREAM_PATH
@@ -23,26 +27,36 @@ from dmbot.x.app import client_from_settings
 from dmbot.x.errors import error_from_response
 from dmbot.x.subscriptions import BOT_EVENT_TYPES
 
-__all__ = ["Checklist", "checkup"]
-
-Transport = httpx.AsyncBaseTransport | None
+__all__ = ["checkup", "doctor", "register"]
 
 
-class Checklist:
-    """Prints one line per check and counts the failures."""
+def doctor(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    transport: Transport = None,
+    store: Store | None = None,
+) -> int:
+    """Run ``dmbot doctor``: :func:`checkup` with the command line's options.
 
-    def __init__(self) -> None:
-        self.failures = 0
+    Args:
+        args: ``wait`` (seconds to wait for an event; 0 skips) and ``allow_insecure``.
+        settings: the loaded configuration.
+        transport: the httpx transport for X and for the CRC round trip.
+        store: the store to watch for the first event (default: ``settings.store``).
+    """
 
-    def ok(self, text: str) -> None:
-        print(f"  ok    {text}")
+    @x_command
+    async def run(args: argparse.Namespace, settings: Settings, transport: Transport) -> int:
+        return await checkup(
+            settings,
+            wait=args.wait,
+            transport=transport,
+            store=store,
+            allow_insecure=bool(getattr(args, "allow_insecure", False)),
+        )
 
-    def fail(self, text: str, fix: str) -> None:
-        self.failures += 1
-        print(f"  FAIL  {text}\n        {fix}")
-
-    def note(self, text: str) -> None:
-        print(f"  --    {text}")
+    return run(args, settings, transport=transport)
 
 
 async def checkup(
@@ -103,12 +117,7 @@ async def _checkup(
         "twitter.access_token_secret": t.access_token_secret,
         "webhook.url": url,
     }
-    missing = [key for key, value in required.items() if not value]
-    if missing:
-        check.fail(
-            f"config incomplete: {', '.join(missing)} not set",
-            "set them in config.yaml (secrets through ${VARIABLES}); see `dmbot check`",
-        )
+    if not check.complete(required):
         return 1
     check.ok("config complete: consumer key and secret, bot account tokens, webhook.url")
     problem = webhook_url_problem(url)
@@ -161,11 +170,7 @@ async def _checkup(
             "Message from another account, or like one of its posts."
         )
         await _wait_for_event(check, store, baseline, wait)
-    if check.failures:
-        print(f"{check.failures} problem(s) found.")
-        return 1
-    print("All checks passed.")
-    return 0
+    return check.verdict()
 
 
 async def _crc_round_trip(
@@ -260,20 +265,12 @@ async def _stream_checkup(settings: Settings, wait: float, transport: Transport)
     check = Checklist()
     print("dmbot doctor: X's setup checklist (delivery: stream, no public URL)")
     t = settings.twitter
-    missing = [
-        key
-        for key, value in {
-            "twitter.consumer_secret": t.consumer_secret,
-            "twitter.access_token": t.access_token,
-            "twitter.access_token_secret": t.access_token_secret,
-        }.items()
-        if not value
-    ]
-    if missing:
-        check.fail(
-            f"config incomplete: {', '.join(missing)} not set",
-            "set them in config.yaml (secrets through ${VARIABLES}); see `dmbot check`",
-        )
+    required = {
+        "twitter.consumer_secret": t.consumer_secret,
+        "twitter.access_token": t.access_token,
+        "twitter.access_token_secret": t.access_token_secret,
+    }
+    if not check.complete(required):
         return 1
     check.ok("config complete: app keys and the bot account's tokens; no webhook needed")
     async with client_from_settings(
@@ -303,11 +300,7 @@ async def _stream_checkup(settings: Settings, wait: float, transport: Transport)
         else:
             check.ok(f"account {account.user_id} is subscribed to {' and '.join(BOT_EVENT_TYPES)}")
     await _watch_stream(check, settings, token, wait if check.failures == 0 else 0.0, me)
-    if check.failures:
-        print(f"{check.failures} problem(s) found.")
-        return 1
-    print("All checks passed.")
-    return 0
+    return check.verdict()
 
 
 async def _watch_stream(
@@ -369,3 +362,16 @@ async def _watch_stream(
             f"could not reach the activity stream at {settings.twitter.api_url}",
             f"{type(exc).__name__}: {exc}; check twitter.api_url and the network",
         )
+
+
+def register(commands: Commands) -> None:
+    """Add ``doctor``."""
+    p = commands.add("doctor", doctor, help="check the setup end to end, then wait for an event")
+    p.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for a first event (0: skip)"
+    )
+    p.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="note, not fail, a webhook URL X would refuse (http, a port): for the emulator",
+    )

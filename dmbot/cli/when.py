@@ -33,24 +33,35 @@ def parse_when(text: str, now: datetime, option: str) -> datetime:
     Raises:
         ConfigError: ``text`` is none of the accepted forms, or in the future.
     """
-    written = text.strip()
-    when: datetime | None = None
+    try:
+        when = _read(text.strip(), now, option)
+    except OverflowError as exc:  # a duration or an offset past the calendar's reach
+        raise ConfigError(
+            f"{option} {text!r} is too far from now to be a time X replays; write {_EXAMPLES}"
+        ) from exc
+    if when is None:
+        raise ConfigError(f"{option} {text!r} is not a time; write {_EXAMPLES}")
+    if when > now + timedelta(minutes=1):
+        raise ConfigError(f"{option} {when:%Y-%m-%d %H:%M} UTC is in the future")
+    return min(when, now)
+
+
+def _read(written: str, now: datetime, option: str) -> datetime | None:
+    """The UTC time ``written`` names, or None when it is none of the forms."""
+    when: datetime
     if written.lower() == "now":
-        when = now
-    elif re.fullmatch(r"\d{12}", written):
-        when = datetime.strptime(written, REPLAY_FORMAT).replace(tzinfo=UTC)
+        return now
+    if re.fullmatch(r"\d{12}", written):
+        try:
+            when = datetime.strptime(written, REPLAY_FORMAT).replace(tzinfo=UTC)
+        except ValueError:  # twelve digits, but no date: month 13, day 32, ...
+            return None
     elif re.fullmatch(r"[\d.]+\s*(ms|s|m|h|d)([\d.\s]*(ms|s|m|h|d))*", written.lower()):
         when = now - timedelta(seconds=parse_duration(written, where=option))
     else:
         try:
             parsed = datetime.fromisoformat(written.replace("Z", "+00:00"))
         except ValueError:
-            parsed = None
-        if parsed is not None:
-            when = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if when is None:
-        raise ConfigError(f"{option} {text!r} is not a time; write {_EXAMPLES}")
-    when = when.astimezone(UTC)
-    if when > now + timedelta(minutes=1):
-        raise ConfigError(f"{option} {when:%Y-%m-%d %H:%M} UTC is in the future")
-    return min(when, now)
+            return None
+        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return when.astimezone(UTC)

@@ -1,4 +1,4 @@
-"""``dmbot dev``: the bot, an emulated X and the chat page in one process, offline.
+"""``dmbot dev``'s server: the bot, an emulated X and the chat page in one process, offline.
 
 ::
 
@@ -14,14 +14,13 @@ One uvicorn server on one port serves three apps, wired in-process by a
 
 No X account, tunnel or public URL: the app keys are dev ones, the bot account
 is made up, the webhook is registered with the emulator (a real CRC) and the
-account subscribed before the banner is printed.
+account subscribed before the banner is printed. The command itself (its
+options, the port, uvicorn) is :mod:`dmbot.cli.dev`'s.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import logging
 import re
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -37,11 +36,8 @@ from dmbot.dev.sandbox import Sandbox
 from dmbot.emulator.admin import DEFAULT_PEOPLE
 from dmbot.emulator.chat import ChatFeed, chat_routes
 from dmbot.engine.bot import Bot
-from dmbot.engine.script import load_bot
-from dmbot.errors import ConfigError
-from dmbot.x.paths import GENERATIONS
 
-__all__ = ["add_command", "build_sandbox", "dev_app", "dev_store", "resolve_bot"]
+__all__ = ["banner", "build_sandbox", "dev_app", "dev_store", "resolve_bot"]
 
 DEV_CONSUMER_KEY = "dev-consumer-key"
 DEV_CONSUMER_SECRET = "dev-consumer-secret"
@@ -191,13 +187,6 @@ def dev_app(sandbox: Sandbox, *, on_ready: Callable[[], None] | None = None) -> 
     return app
 
 
-def _origin(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
-    if ":" in shown and not shown.startswith("["):
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
-
-
 def banner(sandbox: Sandbox, origin: str, bot_label: str, store_label: str) -> str:
     """What ``dmbot dev`` prints once the webhook is registered and subscribed."""
     people = ", ".join(
@@ -226,88 +215,3 @@ def banner(sandbox: Sandbox, origin: str, bot_label: str, store_label: str) -> s
             "Press Ctrl+C to stop.",
         ]
     )
-
-
-def cmd_dev(args: argparse.Namespace, settings: Settings | None) -> int:
-    """Run ``dmbot dev``: load the bot, bind the port, serve until interrupted."""
-    from dmbot.cli.main import bind_socket
-
-    if not 1 <= args.port <= 65535:
-        raise ConfigError(f"--port must be an integer from 1 to 65535 (got {args.port})")
-    spec, bot_label = resolve_bot(args.bot, settings)
-    bot = load_bot(spec)
-    sock = bind_socket(args.host, args.port)
-    try:
-        store, store_label = dev_store(Path.cwd())
-        origin = _origin(args.host, args.port)
-        sandbox = build_sandbox(
-            bot,
-            url=f"{origin}{WEBHOOK_PATH}",
-            store=store,
-            settings=settings,
-            api=args.api,
-            send_api=args.send_api,
-            stream=args.delivery == "stream",
-        )
-        app = dev_app(
-            sandbox,
-            on_ready=lambda: print(banner(sandbox, origin, bot_label, store_label), flush=True),
-        )
-        level = settings.logging.level if settings is not None else "info"
-        # One log line per delivery and API call would bury the banner; the page shows them.
-        if not getattr(args, "debug", False):
-            logging.getLogger("httpx").setLevel(logging.WARNING)
-        _serve(app, sock, level)
-    finally:
-        sock.close()
-    return 0
-
-
-def _serve(app: Starlette, sock: Any, level: str) -> None:
-    from dmbot.cli.main import run_uvicorn
-
-    # The page holds a long poll open; answer it, or Ctrl+C would wait for it.
-    run_uvicorn(app, sock, access_log=False, level=level, before_shutdown=app.state.chat_feed.stop)
-
-
-def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``dmbot dev [BOT] [--host H] [--port P]``."""
-    parser = subparsers.add_parser(
-        "dev",
-        help="chat with the bot in your browser: bot, X emulator and chat page, offline",
-        description=(
-            "Run the bot, an emulated X and a chat page in one process, with nothing to "
-            "configure: no X account, tunnel or public URL. Open the printed URL and "
-            "write to the bot as alice or bob; the side panel shows every delivery and "
-            "API call, and switches for X's duplicates, delays and other habits."
-        ),
-    )
-    parser.add_argument(
-        "bot",
-        nargs="?",
-        metavar="BOT",
-        help="bot script or module:attribute (default: bot: of the config, else the pizza demo)",
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
-    )
-    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    parser.add_argument(
-        "--api",
-        choices=GENERATIONS,
-        help="the X API to rehearse: premium, enterprise, v2 or activity "
-        "(default: twitter.api of the config, else premium)",
-    )
-    parser.add_argument(
-        "--delivery",
-        choices=("webhook", "stream"),
-        default="webhook",
-        help="stream: the bot reads the emulator's X Activity API stream, as "
-        "`delivery: stream` does on X (implies --api activity)",
-    )
-    parser.add_argument(
-        "--send-api",
-        choices=("v1.1", "v2"),
-        help="send replies through v1.1 (Quick Replies) or v2 (numbered options)",
-    )
-    parser.set_defaults(func=cmd_dev, config_optional=True)

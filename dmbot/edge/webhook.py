@@ -120,7 +120,7 @@ class _Deliveries:
         except _Disconnected:
             return  # X gave up on this one; it retries
         if not signature.verify(self.secret, body, given):
-            log.warning("delivery refused: missing or wrong %s (401)", signature.HEADER)
+            log.warning("delivery refused (401): %s", signature.refusal(given))
             await _answer(send, 401, f"missing or wrong {signature.HEADER}")
             return
         try:

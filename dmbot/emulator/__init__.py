@@ -20,7 +20,7 @@ make misbehave.
 
 ``emu.app`` is the ASGI app of X's API (and of ``/_emulator/`` admin
 endpoints); point dmbot's client at it with ``httpx.ASGITransport`` or serve
-it with :func:`run_emulator`.
+it with ``dmbot emulator`` (:func:`~dmbot.emulator.standalone.standalone_app`).
 
 The path of an event: the :class:`Emulator` (:mod:`.facade`) records it in the
 world (:mod:`.state`), :mod:`.fanout` shapes it for every subscription
@@ -45,10 +45,8 @@ from dmbot.emulator.problems import Problem
 from dmbot.emulator.replay import ReplayJob
 from dmbot.emulator.standalone import (
     EmulatorSettings,
-    add_command,
     build_emulator,
     emulator_from_settings,
-    run_emulator,
 )
 from dmbot.emulator.state import ActivitySubscription, Indicator, Message, User, Webhook
 
@@ -69,8 +67,6 @@ __all__ = [
     "User",
     "UserRef",
     "Webhook",
-    "add_command",
     "build_emulator",
     "emulator_from_settings",
-    "run_emulator",
 ]

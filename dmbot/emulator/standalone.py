@@ -7,16 +7,15 @@ account tokens, with two simulated people, alice and bob: X's API, the
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from dmbot.emulator.traffic import Recorder, Traffic, recording
+from dmbot.emulator.traffic import Traffic, recording
 
 if TYPE_CHECKING:
     from dmbot.emulator import Emulator
@@ -126,112 +125,3 @@ def standalone_app(emu: Emulator, traffic: Traffic) -> Starlette:
     app = Starlette(routes=[*routes, Mount("", app=api)], lifespan=lifespan)
     app.state.chat_feed = feed if accounts else None
     return app
-
-
-def run_emulator(
-    host: str,
-    port: int,
-    *,
-    consumer_key: str,
-    consumer_secret: str,
-    accounts: Iterable[AccountSpec] = (),
-    emulator: Emulator | None = None,
-    traffic: Traffic | None = None,
-    on_ready: Callable[[Starlette], None] | None = None,
-) -> None:
-    """Serve an emulator with uvicorn until interrupted (alice and bob included).
-
-    Args:
-        host: the interface to bind.
-        port: the port to bind.
-        consumer_key: the app's key, when no ``emulator`` is given.
-        consumer_secret: the app's secret, when no ``emulator`` is given.
-        accounts: the accounts, when no ``emulator`` is given.
-        emulator: the emulator to serve (its deliveries recorded into ``traffic``).
-        traffic: where the chat page's panel reads from.
-        on_ready: called with the app once the port is bound.
-
-    Raises:
-        ConfigError: the port is taken, or cannot be bound.
-    """
-    from dmbot.cli.main import bind_socket, run_uvicorn
-
-    traffic = traffic if traffic is not None else Traffic()
-    emu = emulator or build_emulator(
-        consumer_key=consumer_key,
-        consumer_secret=consumer_secret,
-        accounts=accounts,
-        webhook_transport=Recorder(traffic, "to_bot", httpx.AsyncHTTPTransport()),
-    )
-    sock = bind_socket(host, port)
-    app = standalone_app(emu, traffic)
-    if on_ready is not None:
-        on_ready(app)
-    feed = app.state.chat_feed
-    try:
-        run_uvicorn(
-            app,
-            sock,
-            access_log=True,
-            level="info",
-            # uvicorn waits for open responses: long polls and streams must end first.
-            before_shutdown=feed.stop if feed is not None else emu.close_streams,
-        )
-    finally:
-        sock.close()
-
-
-def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``dmbot emulator [--host H] [--port 8081] [--config PATH]``."""
-    parser = subparsers.add_parser(
-        "emulator",
-        help="run the X emulator alone (X's API and webhook deliveries, offline)",
-        description=(
-            "Serve an offline X: the v1.1 and v2 APIs with OAuth 1.0a and bearer checks, "
-            "Account Activity and X Activity API webhooks with signed deliveries, a chat "
-            "page at / and control endpoints under /_emulator/ (listed with curl examples "
-            "at /_emulator/). It accepts the config's consumer key and account tokens; "
-            "the simulated people alice and bob write to the accounts."
-        ),
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=8081, help="port to bind (default: %(default)s)"
-    )
-    # SUPPRESS: a --config given before the subcommand must not be overwritten here.
-    parser.add_argument(
-        "--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)"
-    )
-    parser.set_defaults(func=_emulator_command)
-
-
-def _emulator_command(args: argparse.Namespace, settings: EmulatorSettings) -> int:
-    traffic = Traffic()
-    emu = emulator_from_settings(
-        settings, webhook_transport=Recorder(traffic, "to_bot", httpx.AsyncHTTPTransport())
-    )
-    accounts = [u for u in emu.world.users.values() if u.is_account]
-    base = f"http://{args.host}:{args.port}"
-
-    def banner(app: Starlette) -> None:
-        names = ", ".join(f"@{u.screen_name} ({u.id})" for u in accounts)
-        print(f"X emulator on {base}  accounts: {names or 'none'}")
-        if accounts:
-            print(f"  chat page  {base}/  (write to @{accounts[0].screen_name} as alice or bob)")
-        else:
-            print("  chat page  off: the config names no account with tokens to talk to")
-        print(f"  controls   {base}/_emulator/  (each with a curl example)")
-        print(f"  X's API    {base}/1.1/... and {base}/2/...  (twitter.api_url: {base})")
-
-    run_emulator(
-        args.host,
-        args.port,
-        consumer_key="",
-        consumer_secret="",
-        emulator=emu,
-        traffic=traffic,
-        on_ready=banner,
-    )
-    return 0

@@ -18,7 +18,7 @@ import httpx
 from authlib.oauth2.auth import ClientAuth
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
-from dmbot.errors import PermanentError
+from dmbot.errors import ConfigError, PermanentError
 from dmbot.x.errors import error_from_exception, error_from_response
 
 __all__ = ["TOKEN_PATH", "AppToken", "fetch_app_token"]
@@ -31,9 +31,19 @@ class AppToken:
 
     Args:
         configured: ``twitter.bearer_token``; used as it is when set.
+
+    Raises:
+        ConfigError: ``configured`` has characters no bearer token has; httpx
+            could not even send it.
     """
 
     def __init__(self, configured: str = "") -> None:
+        if not (configured.isascii() and configured.isprintable()):
+            raise ConfigError(
+                "twitter.bearer_token has characters no bearer token has (it is plain ASCII): "
+                "copy it again from the developer portal (Keys and tokens), or leave it empty "
+                "for dmbot to ask X for it"
+            )
         self._token = configured
         self._lock = asyncio.Lock()
 

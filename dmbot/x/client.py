@@ -9,31 +9,33 @@ or :class:`~dmbot.errors.PermanentError` by :mod:`dmbot.x.errors`.
 The HTTP transport is injectable: tests and ``dmbot dev`` pass
 ``httpx.ASGITransport(app=emulator.app)`` and talk to the X emulator in process.
 
-Welcome messages (:mod:`dmbot.x.welcome`) and PIN-based authorization
-(:mod:`dmbot.x.authorization`) are modules of their own; the client
-offers their calls as methods.
+The client composes its helpers, each handed the client's call interface
+(:meth:`XClient.run`, or :meth:`XClient.request` for the PIN flow) rather
+than the client itself: ``client.welcome`` (:mod:`dmbot.x.welcome`),
+``client.authorization`` (:mod:`dmbot.x.authorization`) and
+``client.activity`` (:mod:`dmbot.x.subscriptions`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from dmbot.errors import ConfigError, PermanentError
 from dmbot.types import JSON, JSONObject
-from dmbot.x import authorization, welcome
+from dmbot.x.authorization import Authorization
 from dmbot.x.bearer import AppToken, fetch_app_token
+from dmbot.x.call import Call
 from dmbot.x.errors import error_from_exception, error_from_response
-from dmbot.x.oauth import AccessToken, OAuth1, RequestToken
+from dmbot.x.oauth import OAuth1
 from dmbot.x.paths import (
-    Call,
     ManagementPaths,
     ReplayJob,
     SubscriptionCount,
@@ -43,20 +45,11 @@ from dmbot.x.paths import (
 )
 from dmbot.x.ratelimit import RateLimiter
 from dmbot.x.results import SentDM, User
-from dmbot.x.subscriptions import BOT_EVENT_TYPES, ActivitySubscriptions
+from dmbot.x.subscriptions import ActivitySubscriptions
 from dmbot.x.transport import default_transport
-from dmbot.x.welcome import WelcomeMessage, WelcomeMessageRule
+from dmbot.x.welcome import WelcomeMessages
 
-__all__ = [
-    "AccessToken",
-    "OAuth1",
-    "RequestToken",
-    "SentDM",
-    "User",
-    "WelcomeMessage",
-    "WelcomeMessageRule",
-    "XClient",
-]
+__all__ = ["XClient"]
 
 log = logging.getLogger("dmbot.x.client")
 
@@ -125,16 +118,22 @@ class XClient:
         self._app_token = app_token if app_token is not None else AppToken(bearer_token)
         # v2 webhooks and XAA listings take nothing but the bearer token.
         self._fetch_bearer = self.paths.generation in ("v2", "activity")
-        self._clock = clock
-        self._nonce = nonce
-        self._user = self._oauth(token, token_secret)
+        # The app's signature with any token: the account's, or the PIN flow's temporary ones.
+        self._credentials = functools.partial(
+            OAuth1, consumer_key, consumer_secret, nonce=nonce, clock=clock
+        )
+        self._user = self._credentials(token, token_secret)
         self._http = httpx.AsyncClient(
             base_url=self.api_url,
             transport=transport if transport is not None else default_transport(),
             timeout=timeout,
         )
-        self.activity = ActivitySubscriptions(self._run, self.account_id)
+        self.activity = ActivitySubscriptions(self.run, self.account_id)
         """This account's X Activity API subscriptions (``twitter.api: activity``)."""
+        self.welcome = WelcomeMessages(self.run)
+        """This account's welcome messages and their rule."""
+        self.authorization = Authorization(self.request, self._credentials, self.api_url)
+        """The app's PIN flow, which makes an account's tokens (a client without any)."""
 
     def __repr__(self) -> str:
         return f"XClient(account_id={self.account_id!r}, api_url={self.api_url!r})"
@@ -155,21 +154,6 @@ class XClient:
         await self._http.aclose()
 
     # -- the one way out -----------------------------------------------------
-    def _oauth(
-        self, token: str, secret: str, *, callback: str | None = None, verifier: str | None = None
-    ) -> OAuth1:
-        key, secret_key = self._consumer
-        return OAuth1(
-            key,
-            secret_key,
-            token,
-            secret,
-            callback=callback,
-            verifier=verifier,
-            nonce=self._nonce,
-            clock=self._clock,
-        )
-
     async def request(
         self,
         method: str,
@@ -233,8 +217,20 @@ class XClient:
         """The app's bearer token: ``twitter.bearer_token``, or obtained from the app's keys."""
         return await self._app_token.get(self._fetch_app_token)
 
-    async def _json(self, method: str, path: str, **kwargs: Any) -> JSON:
-        response = await self.request(method, path, **kwargs)
+    async def run(self, call: Call) -> JSON:
+        """Make ``call`` (see :meth:`request`) and return its decoded answer.
+
+        Returns:
+            The decoded JSON; None for an empty answer, or one that is not JSON.
+        """
+        response = await self.request(
+            call.method,
+            call.path,
+            params=call.params or None,
+            json=call.json,
+            bearer=call.bearer,
+            name=call.name,
+        )
         if not response.content:
             return None
         try:
@@ -244,21 +240,11 @@ class XClient:
             # cannot read would deliver the DM twice.
             log.warning(
                 "X answered %s %s with HTTP %d and a body that is not JSON; taking it as done",
-                method,
-                path,
+                call.method,
+                call.path,
                 response.status_code,
             )
             return None
-
-    async def _run(self, call: Call) -> JSON:
-        return await self._json(
-            call.method,
-            call.path,
-            params=call.params or None,
-            json=call.json,
-            bearer=call.bearer,
-            name=call.name,
-        )
 
     # -- Direct Messages -----------------------------------------------------
     async def send_dm(
@@ -279,14 +265,9 @@ class XClient:
             create["custom_profile_id"] = custom_profile_id
         body = {"event": {"type": "message_create", "message_create": create}}
         self.limiter.check_budget(self.account_id, recipient_id)
-        data = await self._json("POST", DM_SEND, json=body)
-        event = data.get("event", {}) if isinstance(data, dict) else {}
+        answer = await self.run(Call("POST", DM_SEND, json=body))
         self.limiter.sent_dm(self.account_id, recipient_id)
-        return SentDM(
-            id=str(event.get("id", "")),
-            created_timestamp=str(event.get("created_timestamp", "")),
-            raw=data if isinstance(data, dict) else {},
-        )
+        return SentDM.from_v11(answer)
 
     async def send_dm_v2(
         self, participant_id: str, text: str, media_id: str | None = None
@@ -297,14 +278,9 @@ class XClient:
             body["attachments"] = [{"media_id": media_id}]
         path = f"/2/dm_conversations/with/{quote(participant_id, safe='')}/messages"
         self.limiter.check_budget(self.account_id, participant_id)
-        data = await self._json("POST", path, json=body, name="POST /2/dm_conversations/messages")
-        inner = data.get("data", {}) if isinstance(data, dict) else {}
+        answer = await self.run(Call("POST", path, "POST /2/dm_conversations/messages", json=body))
         self.limiter.sent_dm(self.account_id, participant_id)
-        return SentDM(
-            id=str(inner.get("dm_event_id", "")),
-            created_timestamp="",  # v2 answers only the ids
-            raw=data if isinstance(data, dict) else {},
-        )
+        return SentDM.from_v2(answer)
 
     async def indicate_typing(self, recipient_id: str) -> None:
         """Show "typing…" to ``recipient_id`` for about 3 seconds."""
@@ -319,29 +295,22 @@ class XClient:
             data={"last_read_event_id": last_read_event_id, "recipient_id": recipient_id},
         )
 
-    # -- welcome messages: functions of dmbot.x.welcome, bound as methods --
-    create_welcome_message = welcome.create_welcome_message
-    list_welcome_messages = welcome.list_welcome_messages
-    delete_welcome_message = welcome.delete_welcome_message
-    create_welcome_rule = welcome.create_welcome_rule
-    delete_welcome_rule = welcome.delete_welcome_rule
-
     # -- webhooks and subscriptions --------------------------------------------
     async def register_webhook(self, url: str) -> Webhook:
         """Register ``url``; X runs a CRC against it first (code 214 if it fails)."""
-        return self.paths.webhook(await self._run(self.paths.register_webhook(url)))
+        return self.paths.webhook(await self.run(self.paths.register_webhook(url)))
 
     async def list_webhooks(self) -> list[Webhook]:
         """The app's webhooks (for premium: of the environment)."""
-        return self.paths.webhooks(await self._run(self.paths.list_webhooks()))
+        return self.paths.webhooks(await self.run(self.paths.list_webhooks()))
 
     async def crc_check(self, webhook_id: str) -> bool:
         """Ask X to run a CRC now; True when the webhook is valid again."""
-        return self.paths.crc_valid(await self._run(self.paths.crc_check(webhook_id)))
+        return self.paths.crc_valid(await self.run(self.paths.crc_check(webhook_id)))
 
     async def delete_webhook(self, webhook_id: str) -> None:
         """Delete a webhook; its subscriptions go with it."""
-        await self._run(self.paths.delete_webhook(webhook_id))
+        await self.run(self.paths.delete_webhook(webhook_id))
 
     async def webhook_id(self, webhook_id: str | None = None) -> str:
         """``webhook_id``, or the app's only webhook when the paths need one."""
@@ -366,17 +335,16 @@ class XClient:
         if self.paths.generation == "activity":
             await self.activity.add(hook)
             return
-        await self._run(self.paths.subscribe(hook))
+        await self.run(self.paths.subscribe(hook))
 
     async def check_subscription(self, webhook_id: str | None = None) -> bool:
         """True if the acting account is subscribed (XAA: to every DM event type a bot needs)."""
         hook = await self.webhook_id(webhook_id)
         if self.paths.generation == "activity":
-            have = {s.event_type for s in await self.activity.mine() if s.webhook_id == hook}
-            return set(BOT_EVENT_TYPES) <= have
+            return await self.activity.subscribed(hook)
         call = self.paths.check_subscription(hook)
         try:
-            return self.paths.subscribed(await self._run(call))
+            return self.paths.subscribed(await self.run(call))
         except PermanentError as exc:
             # v1.1 says "not subscribed" as an error answer.
             if exc.status == 404 or exc.code == 34:
@@ -387,10 +355,8 @@ class XClient:
         """The accounts subscribed to the webhook."""
         hook = await self.webhook_id(webhook_id)
         if self.paths.generation == "activity":
-            found = [s for s in await self.activity.all() if s.webhook_id == hook]
-            users = tuple(dict.fromkeys(s.user_id for s in found))
-            return Subscriptions(webhook_id=hook, webhook_url="", application_id="", user_ids=users)
-        return self.paths.subscriptions(await self._run(self.paths.list_subscriptions(hook)))
+            return await self.activity.subscribers(hook)
+        return self.paths.subscriptions(await self.run(self.paths.list_subscriptions(hook)))
 
     async def remove_subscription(self, user_id: str, webhook_id: str | None = None) -> None:
         """Unsubscribe ``user_id`` (XAA: delete its subscriptions on the webhook)."""
@@ -403,48 +369,26 @@ class XClient:
                     status=404,
                 )
             return
-        await self._run(self.paths.remove_subscription(hook, user_id))
+        await self.run(self.paths.remove_subscription(user_id, hook))
 
     async def subscription_count(self) -> SubscriptionCount:
         """How many subscriptions the app has, and its allowance (XAA: no allowance given)."""
         if self.paths.generation == "activity":
-            found = await self.activity.all()
-            dms = sum(s.event_type.startswith("dm.") for s in found)
-            return SubscriptionCount("", len(found), dms, 0)
-        return self.paths.count(await self._run(self.paths.subscription_count()))
+            return await self.activity.count()
+        return self.paths.count(await self.run(self.paths.subscription_count()))
 
     async def replay(
         self, from_date: str, to_date: str, webhook_id: str | None = None
     ) -> ReplayJob:
         """Ask X to deliver the window again (``yyyymmddhhmm``, UTC) through the webhook."""
         hook = await self.webhook_id(webhook_id)
-        return self.paths.replay_job(await self._run(self.paths.replay(hook, from_date, to_date)))
+        return self.paths.replay_job(await self.run(self.paths.replay(from_date, to_date, hook)))
 
     # -- accounts --------------------------------------------------------------
     async def verify_credentials(self) -> User:
         """The account the client's tokens belong to (v1.1, or ``/2/users/me`` on v2 APIs)."""
         if self.paths.generation in ("v2", "activity"):
-            answer = await self._json("GET", "/2/users/me")
-            data = answer.get("data") if isinstance(answer, dict) else None
-            if not isinstance(data, dict):
-                data = {}
-            return User(
-                id=str(data.get("id", "")),
-                screen_name=str(data.get("username", "")),
-                name=str(data.get("name", "")),
-            )
-        data = await self._json(
-            "GET", "/1.1/account/verify_credentials.json", params={"skip_status": "true"}
-        )
-        if not isinstance(data, dict):
-            data = {}
-        return User(
-            id=str(data.get("id_str") or data.get("id", "")),
-            screen_name=str(data.get("screen_name", "")),
-            name=str(data.get("name", "")),
-        )
-
-    # -- PIN-based authorization: functions of dmbot.x.authorization ------
-    request_token = authorization.request_token
-    authorize_url = authorization.authorize_url
-    access_token = authorization.access_token
+            return User.from_v2(await self.run(Call("GET", "/2/users/me")))
+        params = {"skip_status": "true"}
+        path = "/1.1/account/verify_credentials.json"
+        return User.from_v11(await self.run(Call("GET", path, params=params)))

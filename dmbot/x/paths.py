@@ -4,23 +4,26 @@ X has moved the Account Activity management endpoints twice (X-API.md §3):
 v1.1 premium (``/1.1/account_activity/all/:env_name/...``), v1.1 enterprise
 (``/1.1/account_activity/webhooks/...``) and v2 (``/2/webhooks``,
 ``/2/account_activity/...``). Each generation is a small class that says
-which call to make (:class:`Call`) and how to read its answer; the client
-runs the calls and knows nothing of the differences.
+which call to make (a :class:`~dmbot.x.call.Call`) and how to read its
+answer; the client runs the calls and knows nothing of the differences.
+
+Every method that names a webhook takes its id last, as the client does
+(where it is optional: the app's only webhook).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from dmbot.errors import ConfigError
-from dmbot.types import JSON, JSONObject
+from dmbot.types import JSON
+from dmbot.x.call import Call
 
 __all__ = [
     "GENERATIONS",
     "ActivityPaths",
-    "Call",
     "EnterprisePaths",
     "ManagementPaths",
     "PremiumPaths",
@@ -74,28 +77,6 @@ class ReplayJob:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One management request.
-
-    Attributes:
-        method: HTTP method.
-        path: path under the API base URL, ids already filled in.
-        name: the endpoint template (no ids), used for rate limits and messages.
-        params: query parameters.
-        json: JSON body, if any.
-        bearer: X documents this call with the app's bearer token; the
-            client uses it when it has one and the user's tokens otherwise.
-    """
-
-    method: str
-    path: str
-    name: str
-    params: dict[str, str] = field(default_factory=dict)
-    json: JSONObject | None = None
-    bearer: bool = False
-
-
 class ManagementPaths(Protocol):
     """What each API generation provides to the client."""
 
@@ -110,9 +91,9 @@ class ManagementPaths(Protocol):
     def subscribe(self, webhook_id: str) -> Call: ...
     def check_subscription(self, webhook_id: str) -> Call: ...
     def list_subscriptions(self, webhook_id: str) -> Call: ...
-    def remove_subscription(self, webhook_id: str, user_id: str) -> Call: ...
+    def remove_subscription(self, user_id: str, webhook_id: str) -> Call: ...
     def subscription_count(self) -> Call: ...
-    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call: ...
+    def replay(self, from_date: str, to_date: str, webhook_id: str) -> Call: ...
 
     def webhook(self, data: JSON) -> Webhook: ...
     def webhooks(self, data: JSON) -> list[Webhook]: ...
@@ -230,7 +211,7 @@ class PremiumPaths(_V11):
         path = f"{self.base}/subscriptions/list.json"
         return Call("GET", path, "GET subscriptions/list", bearer=True)
 
-    def remove_subscription(self, webhook_id: str, user_id: str) -> Call:
+    def remove_subscription(self, user_id: str, webhook_id: str) -> Call:
         path = f"{self.base}/subscriptions/{_seg(user_id)}.json"
         return Call("DELETE", path, "DELETE subscriptions/:user_id", bearer=True)
 
@@ -238,7 +219,7 @@ class PremiumPaths(_V11):
         path = "/1.1/account_activity/all/subscriptions/count.json"
         return Call("GET", path, "GET subscriptions/count", bearer=True)
 
-    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call:
+    def replay(self, from_date: str, to_date: str, webhook_id: str) -> Call:
         raise ConfigError(
             "X's premium Account Activity API has no replay: set twitter.api to "
             "enterprise, v2 or activity (the replay of v2 webhooks covers the last 24 hours)"
@@ -276,7 +257,7 @@ class EnterprisePaths(_V11):
         path = f"{self.base}/{_seg(webhook_id)}/subscriptions/all/list.json"
         return Call("GET", path, "GET subscriptions/list", bearer=True)
 
-    def remove_subscription(self, webhook_id: str, user_id: str) -> Call:
+    def remove_subscription(self, user_id: str, webhook_id: str) -> Call:
         path = f"{self.base}/{_seg(webhook_id)}/subscriptions/{_seg(user_id)}/all.json"
         return Call("DELETE", path, "DELETE subscriptions/:user_id", bearer=True)
 
@@ -284,7 +265,7 @@ class EnterprisePaths(_V11):
         path = "/1.1/account_activity/subscriptions/count.json"
         return Call("GET", path, "GET subscriptions/count", bearer=True)
 
-    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call:
+    def replay(self, from_date: str, to_date: str, webhook_id: str) -> Call:
         path = f"/1.1/account_activity/replay/webhooks/{_seg(webhook_id)}/subscriptions/all.json"
         params = {"from_date": from_date, "to_date": to_date}
         return Call("POST", path, "POST replay", params=params)
@@ -327,7 +308,7 @@ class V2Paths:
         path = f"{self.base}/{_seg(webhook_id)}/subscriptions/all/list"
         return Call("GET", path, "GET subscriptions/list", bearer=True)
 
-    def remove_subscription(self, webhook_id: str, user_id: str) -> Call:
+    def remove_subscription(self, user_id: str, webhook_id: str) -> Call:
         path = f"{self.base}/{_seg(webhook_id)}/subscriptions/{_seg(user_id)}/all"
         return Call("DELETE", path, "DELETE subscriptions/:user_id", bearer=True)
 
@@ -335,7 +316,7 @@ class V2Paths:
         path = "/2/account_activity/subscriptions/count"
         return Call("GET", path, "GET subscriptions/count", bearer=True)
 
-    def replay(self, webhook_id: str, from_date: str, to_date: str) -> Call:
+    def replay(self, from_date: str, to_date: str, webhook_id: str) -> Call:
         body = {"webhook_id": webhook_id, "from_date": from_date, "to_date": to_date}
         return Call("POST", "/2/webhooks/replay", "POST webhooks/replay", json=body, bearer=True)
 

@@ -9,19 +9,20 @@ of what the account sends, which tells dmbot its sends arrived and the
 owner's own messages from the X app apart).
 
 :class:`ActivitySubscriptions` makes the calls for one account of one app;
-the :class:`~dmbot.x.client.XClient` of that account owns one.
+the :class:`~dmbot.x.client.XClient` of that account owns one, as ``client.activity``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from dmbot.errors import PermanentError
 from dmbot.types import JSON, JSONObject
-from dmbot.x.paths import Call
+from dmbot.x.call import Call, Run
+from dmbot.x.paths import SubscriptionCount, Subscriptions
 
 __all__ = ["BOT_EVENT_TYPES", "ActivitySubscription", "ActivitySubscriptions"]
 
@@ -32,8 +33,6 @@ PATH = "/2/activity/subscriptions"
 TAG = "dmbot"
 """The tag dmbot gives its subscriptions, so a listing shows whose they are."""
 PAGE = 1000
-
-Run = Callable[[Call], Awaitable[JSON]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,8 @@ class ActivitySubscriptions:
     """The XAA subscriptions of one account.
 
     Args:
-        run: makes one call to X and returns its decoded answer (the client's).
+        run: makes one call to X and returns its decoded answer (the client's
+            :meth:`~dmbot.x.client.XClient.run`).
         account_id: the account whose events are subscribed to.
     """
 
@@ -136,6 +136,23 @@ class ActivitySubscriptions:
     async def mine(self) -> list[ActivitySubscription]:
         """This account's subscriptions."""
         return [s for s in await self.all() if s.user_id == self.account_id]
+
+    async def subscribed(self, webhook_id: str) -> bool:
+        """Whether the account has every event type a bot needs on ``webhook_id``."""
+        have = {s.event_type for s in await self.mine() if s.webhook_id == webhook_id}
+        return set(BOT_EVENT_TYPES) <= have
+
+    async def subscribers(self, webhook_id: str) -> Subscriptions:
+        """The accounts with a subscription on ``webhook_id``, as the AAA listing gives them."""
+        found = [s for s in await self.all() if s.webhook_id == webhook_id]
+        users = tuple(dict.fromkeys(s.user_id for s in found))
+        return Subscriptions(webhook_id, webhook_url="", application_id="", user_ids=users)
+
+    async def count(self) -> SubscriptionCount:
+        """The app's subscriptions and how many are for DMs (X gives no allowance on XAA)."""
+        found = await self.all()
+        dms = sum(s.event_type.startswith("dm.") for s in found)
+        return SubscriptionCount("", len(found), dms, provisioned_count=0)
 
     async def remove(self, user_id: str, webhook_id: str | None) -> list[ActivitySubscription]:
         """Delete ``user_id``'s subscriptions (on ``webhook_id`` only, when given)."""

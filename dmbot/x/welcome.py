@@ -1,29 +1,18 @@
 """Welcome messages: what X shows a user who opens a conversation with the account.
 
 An account keeps welcome messages, and at most one rule that makes one of them
-its default. The calls take the client that acts for the account;
-:class:`~dmbot.x.client.XClient` offers them as methods.
+its default. :class:`WelcomeMessages` makes the calls for one account; the
+:class:`~dmbot.x.client.XClient` of that account owns one, as ``client.welcome``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from dmbot.types import JSON, JSONObject
+from dmbot.x.call import Call, Run
 
-if TYPE_CHECKING:
-    from dmbot.x.client import XClient
-
-__all__ = [
-    "WelcomeMessage",
-    "WelcomeMessageRule",
-    "create_welcome_message",
-    "create_welcome_rule",
-    "delete_welcome_message",
-    "delete_welcome_rule",
-    "list_welcome_messages",
-]
+__all__ = ["WelcomeMessage", "WelcomeMessageRule", "WelcomeMessages"]
 
 WELCOME = "/1.1/direct_messages/welcome_messages"
 
@@ -47,44 +36,50 @@ class WelcomeMessageRule:
     created_timestamp: str
 
 
-async def create_welcome_message(
-    client: XClient, message_data: JSONObject, *, name: str = ""
-) -> WelcomeMessage:
-    """Create a welcome message (text up to 9,990 characters)."""
-    inner: JSONObject = {"message_data": message_data}
-    if name:
-        inner["name"] = name
-    data = await client._json("POST", f"{WELCOME}/new.json", json={"welcome_message": inner})
-    return _welcome(data.get("welcome_message") if isinstance(data, dict) else None, data)
+class WelcomeMessages:
+    """The welcome messages of one account, and the rule that picks its default.
 
+    Args:
+        run: makes one call to X and returns its decoded answer (the client's
+            :meth:`~dmbot.x.client.XClient.run`).
+    """
 
-async def list_welcome_messages(client: XClient) -> list[WelcomeMessage]:
-    """The account's welcome messages."""
-    data = await client._json("GET", f"{WELCOME}/list.json")
-    items = data.get("welcome_messages", []) if isinstance(data, dict) else []
-    return [_welcome(item, item) for item in items]
+    def __init__(self, run: Run) -> None:
+        self._run = run
 
+    async def create(self, message_data: JSONObject, *, name: str = "") -> WelcomeMessage:
+        """Create a welcome message (text up to 9,990 characters)."""
+        inner: JSONObject = {"message_data": message_data}
+        if name:
+            inner["name"] = name
+        data = await self._run(Call("POST", f"{WELCOME}/new.json", json={"welcome_message": inner}))
+        return _welcome(data.get("welcome_message") if isinstance(data, dict) else None, data)
 
-async def delete_welcome_message(client: XClient, welcome_message_id: str) -> None:
-    """Delete a welcome message."""
-    await client.request("DELETE", f"{WELCOME}/destroy.json", params={"id": welcome_message_id})
+    async def all(self) -> list[WelcomeMessage]:
+        """The account's welcome messages."""
+        data = await self._run(Call("GET", f"{WELCOME}/list.json"))
+        items = data.get("welcome_messages", []) if isinstance(data, dict) else []
+        return [_welcome(item, item) for item in items]
 
+    async def delete(self, welcome_message_id: str) -> None:
+        """Delete a welcome message."""
+        params = {"id": welcome_message_id}
+        await self._run(Call("DELETE", f"{WELCOME}/destroy.json", params=params))
 
-async def create_welcome_rule(client: XClient, welcome_message_id: str) -> WelcomeMessageRule:
-    """Make a welcome message the default (X allows one rule per account)."""
-    body = {"welcome_message_rule": {"welcome_message_id": welcome_message_id}}
-    data = await client._json("POST", f"{WELCOME}/rules/new.json", json=body)
-    rule = data.get("welcome_message_rule", {}) if isinstance(data, dict) else {}
-    return WelcomeMessageRule(
-        id=str(rule.get("id", "")),
-        welcome_message_id=str(rule.get("welcome_message_id", "")),
-        created_timestamp=str(rule.get("created_timestamp", "")),
-    )
+    async def create_rule(self, welcome_message_id: str) -> WelcomeMessageRule:
+        """Make a welcome message the default (X allows one rule per account)."""
+        body: JSONObject = {"welcome_message_rule": {"welcome_message_id": welcome_message_id}}
+        data = await self._run(Call("POST", f"{WELCOME}/rules/new.json", json=body))
+        rule = data.get("welcome_message_rule", {}) if isinstance(data, dict) else {}
+        return WelcomeMessageRule(
+            id=str(rule.get("id", "")),
+            welcome_message_id=str(rule.get("welcome_message_id", "")),
+            created_timestamp=str(rule.get("created_timestamp", "")),
+        )
 
-
-async def delete_welcome_rule(client: XClient, rule_id: str) -> None:
-    """Delete a welcome message rule."""
-    await client.request("DELETE", f"{WELCOME}/rules/destroy.json", params={"id": rule_id})
+    async def delete_rule(self, rule_id: str) -> None:
+        """Delete a welcome message rule."""
+        await self._run(Call("DELETE", f"{WELCOME}/rules/destroy.json", params={"id": rule_id}))
 
 
 def _welcome(item: JSON, outer: JSON) -> WelcomeMessage:
