@@ -350,18 +350,40 @@ async def test_a_send_the_store_could_not_record_is_recorded_not_resent(
     assert len(emu.messages) == 1
 
 
-async def test_after_a_crash_between_200_and_sent_the_row_goes_out_again(
+async def test_after_a_crash_between_200_and_sent_x_is_asked_before_any_resend(
     emu: Emulator, client: XClient, clock: Clock
 ) -> None:
     store = ForgetfulStore()
     await say(store, ALICE, "hi")
     await sender(store, client, clock).drain(0.2)
     store.down = False
-    # A new process knows nothing of the first send: delivery is at least once.
-    await sender(store, client, clock).drain(5)
-    assert [m.text for m in emu.messages] == ["hi", "hi"]
+    # A new process knows nothing of the first send but its recorded start: the row
+    # is uncertain. Within the grace it waits for the echo...
+    restarted = sender(store, client, clock)
+    await restarted.drain(0.2)
     (row,) = await rows(store)
-    assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[1].id)
+    assert row.status == OutboxStatus.PENDING and row.attempted_at > 0
+    # ...then asks X, which lists the DM: recorded as sent, never sent twice.
+    clock.now += SenderSettings().settle_grace + 1
+    await restarted.drain(0.5)
+    assert [m.text for m in emu.messages] == ["hi"]
+    (row,) = await rows(store)
+    assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[0].id)
+
+
+async def test_a_send_x_has_no_trace_of_goes_out_again(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    await say(store, ALICE, "lost on the way")
+    (row,) = await rows(store)
+    # A send started (recorded) and died before X got it: X lists nothing.
+    await store.attempting(row.id, clock.now)
+    clock.now += SenderSettings().settle_grace + 1
+    await sender(store, client, clock).drain(0.5)
+    assert [m.text for m in emu.messages] == ["lost on the way"]
+    (row,) = await rows(store)
+    assert row.status == OutboxStatus.SENT and row.attempted_at > 0
 
 
 async def test_sqlite_outbox_survives_a_restart(

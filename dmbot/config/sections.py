@@ -141,6 +141,8 @@ class SenderSettings:
     """DMs one account may send in 24 hours (X's replies to received DMs excepted)."""
     app_daily: int = field(default=15000, metadata=rule.integer(1))
     """DMs all accounts of the app may send in 24 hours."""
+    settle_grace: float = field(default=5.0, metadata=rule.seconds(zero_ok=True))
+    """How long a send whose answer was lost waits for its echo before X is asked."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,6 @@ import heapq
 import itertools
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
@@ -35,17 +34,11 @@ from dmbot.flows.metadata import decode
 from dmbot.pressure import Pressure
 from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
 from dmbot.types import ConversationKey
+from dmbot.x.texts import comparable
 
 log = logging.getLogger("dmbot.engine.worker")
 
 APP_ID_FACT = "app_id"
-
-_URL = re.compile(r"https?://\S+")
-
-
-def _comparable(text: str) -> str:
-    """A DM's text as it survives X: links become t.co links, surrounding space goes."""
-    return " ".join(_URL.sub("<url>", text).split())
 
 
 @dataclass(slots=True)
@@ -388,6 +381,10 @@ class Worker:
         if await self.store.delivered(dm.id):
             await self._learn_app_id(dm)
             return "echo"
+        foreign = bool(self.app_id and dm.source_app_id and dm.source_app_id != self.app_id)
+        if not foreign and await self._settle(key, dm):
+            await self._learn_app_id(dm)
+            return "echo (it settles a send whose answer was lost)"
         if self.app_id and dm.source_app_id:
             is_ours = dm.source_app_id == self.app_id
         else:
@@ -410,13 +407,34 @@ class Worker:
         )
         return "human handoff"
 
+    async def _settle(self, key: ConversationKey, dm: DirectMessage) -> bool:
+        """Record ``dm`` as the send of the pending row it echoes, if one was attempted.
+
+        A process killed after X took a DM but before it recorded the answer
+        leaves the row pending with its attempt recorded; the echo says X has it,
+        so the row is sent (with X's id) and never sent again.
+        """
+        echoed = comparable(dm.text)
+        for item in await self.store.outbox(key):
+            if (
+                item.kind == "dm"
+                and item.status == OutboxStatus.PENDING
+                and item.attempted_at > 0
+                and comparable(str(item.payload.get("text", ""))) == echoed
+            ):
+                await self.store.sent(item.id, dm.id)
+                await self.store.delivered(dm.id)
+                log.info("outbox row %d was sent as DM %s: its echo arrived", item.id, dm.id)
+                return True
+        return False
+
     async def _sent_recently(self, key: ConversationKey, text: str) -> bool:
         """Whether a DM of the outbox (sent, or in flight) says ``text``, as X echoes it."""
-        echoed = _comparable(text)
+        echoed = comparable(text)
         return any(
             item.kind == "dm"
             and item.status != OutboxStatus.FAILED
-            and _comparable(str(item.payload.get("text", ""))) == echoed
+            and comparable(str(item.payload.get("text", ""))) == echoed
             for item in await self.store.outbox(key)
         )
 

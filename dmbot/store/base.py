@@ -69,6 +69,9 @@ class OutboxItem:
     error: str = ""
     error_code: int | None = None
     sent_id: str = ""
+    attempted_at: float = 0.0
+    """When a send of it to X started and got no answer yet (0: none did): while it is
+    set and the row is pending, X may have it, and the row is settled before any resend."""
 
     @property
     def conversation(self) -> ConversationKey:
@@ -200,8 +203,24 @@ class Store(abc.ABC):
         """Record that X accepted the action (``sent_id``: the DM id X gave it)."""
 
     @abc.abstractmethod
-    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
-        """Record a transient failure; the action is due again at ``next_at``."""
+    async def attempting(self, item_id: int, at: float) -> None:
+        """Record that a send of the action to X starts now (``at``); 0 clears it.
+
+        Written before the call to X, so a process killed before recording the
+        answer leaves a trace: the next sender settles the row (its echo, or X's
+        own list of sent DMs) instead of sending it blindly again.
+        """
+
+    @abc.abstractmethod
+    async def retry_later(
+        self, item_id: int, next_at: float, error: str, *, uncertain: bool = False
+    ) -> None:
+        """Record a failure to retry at ``next_at``.
+
+        ``uncertain``: no answer came (a timeout, a dropped connection), so X may
+        have the DM; the attempt stays recorded and the row is settled first.
+        Otherwise X answered that it did not take it, and the attempt is cleared.
+        """
 
     @abc.abstractmethod
     async def failed(self, item_id: int, error: str, code: int | None) -> None:

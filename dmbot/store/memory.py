@@ -100,10 +100,21 @@ class MemoryStore(Store):
     async def sent(self, item_id: int, sent_id: str) -> None:
         self._update(item_id, status=OutboxStatus.SENT, sent_id=sent_id, error="")
 
-    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
+    async def attempting(self, item_id: int, at: float) -> None:
+        self._update(item_id, attempted_at=at)
+
+    async def retry_later(
+        self, item_id: int, next_at: float, error: str, *, uncertain: bool = False
+    ) -> None:
         item = self._outbox.get(item_id)
         if item is not None:
-            self._update(item_id, next_at=next_at, error=error, attempts=item.attempts + 1)
+            self._update(
+                item_id,
+                next_at=next_at,
+                error=error,
+                attempts=item.attempts + 1,
+                attempted_at=item.attempted_at if uncertain else 0.0,
+            )
 
     async def failed(self, item_id: int, error: str, code: int | None) -> None:
         item = self._outbox.get(item_id)

@@ -373,9 +373,16 @@ class RedisStore(Store):
         with self._errors("record a send"):
             await self.outbox_rows.finish(item_id, "sent", sent_id, "")
 
-    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
+    async def attempting(self, item_id: int, at: float) -> None:
+        with self._errors("record a send starting"):
+            await self.outbox_rows.attempting(item_id, at)
+
+    async def retry_later(
+        self, item_id: int, next_at: float, error: str, *, uncertain: bool = False
+    ) -> None:
         with self._errors("schedule a retry"):
-            await self.outbox_rows.finish(item_id, "retry", repr(next_at), error)
+            mode = "uncertain" if uncertain else "retry"
+            await self.outbox_rows.finish(item_id, mode, repr(next_at), error)
 
     async def failed(self, item_id: int, error: str, code: int | None) -> None:
         with self._errors("record a failed send"):

@@ -85,7 +85,7 @@ class RedisOutbox:
         return sorted(items, key=lambda i: i.id)
 
     async def finish(self, item_id: int, mode: str, first: str, second: str) -> None:
-        """``mode``: sent (sent id), failed (error, code) or retry (next_at, error)."""
+        """``mode``: sent (sent id), failed (error, code), retry or uncertain (next_at, error)."""
         await self.batch.script(
             lua.FINISH,
             [],
@@ -93,9 +93,12 @@ class RedisOutbox:
         )
         self.leases.pop(item_id, None)
         self._handed.pop(item_id, None)
-        if mode != "retry":
+        if mode not in ("retry", "uncertain"):
             self._finished.add(item_id)
             self._finished_order.append((time.monotonic(), item_id))
+
+    async def attempting(self, item_id: int, at: float) -> None:
+        await self.batch.script(lua.ATTEMPT, [], [self.prefix, item_id, repr(at)])
 
     async def rows(self, conversation: ConversationKey | None) -> list[OutboxItem]:
         if conversation is None:
@@ -147,4 +150,5 @@ def outbox_item(row_id: Any, raw: Any) -> OutboxItem:
         error=fields.get("error", ""),
         error_code=int(code) if code else None,
         sent_id=fields.get("sent_id", ""),
+        attempted_at=float(fields.get("attempted") or 0),
     )

@@ -152,8 +152,11 @@ if not f[1] then return 0 end
 local member = f[1] .. ':' .. f[2]
 local queue = prefix .. ':obq:' .. member
 local due = prefix .. ':ob:due'
-if mode == 'retry' then
+if mode == 'retry' or mode == 'uncertain' then
   redis.call('HSET', row, 'next_at', ARGV[5], 'error', ARGV[6])
+  if mode == 'retry' then
+    redis.call('HSET', row, 'attempted', 0)
+  end
   redis.call('HINCRBY', row, 'attempts', 1)
   if redis.call('LINDEX', queue, 0) == id then
     redis.call('ZADD', due, ARGV[5], member)
@@ -185,10 +188,20 @@ if redis.call('GET', lease) == token then
 end
 return 1
 """
-"""ARGV: prefix, row id, send-lease token, mode ('sent', 'failed', 'retry'), then
-sent: sent id, -, ms to keep the sent-id index; failed: error, code;
-retry: next_at, error. Releases the send lease when the caller holds it.
+"""ARGV: prefix, row id, send-lease token, mode ('sent', 'failed', 'retry',
+'uncertain'), then sent: sent id, -, ms to keep the sent-id index; failed: error,
+code; retry and uncertain: next_at, error ('retry' also clears the recorded
+attempt: X answered that it did not take the DM). Releases the send lease when
+the caller holds it.
 """
+
+ATTEMPT = """
+local row = ARGV[1] .. ':ob:' .. ARGV[2]
+if redis.call('EXISTS', row) == 0 then return 0 end
+redis.call('HSET', row, 'attempted', ARGV[3])
+return 1
+"""
+"""ARGV: prefix, row id, when the send started (0 clears it)."""
 
 DELIVERED = """
 local id = redis.call('GET', ARGV[1] .. ':sent:' .. ARGV[2])

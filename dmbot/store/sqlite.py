@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     status INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
     code INTEGER,
-    sent_id TEXT NOT NULL DEFAULT ''
+    sent_id TEXT NOT NULL DEFAULT '',
+    attempted REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (account, peer, id) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS outbox_sent_id ON outbox (sent_id) WHERE sent_id != '';
@@ -76,7 +77,11 @@ CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 _STATUS_CODES = {"done": 0, "failed": 1, "ignored": 2}
 _OUTBOX_COLUMNS = (
     "id, account, peer, kind, payload, created, attempts, next_at, source, status, error, code,"
-    " sent_id"
+    " sent_id, attempted"
+)
+_MIGRATIONS = (
+    # Stores made before sends recorded their start (exactly-once replies across crashes).
+    ("outbox", "attempted", "ALTER TABLE outbox ADD COLUMN attempted REAL NOT NULL DEFAULT 0"),
 )
 
 
@@ -136,6 +141,9 @@ class SqliteStore(Store):
         db.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(_SCHEMA)
+        for table, column, statement in _MIGRATIONS:
+            if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(statement)
         return db
 
     def _error(self, what: str, exc: BaseException) -> StorageError:
@@ -274,11 +282,19 @@ class SqliteStore(Store):
             )
         )
 
-    async def retry_later(self, item_id: int, next_at: float, error: str) -> None:
+    async def attempting(self, item_id: int, at: float) -> None:
+        await self._call(
+            lambda db: db.execute("UPDATE outbox SET attempted = ? WHERE id = ?", (at, item_id))
+        )
+
+    async def retry_later(
+        self, item_id: int, next_at: float, error: str, *, uncertain: bool = False
+    ) -> None:
         await self._call(
             lambda db: db.execute(
-                "UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1 WHERE id = ?",
-                (next_at, error, item_id),
+                "UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1,"
+                " attempted = CASE WHEN ? THEN attempted ELSE 0 END WHERE id = ?",
+                (next_at, error, uncertain, item_id),
             )
         )
 
@@ -343,5 +359,6 @@ def _outbox_item(row: Sequence[Any]) -> OutboxItem:
         status=OutboxStatus(row[9]),
         error=row[10],
         error_code=row[11],
+        attempted_at=row[13],
         sent_id=row[12],
     )

@@ -12,11 +12,15 @@ with the state change that caused them; the sender picks them up:
   jitter until ``created_at + sender.deadline``, then ``failed``.
   :class:`~dmbot.errors.PermanentError`: ``failed`` at once with X's code.
 
-Delivery is **at least once**: if the process dies after X accepted a DM
-but before ``store.sent`` was written, the row is still pending and is sent
-again after the restart. The echo X delivers to the webhook (``store.delivered``)
-tells which sends arrived. The window is one round trip to the store, and a
-duplicate is cheaper than a lost reply.
+Delivery is **exactly once** across crashes wherever X can say what it
+has: each DM's send is recorded as started (``store.attempting``) before X
+is called. A row left pending with its start recorded (the process was
+killed while X answered, or no answer came) is uncertain: it is settled
+before any resend, by its echo (the worker records it sent) or, after
+``sender.settle_grace``, by asking X (:mod:`dmbot.x.settlement`). Only a DM X
+shows no trace of is sent again. At-least-once remains where X cannot be
+asked: unreachable for the send's answer and for every lookup until the
+deadline, or an app without permission to read its DMs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
 from dmbot.types import ConversationKey, is_id
 from dmbot.x.client import XClient
+from dmbot.x.settlement import SentLookup
 
 __all__ = ["Sender"]
 
@@ -95,6 +100,8 @@ class Sender:
         """Rows this sender will not start before a time: retries, and store hiccups."""
         self._unrecorded: dict[int, str] = {}
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
+        self.lookup = SentLookup(send_api, clock=clock)
+        self._blind_warned = False
 
     def notify(self) -> None:
         """Say that new actions were committed: look at the outbox now."""
@@ -175,6 +182,12 @@ class Sender:
                 continue
             if self._settled.get(item.id, (-1, 0.0))[0] > epoch:
                 continue  # its send ended while due() was being read: the row is stale
+            if item.kind == "dm" and item.attempted_at > 0 and item.id not in self._unrecorded:
+                # Uncertain: give its echo the grace to settle it before X is asked.
+                ready = item.attempted_at + self.options.settle_grace
+                if ready > now:
+                    self._not_before[item.id] = ready
+                    continue
             self._not_before.pop(item.id, None)
             task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
             self._in_flight[item.conversation] = task
@@ -238,6 +251,8 @@ class Sender:
                 if self.pressure is not None:
                     # Acknowledgements to X first; the reply is safe in the outbox.
                     await self.pressure.give_way()
+                if item.kind == "dm" and item.attempted_at > 0 and not await self._settle(item):
+                    return
                 await self._attempt(item)
             else:
                 await self._record_sent(item, sent_id)
@@ -277,6 +292,9 @@ class Sender:
             )
             return
         try:
+            if item.kind == "dm":
+                # Recorded before X is called: a crash from here on leaves a trace.
+                await self.store.attempting(item.id, now)
             sent_id = await self._perform(client, item)
         except RateLimited as exc:
             next_at = max(exc.reset_at, now)
@@ -295,7 +313,8 @@ class Sender:
                 return
             log.warning("Outbox row %d: %s (retry in %.1f s)", item.id, exc, next_at - now)
             self._not_before[item.id] = next_at
-            await self.store.retry_later(item.id, next_at, str(exc))
+            # No answer at all (status 0): X may have the DM, so it is settled first.
+            await self.store.retry_later(item.id, next_at, str(exc), uncertain=exc.status == 0)
         except PermanentError as exc:
             log.warning("Outbox row %d failed for good: %s", item.id, exc)
             await self.store.failed(item.id, str(exc), exc.code)
@@ -307,6 +326,43 @@ class Sender:
             await self.store.failed(item.id, "dmbot could not send this action (see the log)", None)
         else:
             await self._record_sent(item, sent_id)
+
+    async def _settle(self, item: OutboxItem) -> bool:
+        """Whether an uncertain row should be sent (again): False when X has it or must
+        be asked later; True when X shows no trace of it, or cannot tell."""
+        now = self._clock()
+        client = self.clients.get(item.account)
+        if client is None or now >= item.created_at + self.options.deadline:
+            return True  # _attempt fails it with the reason
+        try:
+            found = await self.lookup.find(client, item)
+        except (RateLimited, TransientError) as exc:
+            reset = exc.reset_at if isinstance(exc, RateLimited) else 0.0
+            next_at = max(reset, now + self.options.backoff_base * 2.0 ** min(item.attempts, 8))
+            log.info(
+                "Cannot ask X yet whether row %d was sent (%s); asking again later", item.id, exc
+            )
+            self._not_before[item.id] = next_at
+            await self.store.retry_later(item.id, next_at, str(exc), uncertain=True)
+            return False
+        except XApiError as exc:
+            if not self._blind_warned:
+                self._blind_warned = True
+                log.warning(
+                    "X will not say which DMs the account sent (%s): a send whose answer was "
+                    "lost is sent again, and may arrive twice. Give the app the Direct "
+                    "Messages read permission to settle such sends exactly once",
+                    exc,
+                )
+            return True
+        if found is None:
+            log.info("X has no trace of outbox row %d: sending it again", item.id)
+            return True
+        log.info(
+            "outbox row %d was sent as DM %s before: X says so, not sent again", item.id, found
+        )
+        await self._record_sent(item, found)
+        return False
 
     async def _give_up(self, item: OutboxItem, why: str, code: int | None) -> None:
         log.warning("Outbox row %d (%s to %s) gave up: %s", item.id, item.kind, item.peer, why)
