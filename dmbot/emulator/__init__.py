@@ -37,11 +37,12 @@ switches that make it act up. :mod:`.admin` (listed by :mod:`.controls`) and
 from __future__ import annotations
 
 from dmbot.emulator.activity import ActivityEvent
-from dmbot.emulator.delivery import DeliveryRecord, HeldDelivery, Realism
+from dmbot.emulator.delivery import DeliveryRecord, HeldDelivery
 from dmbot.emulator.facade import Emulator, UserRef
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.people import FREE_REPLIES
 from dmbot.emulator.problems import Problem
+from dmbot.emulator.realism import Realism
 from dmbot.emulator.replay import ReplayJob
 from dmbot.emulator.standalone import (
     EmulatorSettings,

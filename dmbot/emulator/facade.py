@@ -9,11 +9,12 @@ import httpx
 from starlette.applications import Starlette
 
 from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
-from dmbot.emulator.delivery import Deliverer, DeliveryRecord, Realism
+from dmbot.emulator.delivery import Deliverer, DeliveryRecord
 from dmbot.emulator.fanout import FanOut
 from dmbot.emulator.faults import Faults, RateLimits
 from dmbot.emulator.misbehaviour import Misbehaviour
 from dmbot.emulator.people import People
+from dmbot.emulator.realism import Realism
 from dmbot.emulator.replay import Replayer, ReplayJob
 from dmbot.emulator.state import (
     ActivitySubscription,
