@@ -38,8 +38,9 @@ from __future__ import annotations
 
 from dmbot.emulator.activity import ActivityEvent
 from dmbot.emulator.delivery import DeliveryRecord, HeldDelivery
-from dmbot.emulator.facade import Emulator, UserRef
+from dmbot.emulator.facade import Emulator
 from dmbot.emulator.faults import ApiError
+from dmbot.emulator.host import UserRef
 from dmbot.emulator.people import FREE_REPLIES
 from dmbot.emulator.problems import Problem
 from dmbot.emulator.realism import Realism

@@ -23,9 +23,9 @@ from dmbot.emulator.controls import CONTROLS as CONTROLS  # listed at GET /_emul
 from dmbot.emulator.controls import controls_text
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import TokenFlow
+from dmbot.emulator.people import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.dev.server's
 from dmbot.emulator.problems import Problem
 from dmbot.emulator.replay import REPLAY_WINDOW
-from dmbot.emulator.standalone import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.dev.server's
 from dmbot.emulator.state import User
 from dmbot.types import JSONObject
 

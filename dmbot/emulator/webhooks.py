@@ -21,8 +21,8 @@ from dmbot.emulator.problems import as_problem, plain
 from dmbot.emulator.state import Webhook, iso_timestamp, iso_timestamp_ms
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator, UserRef
     from dmbot.emulator.delivery import Deliverer
+    from dmbot.emulator.host import Host, UserRef
 
 PREMIUM_WEBHOOKS = 1
 """Webhooks per premium environment (sandbox)."""
@@ -50,7 +50,7 @@ class WebhookRegistry:
         deliverer: runs the CRC checks.
     """
 
-    def __init__(self, emu: Emulator, deliverer: Deliverer) -> None:
+    def __init__(self, emu: Host, deliverer: Deliverer) -> None:
         self.emu = emu
         self.world = emu.world
         self._deliverer = deliverer
