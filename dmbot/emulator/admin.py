@@ -30,7 +30,7 @@ from dmbot.emulator.state import User
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.surface import Surface
 
 
 def no_content() -> Response:
@@ -38,7 +38,7 @@ def no_content() -> Response:
     return Response(status_code=204)
 
 
-def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
+def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
     """``/_emulator/...``: JSON endpoints for tests, ``dmbot dev`` and tools."""
 
     def fail(message: str, status: int = 400) -> JSONResponse:

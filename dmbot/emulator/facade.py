@@ -9,6 +9,7 @@ import httpx
 from starlette.applications import Starlette
 
 from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
+from dmbot.emulator.api import build_app
 from dmbot.emulator.delivery import Deliverer, DeliveryRecord
 from dmbot.emulator.fanout import FanOut
 from dmbot.emulator.faults import Faults, RateLimits
@@ -81,8 +82,6 @@ class Emulator(Misbehaviour):
         self._changed = asyncio.Condition()
         self.version = 0
         """Grows on every new message or indicator (for pages that follow the chat)."""
-        from dmbot.emulator.api import build_app
-
         self.app: Starlette = build_app(self)
 
     # the world, read-only views
