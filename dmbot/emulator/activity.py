@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from dmbot.emulator.clock import iso_timestamp_ms
 from dmbot.emulator.problems import (
     APP_ONLY,
     UNSUPPORTED_AUTHENTICATION,
@@ -30,7 +31,6 @@ from dmbot.emulator.state import (
     ActivitySubscription,
     User,
     World,
-    iso_timestamp_ms,
 )
 from dmbot.types import JSONObject
 

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
 from dmbot.emulator.api import build_app
+from dmbot.emulator.clock import Clock
 from dmbot.emulator.delivery import Deliverer, DeliveryRecord
 from dmbot.emulator.fanout import FanOut
 from dmbot.emulator.faults import Faults, RateLimits
@@ -21,7 +22,6 @@ from dmbot.emulator.replay import Replayer, ReplayJob
 from dmbot.emulator.state import (
     ActivitySubscription,
     App,
-    Clock,
     Indicator,
     Message,
     User,

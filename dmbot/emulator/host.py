@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dmbot.emulator.clock import Clock
 from dmbot.emulator.realism import Realism
-from dmbot.emulator.state import Clock, Message, User, World
+from dmbot.emulator.state import Message, User, World
 
 UserRef = User | str
 """A user, or its id or screen name."""

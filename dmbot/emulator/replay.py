@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dmbot.emulator.clock import iso_timestamp_ms
 from dmbot.emulator.problems import invalid_request, not_found
-from dmbot.emulator.state import World, iso_timestamp_ms
+from dmbot.emulator.state import World
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:

@@ -16,9 +16,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from dmbot.emulator.clock import iso_timestamp, iso_timestamp_ms
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.problems import as_problem, plain
-from dmbot.emulator.state import Webhook, iso_timestamp, iso_timestamp_ms
+from dmbot.emulator.state import Webhook
 
 if TYPE_CHECKING:
     from dmbot.emulator.delivery import Deliverer

@@ -17,9 +17,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from dmbot.emulator.clock import iso_timestamp_ms
 from dmbot.emulator.oauth import Caller
 from dmbot.emulator.problems import not_found
-from dmbot.emulator.state import Message, World, iso_timestamp_ms
+from dmbot.emulator.state import Message, World
 from dmbot.emulator.v2.activity import page_offset, page_token
 from dmbot.emulator.v2.messages import conversation_id
 from dmbot.emulator.v2.users import POST_FIELD_PARAMETERS, USER_FIELDS, user_object
