@@ -29,19 +29,25 @@ world (:mod:`.state`), :mod:`.fanout` shapes it for every subscription
 :mod:`.stream` sends XAA envelopes to open stream connections. X's HTTP API
 is :mod:`.api` (v1.1 handlers beside it, v2 ones in :mod:`.v2`), its errors
 :mod:`.faults` and :mod:`.problems`; :mod:`.misbehaviour` gathers the
-switches that make it act up. :mod:`.admin` (listed by :mod:`.controls`) and
-:mod:`.chat` are the emulator's own controls and chat page,
-:mod:`.standalone` runs it alone.
+switches that make it act up (:mod:`.realism`'s among them). :mod:`.admin`
+(listed by :mod:`.controls`) and :mod:`.chat` are the emulator's own controls
+and chat page, :mod:`.standalone` runs it alone.
+
+Imports go one way: the parts the facade builds see it as a
+:class:`~.host.Host`, its app as a :class:`~.surface.Surface`, and none of
+them imports the facade or this package, which is the public face only.
 """
 
 from __future__ import annotations
 
 from dmbot.emulator.activity import ActivityEvent
-from dmbot.emulator.delivery import DeliveryRecord, HeldDelivery, Realism
-from dmbot.emulator.facade import Emulator, UserRef
+from dmbot.emulator.delivery import DeliveryRecord, HeldDelivery
+from dmbot.emulator.facade import Emulator
 from dmbot.emulator.faults import ApiError
+from dmbot.emulator.host import UserRef
 from dmbot.emulator.people import FREE_REPLIES
 from dmbot.emulator.problems import Problem
+from dmbot.emulator.realism import Realism
 from dmbot.emulator.replay import ReplayJob
 from dmbot.emulator.standalone import (
     EmulatorSettings,

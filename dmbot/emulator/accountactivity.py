@@ -20,7 +20,7 @@ from dmbot.emulator.webhooks import ENTERPRISE_SUBSCRIPTIONS, PREMIUM_SUBSCRIPTI
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.surface import Surface
 
 
 def no_content() -> Response:
@@ -31,7 +31,7 @@ def no_content() -> Response:
 class AccountActivityApi:
     """The handlers of X's Account Activity management endpoints over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Surface) -> None:
         self.emu = emu
         self.world = emu.world
 

@@ -15,8 +15,8 @@ answer; the fan-out of events is :mod:`dmbot.emulator.fanout`'s.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from dmbot.emulator.clock import iso_timestamp_ms
 from dmbot.emulator.problems import (
     APP_ONLY,
     UNSUPPORTED_AUTHENTICATION,
@@ -30,12 +30,9 @@ from dmbot.emulator.state import (
     PRIVATE_EVENT_PREFIXES,
     ActivitySubscription,
     User,
-    iso_timestamp_ms,
+    World,
 )
 from dmbot.types import JSONObject
-
-if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
 
 EVENT_TYPES = (
     "profile.update.bio", "profile.update.profile_picture", "profile.update.banner_picture",
@@ -115,12 +112,11 @@ class ActivityRegistry:
     """The XAA subscriptions of one emulator, by X's rules.
 
     Args:
-        emu: the emulator whose world holds the subscriptions.
+        world: the emulator's world, which holds the subscriptions.
     """
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.world = emu.world
+    def __init__(self, world: World) -> None:
+        self.world = world
 
     def subscribe(
         self,
@@ -167,7 +163,7 @@ class ActivityRegistry:
                     f"Subscription {sub.id} already delivers {name} for user {user_id}; "
                     "change it with PUT /2/activity/subscriptions/:id or delete it first.",
                 )
-        now = iso_timestamp_ms(self.emu.clock())
+        now = iso_timestamp_ms(self.world.clock())
         sub = ActivitySubscription(
             self.world.ids.next(), name, user_id, now, now, direction, keyword, tag, webhook_id
         )
@@ -189,7 +185,7 @@ class ActivityRegistry:
             sub,
             tag=sub.tag if tag is None else tag,
             webhook_id=sub.webhook_id if webhook_id is None else webhook_id,
-            updated_at=iso_timestamp_ms(self.emu.clock()),
+            updated_at=iso_timestamp_ms(self.world.clock()),
         )
         self.world.activity_subscriptions[sub.id] = sub
         return sub

@@ -23,14 +23,14 @@ from dmbot.emulator.controls import CONTROLS as CONTROLS  # listed at GET /_emul
 from dmbot.emulator.controls import controls_text
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import TokenFlow
+from dmbot.emulator.people import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.dev.server's
 from dmbot.emulator.problems import Problem
 from dmbot.emulator.replay import REPLAY_WINDOW
-from dmbot.emulator.standalone import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.dev.server's
 from dmbot.emulator.state import User
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.surface import Surface
 
 
 def no_content() -> Response:
@@ -38,7 +38,7 @@ def no_content() -> Response:
     return Response(status_code=204)
 
 
-def admin_routes(emu: Emulator, tokens: TokenFlow) -> list[Route]:
+def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
     """``/_emulator/...``: JSON endpoints for tests, ``dmbot dev`` and tools."""
 
     def fail(message: str, status: int = 400) -> JSONResponse:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from dmbot.emulator import oauth
 from dmbot.emulator.accountactivity import AccountActivityApi, no_content
+from dmbot.emulator.admin import admin_routes
 from dmbot.emulator.faults import ApiError, Faults, window_of
 from dmbot.emulator.oauth import Caller, request_params
 from dmbot.emulator.payloads import app_json, message_event
@@ -47,7 +48,7 @@ from dmbot.types import JSONObject
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.surface import Surface
 
 Auth = Literal["user", "app", "consumer", "bearer", "user_or_bearer"]
 """user: an account's access token; app: any signed call or the bearer token;
@@ -60,15 +61,13 @@ FREE_REPLY_ENDPOINTS = ("dm_send", "dm_send_v2")
 """Sends whose replies to a received DM may be free (X: 5 per DM within 24 h)."""
 
 
-def build_app(emu: Emulator) -> Starlette:
+def build_app(emu: Surface) -> Starlette:
     """The ASGI app of one emulator: X's API plus the admin endpoints."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await emu.aclose()
-
-    from dmbot.emulator.admin import admin_routes
 
     x = XApi(emu)
     return Starlette(routes=x.routes() + admin_routes(emu, x.tokens), lifespan=lifespan)
@@ -77,7 +76,7 @@ def build_app(emu: Emulator) -> Starlette:
 class XApi:
     """The handlers of X's endpoints over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Surface) -> None:
         self.emu = emu
         self.world = emu.world
         self.tokens = oauth.TokenFlow(emu.world)
@@ -92,7 +91,7 @@ class XApi:
         env = f"{aaa}/all/{{env_name}}"
         hook = f"{aaa}/webhooks/{{webhook_id}}"
         sub, wh, wm_, me = "subscriptions", "webhooks", "welcome_messages", "verify_credentials"
-        aa, w = AccountActivityApi(self.emu), WelcomeApi(self.emu)
+        aa, w = AccountActivityApi(self.emu), WelcomeApi(self.world)
         table: list[tuple[str, list[str], str, Auth, Handler]] = [
             (f"{dm}/events/new.json", ["POST"], "dm_send", "user", self.dm_send),
             (f"{dm}/events/list.json", ["GET"], "dm_list", "user", self.dm_list),
@@ -145,9 +144,9 @@ class XApi:
         with the spec's auth."""
         hooks, aa, xaa, dm = (
             WebhooksApi(self.emu), AccountActivityV2Api(self.emu),
-            ActivityApi(self.emu), MessagesApi(self.emu),
+            ActivityApi(self.emu.activity), MessagesApi(self.emu),
         )  # fmt: skip
-        stream, users, talks = StreamApi(self.emu), UsersApi(self.emu), ConversationsApi(self.emu)
+        stream, users, talks = StreamApi(self.emu.stream), UsersApi(), ConversationsApi(self.world)
         with_ = "/2/dm_conversations/with/{participant_id}"
         wh, sub, act = "webhooks_v2", "subscriptions_v2", "activity_subscriptions"
         hook = "/2/webhooks/{webhook_id}"

@@ -27,7 +27,7 @@ from dmbot.emulator.state import Indicator, User
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.facade import Emulator
 
 STATIC = Path(__file__).parent / "static"
 

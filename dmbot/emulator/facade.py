@@ -9,16 +9,19 @@ import httpx
 from starlette.applications import Starlette
 
 from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
-from dmbot.emulator.delivery import Deliverer, DeliveryRecord, Realism
+from dmbot.emulator.api import build_app
+from dmbot.emulator.clock import Clock
+from dmbot.emulator.delivery import Deliverer, DeliveryRecord
 from dmbot.emulator.fanout import FanOut
 from dmbot.emulator.faults import Faults, RateLimits
+from dmbot.emulator.host import UserRef
 from dmbot.emulator.misbehaviour import Misbehaviour
 from dmbot.emulator.people import People
+from dmbot.emulator.realism import Realism
 from dmbot.emulator.replay import Replayer, ReplayJob
 from dmbot.emulator.state import (
     ActivitySubscription,
     App,
-    Clock,
     Indicator,
     Message,
     User,
@@ -27,9 +30,6 @@ from dmbot.emulator.state import (
 )
 from dmbot.emulator.stream import ActivityStream
 from dmbot.emulator.webhooks import WebhookRegistry
-
-UserRef = User | str
-"""A user, or its id or screen name."""
 
 
 class Emulator(Misbehaviour):
@@ -71,19 +71,17 @@ class Emulator(Misbehaviour):
         )
         self.activity_log: list[ActivityEvent] = []
         """Every XAA event, webhook or stream-only, in order (what the stream serves)."""
-        self.activity = ActivityRegistry(self)
+        self.activity = ActivityRegistry(self.world)
         """The XAA subscriptions and their rules."""
         self.stream = ActivityStream(self, self.activity_log)
         """The activity stream's connections and controls (``GET /2/activity/stream``)."""
         self._fanout = FanOut(self, self._deliverer, self.activity_log, self.stream)
         self._people = People(self, self._fanout)
         self._webhook_registry = WebhookRegistry(self, self._deliverer)
-        self._replayer = Replayer(self, self._fanout, self._deliverer)
+        self._replayer = Replayer(self.world, self._fanout, self._deliverer)
         self._changed = asyncio.Condition()
         self.version = 0
         """Grows on every new message or indicator (for pages that follow the chat)."""
-        from dmbot.emulator.api import build_app
-
         self.app: Starlette = build_app(self)
 
     # the world, read-only views

@@ -33,8 +33,8 @@ from dmbot.emulator.state import Message, Webhook
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
     from dmbot.emulator.delivery import Deliverer
+    from dmbot.emulator.host import Host
     from dmbot.emulator.stream import ActivityStream
 
 INDICATOR_EVENT_TYPES = {"typing": "dm.indicate_typing", "read": "dm.read"}
@@ -53,7 +53,7 @@ class FanOut:
 
     def __init__(
         self,
-        emu: Emulator,
+        emu: Host,
         deliverer: Deliverer,
         activity_log: list[ActivityEvent],
         stream: ActivityStream,

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
 
-Clock = Callable[[], float]
+from dmbot.emulator.clock import Clock
 
 ENDPOINTS = (
     "dm_send",

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dmbot.emulator.delivery import Deliverer, HeldDelivery, Realism
+from dmbot.emulator.delivery import Deliverer, HeldDelivery
+from dmbot.emulator.realism import Realism
 from dmbot.emulator.stream import ActivityStream
 
 

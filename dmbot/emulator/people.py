@@ -16,12 +16,14 @@ from dmbot.emulator.state import WEB_CLIENT_APP, Message
 from dmbot.emulator.validation import MAX_TEXT
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator, UserRef
     from dmbot.emulator.fanout import FanOut
+    from dmbot.emulator.host import Host, UserRef
 
 FREE_REPLIES = 5
 """Replies to one received DM that do not count against the daily sending limit."""
 FREE_REPLY_WINDOW = 24 * 3600.0
+DEFAULT_PEOPLE = (("2000000000001", "alice", "Alice"), ("2000000000002", "bob", "Bob"))
+"""The simulated people every standalone emulator starts with: (user id, screen name, name)."""
 
 
 class People:
@@ -36,7 +38,7 @@ class People:
         fanout: delivers the typing, read and revoke events.
     """
 
-    def __init__(self, emu: Emulator, fanout: FanOut) -> None:
+    def __init__(self, emu: Host, fanout: FanOut) -> None:
         self.emu = emu
         self.world = emu.world
         self._fanout = fanout

@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dmbot.emulator.clock import iso_timestamp_ms
 from dmbot.emulator.problems import invalid_request, not_found
-from dmbot.emulator.state import iso_timestamp_ms
+from dmbot.emulator.state import World
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
     from dmbot.emulator.delivery import Deliverer
     from dmbot.emulator.fanout import FanOut
 
@@ -71,14 +71,13 @@ class Replayer:
     """Runs the replay jobs of one emulator.
 
     Args:
-        emu: the emulator whose messages are replayed.
+        world: the emulator's world, whose messages are replayed.
         fanout: shapes each DM for the webhook's subscriptions.
         deliverer: sends the final ``replay_job_status``.
     """
 
-    def __init__(self, emu: Emulator, fanout: FanOut, deliverer: Deliverer) -> None:
-        self.emu = emu
-        self.world = emu.world
+    def __init__(self, world: World, fanout: FanOut, deliverer: Deliverer) -> None:
+        self.world = world
         self._fanout = fanout
         self._deliverer = deliverer
 
@@ -99,7 +98,7 @@ class Replayer:
             )
         start = parse_minute(from_date, "from_date")
         end = parse_minute(to_date, "to_date") + 60.0
-        now = self.emu.clock()
+        now = self.world.clock()
         if start < (now - REPLAY_WINDOW) // 60 * 60:
             raise invalid_request(
                 f"from_date {from_date} is more than 24 hours ago; X replays the last 24 hours.",

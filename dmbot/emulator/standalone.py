@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
+from dmbot.emulator.chat import ChatFeed, chat_routes
+from dmbot.emulator.facade import Emulator
+from dmbot.emulator.people import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # still importable from here
 from dmbot.emulator.traffic import Traffic, recording
-
-if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
 
 
 class _TwitterSettings(Protocol):
@@ -55,9 +55,6 @@ class EmulatorSettings(Protocol):
 AccountSpec = tuple[str, str, str]
 """(user id, access token, access token secret) of an account the app holds tokens for."""
 
-DEFAULT_PEOPLE = (("2000000000001", "alice", "Alice"), ("2000000000002", "bob", "Bob"))
-"""The simulated people every standalone emulator starts with."""
-
 
 def build_emulator(
     *,
@@ -69,8 +66,6 @@ def build_emulator(
     webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Emulator:
     """An emulator holding ``accounts`` (named bot, bot2, ...) and simulated ``people``."""
-    from dmbot.emulator import Emulator
-
     emu = Emulator(consumer_key, consumer_secret, app_id, webhook_transport=webhook_transport)
     for index, (user_id, token, token_secret) in enumerate(accounts, start=1):
         screen_name = "bot" if index == 1 else f"bot{index}"
@@ -109,7 +104,6 @@ def standalone_app(emu: Emulator, traffic: Traffic) -> Starlette:
     the emulator receives (its deliveries are recorded by the transport it was
     built with), so the page's panel shows both directions.
     """
-    from dmbot.emulator.chat import ChatFeed, chat_routes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -30,7 +30,7 @@ from dmbot.emulator.problems import PROBLEMS, Problem, plain
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.host import Host
 
 KEEPALIVE = b"\r\n"
 """What an idle stream sends to show it is alive."""
@@ -183,7 +183,7 @@ class ActivityStream:
         log: the record of every XAA event (``emu.activity_log``), which backfill reads.
     """
 
-    def __init__(self, emu: Emulator, log: list[ActivityEvent]) -> None:
+    def __init__(self, emu: Host, log: list[ActivityEvent]) -> None:
         self._emu = emu
         self._log = log
         self._open: list[StreamConnection] = []

@@ -16,13 +16,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from dmbot.emulator.clock import iso_timestamp, iso_timestamp_ms
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.problems import as_problem, plain
-from dmbot.emulator.state import Webhook, iso_timestamp, iso_timestamp_ms
+from dmbot.emulator.state import Webhook
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator, UserRef
     from dmbot.emulator.delivery import Deliverer
+    from dmbot.emulator.host import Host, UserRef
 
 PREMIUM_WEBHOOKS = 1
 """Webhooks per premium environment (sandbox)."""
@@ -50,7 +51,7 @@ class WebhookRegistry:
         deliverer: runs the CRC checks.
     """
 
-    def __init__(self, emu: Emulator, deliverer: Deliverer) -> None:
+    def __init__(self, emu: Host, deliverer: Deliverer) -> None:
         self.emu = emu
         self.world = emu.world
         self._deliverer = deliverer

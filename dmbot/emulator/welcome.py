@@ -7,15 +7,13 @@ with it, once the account has set a rule naming it (one rule per account);
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dmbot.emulator.accountactivity import no_content
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import Caller
-from dmbot.emulator.state import public
+from dmbot.emulator.state import World, public
 from dmbot.emulator.validation import (
     MAX_WELCOME_TEXT,
     bad_request,
@@ -24,16 +22,12 @@ from dmbot.emulator.validation import (
 )
 from dmbot.types import JSONObject
 
-if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
-
 
 class WelcomeApi:
     """The handlers of ``/1.1/direct_messages/welcome_messages/...`` over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.world = emu.world
+    def __init__(self, world: World) -> None:
+        self.world = world
 
     async def welcome_new(self, request: Request, caller: Caller) -> Response:
         welcome = json_body(request, await request.body()).get("welcome_message")

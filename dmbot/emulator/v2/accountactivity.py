@@ -20,13 +20,13 @@ from dmbot.emulator.validation import v2_body, v2_id
 from dmbot.emulator.webhooks import V2_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.surface import Surface
 
 
 class AccountActivityV2Api:
     """The handlers of ``/2/account_activity/...`` over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Surface) -> None:
         self.emu = emu
         self.world = emu.world
 

@@ -22,7 +22,7 @@ from dmbot.emulator.validation import ID, only_members, v2_body, v2_id, v2_strin
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.activity import ActivityRegistry
 
 MAX_RESULTS = 1000
 """The largest page of ``GET /2/activity/subscriptions``."""
@@ -59,9 +59,8 @@ def page_offset(token: str) -> int:
 class ActivityApi:
     """The handlers of ``/2/activity/subscriptions...`` over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.registry = emu.activity
+    def __init__(self, registry: ActivityRegistry) -> None:
+        self.registry = registry
 
     async def create(self, request: Request, caller: Caller) -> Response:
         """``POST /2/activity/subscriptions``."""

@@ -14,22 +14,18 @@ follow ``meta.next_token``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from dmbot.emulator.clock import iso_timestamp_ms
 from dmbot.emulator.oauth import Caller
 from dmbot.emulator.problems import not_found
-from dmbot.emulator.state import Message, iso_timestamp_ms
+from dmbot.emulator.state import Message, World
 from dmbot.emulator.v2.activity import page_offset, page_token
 from dmbot.emulator.v2.messages import conversation_id
 from dmbot.emulator.v2.users import POST_FIELD_PARAMETERS, USER_FIELDS, user_object
 from dmbot.emulator.validation import v2_id, v2_integer, v2_list, v2_query
 from dmbot.types import JSONObject
-
-if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
 
 MAX_RESULTS = 100
 """The largest page (and the default one)."""
@@ -75,9 +71,8 @@ def dm_event(message: Message, fields: list[str]) -> JSONObject:
 class ConversationsApi:
     """The handler of the one-to-one DM lookup over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.world = emu.world
+    def __init__(self, world: World) -> None:
+        self.world = world
 
     async def events(self, request: Request, caller: Caller) -> Response:
         """The page of the conversation's events the query asks for."""

@@ -21,7 +21,7 @@ from dmbot.emulator.validation import MAX_TEXT, only_members, v2_body, v2_id, v2
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.host import Host
 
 MAX_ATTACHMENTS = 1
 """Media in one DM."""
@@ -36,7 +36,7 @@ def conversation_id(a: str, b: str) -> str:
 class MessagesApi:
     """The handler of the v2 DM send over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Host) -> None:
         self.emu = emu
         self.world = emu.world
 

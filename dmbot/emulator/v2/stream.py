@@ -30,7 +30,6 @@ from dmbot.emulator.stream import MAX_BACKFILL_MINUTES, StreamConnection, Stream
 from dmbot.emulator.validation import v2_integer, v2_query
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
     from dmbot.emulator.stream import ActivityStream
 
 PARAMETERS = ("backfill_minutes", "start_time", "end_time")
@@ -39,14 +38,13 @@ PARAMETERS = ("backfill_minutes", "start_time", "end_time")
 class StreamApi:
     """The handler of ``GET /2/activity/stream`` over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, stream: ActivityStream) -> None:
+        self.stream = stream
 
     async def connect(self, request: Request, caller: Caller) -> Response:
         """Open a connection and stream it until it ends or the client goes away."""
         window = stream_window(request.query_params)
-        stream = self.emu.stream
-        return StreamResponse(stream, stream.connect(window))
+        return StreamResponse(self.stream, self.stream.connect(window))
 
 
 def stream_window(query: Mapping[str, str]) -> StreamWindow:

@@ -9,7 +9,6 @@ checked and bring nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,9 +19,6 @@ from dmbot.emulator.state import User
 from dmbot.emulator.v2 import answer
 from dmbot.emulator.validation import v2_list, v2_query
 from dmbot.types import JSONObject
-
-if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
 
 USER_FIELDS = (
     "affiliation", "confirmed_email", "connection_status", "created_at", "description",
@@ -54,9 +50,6 @@ def user_object(user: User, fields: Iterable[str] = ()) -> JSONObject:
 
 class UsersApi:
     """The handler of ``GET /2/users/me`` over one emulator."""
-
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
 
     async def me(self, request: Request, caller: Caller) -> Response:
         """``GET /2/users/me?user.fields=&expansions=``: the acting account."""

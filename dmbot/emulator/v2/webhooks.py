@@ -20,7 +20,7 @@ from dmbot.emulator.validation import v2_body, v2_id
 from dmbot.emulator.webhooks import MAX_V2_URL
 
 if TYPE_CHECKING:
-    from dmbot.emulator import Emulator
+    from dmbot.emulator.surface import Surface
 
 
 def v2_webhook(world: World, webhook_id: object) -> Webhook:
@@ -43,7 +43,7 @@ def v2_webhook(world: World, webhook_id: object) -> Webhook:
 class WebhooksApi:
     """The handlers of ``/2/webhooks...`` over one emulator."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Surface) -> None:
         self.emu = emu
         self.world = emu.world
 
