@@ -28,6 +28,7 @@ from dmbot.engine.script import bot_from_settings
 from dmbot.engine.worker import Worker
 from dmbot.pressure import Pressure
 from dmbot.store import Store, open_store
+from dmbot.types import JSONObject
 from dmbot.x.app import client_from_settings, clients_from_settings
 from dmbot.x.client import XClient
 from dmbot.x.sender import Sender
@@ -94,9 +95,9 @@ class Service:
     def _report(self) -> dict[str, object]:
         return {"stream": self.stream.status()} if self.stream is not None else {}
 
-    def _stored(self) -> None:
+    def _stored(self, inbox_id: str, body: JSONObject) -> None:
         if self.worker is not None:
-            self.worker.notify()
+            self.worker.notify(inbox_id, body)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:

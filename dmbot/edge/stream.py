@@ -41,6 +41,7 @@ from dmbot.config.sections import StreamSettings
 from dmbot.edge.partition import conversation_hint
 from dmbot.errors import StorageError, XApiError
 from dmbot.store import Store
+from dmbot.types import JSONObject
 from dmbot.x.errors import error_from_response
 
 __all__ = ["STREAM_PATH", "ActivityStream"]
@@ -80,7 +81,7 @@ class ActivityStream:
         api_url: X's base URL.
         token: obtains the app's bearer token.
         holder: this instance's id (the lease holder's name).
-        on_stored: called after each stored envelope (wakes the worker).
+        on_stored: called with the inbox id and the parsed envelope of each one stored.
         options: the ``stream:`` section of config.yaml (timings); its defaults when None.
         transport: the httpx transport to X (a real socket: streaming needs one).
         clock: the time source.
@@ -94,7 +95,7 @@ class ActivityStream:
         api_url: str,
         token: Callable[[], Awaitable[str]],
         holder: str,
-        on_stored: Callable[[], None] | None = None,
+        on_stored: Callable[[str, JSONObject], None] | None = None,
         options: StreamSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
@@ -237,7 +238,7 @@ class ActivityStream:
         now = self._clock()
         while True:
             try:
-                await self.store.append(body, now, partition)
+                inbox_id = await self.store.append(body, now, partition)
                 break
             except StorageError as exc:
                 # Hold the line, and with it the stream: X keeps what we do not read.
@@ -245,7 +246,7 @@ class ActivityStream:
                 await asyncio.sleep(1.0)
         self.last_event = now
         if self.on_stored is not None:
-            self.on_stored()
+            self.on_stored(inbox_id, decoded)
 
     async def _heard(self) -> None:
         """Note that the stream is alive now; tell the store every few seconds."""

@@ -25,12 +25,17 @@ from dmbot.edge.partition import conversation_hint
 from dmbot.errors import StorageError
 from dmbot.pressure import Pressure
 from dmbot.store import Store
+from dmbot.types import JSONObject
 
 log = logging.getLogger("dmbot.edge.webhook")
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
 _SIGNATURE_HEADER = signature.HEADER.encode()
+
+
+Stored = Callable[[str, JSONObject], None]
+"""Told of each stored delivery: its inbox id and its body, parsed."""
 
 
 class _TooLarge(Exception):
@@ -82,7 +87,7 @@ class _Deliveries:
         secret: bytes,
         store: Store,
         max_body_bytes: int,
-        on_stored: Callable[[], None] | None,
+        on_stored: Stored | None,
         pressure: Pressure | None,
     ) -> None:
         self.secret = secret
@@ -134,13 +139,13 @@ class _Deliveries:
         # A shared store spreads conversations over partitions; keep each one whole.
         partition = conversation_hint(decoded) if self.store.shared else ""
         try:
-            await self.store.append(body, time.time(), partition)
+            inbox_id = await self.store.append(body, time.time(), partition)
         except StorageError as exc:
             log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
             await _answer(send, 503, "the event store is unavailable")
             return
         if self.on_stored is not None:
-            self.on_stored()
+            self.on_stored(inbox_id, decoded)
         await _answer(send, 200)
 
 
@@ -177,7 +182,7 @@ def create_webhook_app(
     store: Store,
     path: str = "/webhooks/twitter",
     max_body_bytes: int = DEFAULT_MAX_BODY,
-    on_stored: Callable[[], None] | None = None,
+    on_stored: Stored | None = None,
     lifespan: Lifespan[Starlette] | None = None,
     pressure: Pressure | None = None,
     report: Callable[[], dict[str, object]] | None = None,
@@ -190,7 +195,8 @@ def create_webhook_app(
         store: where deliveries are appended.
         path: the webhook path registered with X.
         max_body_bytes: larger bodies get 413 without being read in full.
-        on_stored: called after each stored delivery (wakes the worker).
+        on_stored: called with the inbox id and the parsed body of each stored
+            delivery (wakes the worker, which need not parse it again).
         lifespan: the lifespan of the surrounding service (workers, sender).
         pressure: counts deliveries in flight, so the worker gives way to them.
         report: more for ``/healthz`` to say (the activity stream's state).

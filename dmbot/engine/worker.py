@@ -33,7 +33,7 @@ from dmbot.errors import StorageError
 from dmbot.flows.metadata import decode
 from dmbot.pressure import Pressure
 from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
-from dmbot.types import ConversationKey
+from dmbot.types import ConversationKey, JSONObject
 from dmbot.x.texts import comparable
 
 log = logging.getLogger("dmbot.engine.worker")
@@ -50,6 +50,8 @@ class _Pending:
     outcomes: list[str] = field(default_factory=list)
     refused: int = 0
     """Events X could never have sent (:func:`~.origin.refusal`): logged, not handled."""
+    acked: bool = False
+    """The store acknowledged it with the commit of its last event: nothing left to do."""
 
 
 @dataclass(slots=True)
@@ -108,10 +110,22 @@ class Worker:
         self._read_empty = False
         self._last_expiry = 0.0
         self._acks: set[asyncio.Future[None]] = set()
+        self._parsed: dict[str, JSONObject] = {}
+        """Bodies the webhook parsed, by inbox id, until the worker reads them."""
 
     # -- the loop ----------------------------------------------------------------------
-    def notify(self) -> None:
-        """A delivery was stored: read the inbox now."""
+    def notify(self, inbox_id: str = "", body: JSONObject | None = None) -> None:
+        """A delivery was stored: read the inbox now.
+
+        ``body``: the delivery as the webhook already parsed it, kept until the
+        worker reads ``inbox_id``, so it is not parsed twice (a shared store may
+        hand it to another instance: then it just ages out).
+        """
+        if body is not None:
+            parsed = self._parsed
+            parsed[inbox_id] = body
+            if len(parsed) > self.options.max_queued:
+                del parsed[next(iter(parsed))]
         self._read_empty = False
         self._caught_up.clear()
         self._wake.set()
@@ -179,10 +193,12 @@ class Worker:
             log.info("forgot %d event ids older than the claim ttl", removed)
 
     def _dispatch(self, item: InboxItem) -> None:
-        try:
-            decoded = json.loads(item.body)
-        except (ValueError, RecursionError):
-            decoded = None
+        decoded: JSONObject | None = self._parsed.pop(item.id, None)
+        if decoded is None:
+            try:
+                decoded = json.loads(item.body)
+            except (ValueError, RecursionError):
+                decoded = None
         if not isinstance(decoded, dict):
             # The webhook stores only JSON objects; this is a damaged row.
             log.error("delivery %s is not a JSON object; dropping it", item.id)
@@ -250,6 +266,8 @@ class Worker:
         # One line per delivery; a warning when it held events X could never have sent.
         level = logging.WARNING if pending.refused else logging.INFO
         log.log(level, "delivery %s: %s", item.id, "; ".join(pending.outcomes) or "no events")
+        if pending.acked:
+            return
 
         async def ack() -> None:
             try:
@@ -290,7 +308,7 @@ class Worker:
         if isinstance(event, DirectMessage):
             origin = classify(event, job.for_user_id, self.accounts)
             if origin is Origin.OWN:
-                return await self._own_message(key, event)
+                return await self._own_message(key, job, event)
             if origin is not Origin.INCOMING:
                 return str(origin.value)
         elif self.bot is None or not self.bot.handles(event.kind):
@@ -301,10 +319,10 @@ class Worker:
         conversation = Conversation.from_json(found)
         now = self.clock()
         if isinstance(event, DirectMessage) and conversation.handoff_until > now:
-            await self._commit(Commit(event.dedupe_key, key, status="ignored"))
+            await self._commit(Commit(event.dedupe_key, key, status="ignored"), job)
             return "quiet (human handoff)"
         if self.bot is None:
-            await self._commit(Commit(event.dedupe_key, key, status="ignored"))
+            await self._commit(Commit(event.dedupe_key, key, status="ignored"), job)
             return "stored (no bot loaded)"
         return await self._run_bot(key, job, conversation, now)
 
@@ -334,11 +352,11 @@ class Worker:
             log.exception("handler failed on %s %s", event.kind, event.dedupe_key)
             actions = await self._on_error(key, job, exc, now)
             committed = await self._commit(
-                Commit(event.dedupe_key, key, status="failed", actions=actions)
+                Commit(event.dedupe_key, key, status="failed", actions=actions), job
             )
             return "failed" if committed else "duplicate"
         committed = await self._commit(
-            Commit(event.dedupe_key, key, state=conversation.to_json(), actions=ctx.actions)
+            Commit(event.dedupe_key, key, state=conversation.to_json(), actions=ctx.actions), job
         )
         if not committed:
             return "duplicate"
@@ -370,15 +388,24 @@ class Worker:
             return []
         return ctx.actions
 
-    async def _commit(self, commit: Commit) -> bool:
+    async def _commit(self, commit: Commit, job: _Job) -> bool:
+        commit.ack = self._last_of_delivery(job)
         committed = await self.store.commit(commit)
+        job.pending.acked = committed and bool(commit.ack)
         if committed and commit.actions and self.on_commit is not None:
             self.on_commit()
         return committed
 
-    async def _own_message(self, key: ConversationKey, dm: DirectMessage) -> str:
+    @staticmethod
+    def _last_of_delivery(job: _Job) -> tuple[str, ...]:
+        """The delivery to acknowledge with this event's write, if no other event of it is left."""
+        return (job.pending.item.id,) if job.pending.remaining == 1 else ()
+
+    async def _own_message(self, key: ConversationKey, job: _Job, dm: DirectMessage) -> str:
         """Our echo confirms a send; anything else the account sent is the owner typing."""
-        if await self.store.delivered(dm.id):
+        ack = self._last_of_delivery(job)
+        if await self.store.delivered(dm.id, ack=ack):
+            job.pending.acked = bool(ack)
             await self._learn_app_id(dm)
             return "echo"
         foreign = bool(self.app_id and dm.source_app_id and dm.source_app_id != self.app_id)
@@ -397,7 +424,9 @@ class Worker:
             return "own message"
         session = Conversation.from_json(await self.store.load(key))
         session.handoff_until = self.clock() + self.options.handoff
-        await self._commit(Commit(dm.dedupe_key, key, status="ignored", state=session.to_json()))
+        await self._commit(
+            Commit(dm.dedupe_key, key, status="ignored", state=session.to_json()), job
+        )
         log.info(
             "account %s answered %s from another client (app %s): quiet for %.0f s",
             key[0],

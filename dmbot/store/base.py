@@ -96,6 +96,8 @@ class Commit:
         conversation: whose state and outbox change.
         state: the new conversation document, or None to leave it unchanged.
         actions: actions appended to the outbox, in order.
+        ack: inbox deliveries to acknowledge with it (the last event of a delivery
+            commits its acknowledgement too: one write instead of two).
     """
 
     event_id: str
@@ -103,6 +105,7 @@ class Commit:
     status: str = "done"
     state: JSONObject | None = None
     actions: list[NewAction] = field(default_factory=list)
+    ack: Sequence[str] = ()
 
 
 class Store(abc.ABC):
@@ -183,7 +186,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def commit(self, commit: Commit) -> bool:
-        """Write claim, state and outbox actions in one transaction.
+        """Write claim, state, outbox actions and acknowledgements in one transaction.
 
         Returns False, and writes nothing, when ``commit.event_id`` is already
         claimed.
@@ -231,8 +234,12 @@ class Store(abc.ABC):
         """Every action kept in the outbox (for a conversation), oldest first."""
 
     @abc.abstractmethod
-    async def delivered(self, sent_id: str) -> bool:
-        """Mark the action X created as ``sent_id`` echoed back; False if unknown."""
+    async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
+        """Mark the action X created as ``sent_id`` echoed back; False if unknown.
+
+        ``ack``: inbox deliveries to acknowledge too, when it was one of ours (the
+        echo's own delivery: one write instead of two).
+        """
 
     # -- small key/value facts (learned app id, ...) -----------------------
     @abc.abstractmethod

@@ -74,6 +74,7 @@ class MemoryStore(Store):
                 next_at=now,
                 source_event_id=commit.event_id,
             )
+        await self.ack(commit.ack)
         return True
 
     async def expire_claims(self, older_than: float) -> int:
@@ -139,10 +140,11 @@ class MemoryStore(Store):
             if conversation is None or item.conversation == conversation
         ]
 
-    async def delivered(self, sent_id: str) -> bool:
+    async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
         for item in self._outbox.values():
             if sent_id and item.sent_id == sent_id:
                 self._update(item.id, status=OutboxStatus.DELIVERED)
+                await self.ack(ack)
                 return True
         return False
 

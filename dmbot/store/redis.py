@@ -354,7 +354,12 @@ class RedisStore(Store):
         for action in commit.actions:
             args += [action.kind, json.dumps(action.payload, separators=(",", ":"))]
         with self._errors("commit an event"):
-            return bool(await self.batch.script(lua.COMMIT, [], args))
+            committed = bool(await self.batch.script(lua.COMMIT, [], args))
+            if committed and commit.ack:
+                # After the commit, not in it: an acknowledgement lost to a crash only
+                # replays the delivery, and the claim drops it.
+                await self.inbox.ack(commit.ack)
+            return committed
 
     async def expire_claims(self, older_than: float) -> int:
         with self._errors("expire old claims"):
@@ -394,9 +399,12 @@ class RedisStore(Store):
         with self._errors("read the outbox"):
             return await self.outbox_rows.rows(conversation)
 
-    async def delivered(self, sent_id: str) -> bool:
+    async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
         with self._errors("mark a send delivered"):
-            return await self.outbox_rows.delivered(sent_id)
+            found = await self.outbox_rows.delivered(sent_id)
+            if found and ack:
+                await self.inbox.ack(ack)
+            return found
 
     # -- facts ---------------------------------------------------------------
     async def lease(self, name: str, holder: str, ttl: float) -> bool:

@@ -230,6 +230,7 @@ class SqliteStore(Store):
             (account, peer, a.kind, json.dumps(a.payload), now, now, commit.event_id)
             for a in commit.actions
         ]
+        acked = [(int(i),) for i in commit.ack]
 
         def op(db: sqlite3.Connection) -> bool:
             if commit.event_id:
@@ -249,6 +250,8 @@ class SqliteStore(Store):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 actions,
             )
+            if acked:
+                db.executemany("DELETE FROM inbox WHERE id = ?", acked)
             return True
 
         return await self._call(op)
@@ -321,12 +324,16 @@ class SqliteStore(Store):
 
         return await self._call(op)
 
-    async def delivered(self, sent_id: str) -> bool:
+    async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
+        acked = [(int(i),) for i in ack]
+
         def op(db: sqlite3.Connection) -> bool:
             cur = db.execute(
                 "UPDATE outbox SET status = ? WHERE sent_id = ? AND sent_id != ''",
                 (int(OutboxStatus.DELIVERED), sent_id),
             )
+            if cur.rowcount > 0 and acked:
+                db.executemany("DELETE FROM inbox WHERE id = ?", acked)
             return cur.rowcount > 0
 
         return await self._call(op)
