@@ -145,7 +145,6 @@ def test_the_core_does_not_know_its_edges(package: str) -> None:
     assert found | reached == set()
 
 
-@pytest.mark.xfail(reason="the redesign of issue 16 is under way", strict=False)
 def test_no_module_is_two_concepts() -> None:
     long = {
         name: n

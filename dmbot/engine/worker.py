@@ -20,7 +20,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Set
-from dataclasses import dataclass, field
 
 from dmbot.config.sections import EngineSettings
 from dmbot.edge.envelope import parse_delivery
@@ -28,45 +27,16 @@ from dmbot.edge.events import DirectMessage, Event, User
 from dmbot.engine.bot import Bot
 from dmbot.engine.context import LiveActions
 from dmbot.engine.conversation import Conversation
+from dmbot.engine.echoes import Echoes
+from dmbot.engine.lanes import Job, Lane, Pending
 from dmbot.engine.origin import Origin, classify, conversation_of, refusal
 from dmbot.errors import StorageError
 from dmbot.flows.metadata import decode
 from dmbot.pressure import Pressure
-from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
+from dmbot.store import Commit, InboxItem, NewAction, Store
 from dmbot.types import ConversationKey, JSONObject
-from dmbot.x.texts import comparable
 
 log = logging.getLogger("dmbot.engine.worker")
-
-APP_ID_FACT = "app_id"
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A delivery being worked on: acknowledged when ``remaining`` reaches 0."""
-
-    item: InboxItem
-    remaining: int
-    outcomes: list[str] = field(default_factory=list)
-    refused: int = 0
-    """Events X could never have sent (:func:`~.origin.refusal`): logged, not handled."""
-    acked: bool = False
-    """The store acknowledged it with the commit of its last event: nothing left to do."""
-
-
-@dataclass(slots=True)
-class _Job:
-    event: Event
-    for_user_id: str
-    users: dict[str, User]
-    pending: _Pending
-    received_at: float
-
-
-@dataclass(slots=True)
-class _Lane:
-    heap: list[tuple[int, int, _Job]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
 
 
 class Worker:
@@ -92,7 +62,7 @@ class Worker:
         self.store = store
         self.bot = bot
         self.accounts = frozenset(accounts)
-        self.app_id = app_id
+        self.echoes = Echoes(store, app_id)
         self.options = options or EngineSettings()
         self.live = live
         self.on_commit = on_commit
@@ -100,7 +70,7 @@ class Worker:
         self.pressure = pressure
         self.clock = clock
         self._wake = asyncio.Event()
-        self._lanes: dict[ConversationKey, _Lane] = {}
+        self._lanes: dict[ConversationKey, Lane] = {}
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self._seq = itertools.count()
         self._caught_up = asyncio.Event()
@@ -143,8 +113,7 @@ class Worker:
 
     async def run(self) -> None:
         """Read and dispatch until cancelled."""
-        if not self.app_id:
-            self.app_id = await self.store.get_fact(APP_ID_FACT) or ""
+        await self.echoes.recall()
         try:
             while True:
                 # Backpressure: a backlog stays in the store, not in memory.
@@ -202,7 +171,7 @@ class Worker:
         if not isinstance(decoded, dict):
             # The webhook stores only JSON objects; this is a damaged row.
             log.error("delivery %s is not a JSON object; dropping it", item.id)
-            self._ack(_Pending(item, 0))
+            self._ack(Pending(item, 0))
             return
         delivery = parse_delivery(decoded)
         accepted: list[Event] = []
@@ -213,7 +182,7 @@ class Worker:
                 accepted.append(event)
             else:
                 outcomes.append(f"{event.kind} refused: {problem}, so X never sent it")
-        pending = _Pending(item, len(accepted), outcomes, refused=len(outcomes))
+        pending = Pending(item, len(accepted), outcomes, refused=len(outcomes))
         if not accepted:
             if not delivery.events:
                 pending.outcomes.append("no events")
@@ -222,12 +191,12 @@ class Worker:
         users = dict(delivery.users)
         for event in accepted:
             # Per event: an X Activity API delivery may hold envelopes of several accounts.
-            job = _Job(event, event.for_user_id, users, pending, item.received_at)
+            job = Job(event, event.for_user_id, users, pending, item.received_at)
             key = conversation_of(event, event.for_user_id, self.accounts)
             order = event.sort_key if isinstance(event, DirectMessage) else 0
             lane = self._lanes.get(key)
             if lane is None:
-                lane = self._lanes[key] = _Lane()
+                lane = self._lanes[key] = Lane()
             heapq.heappush(lane.heap, (order, next(self._seq), job))
             self._queued += 1
             if self._queued >= self.options.max_queued:
@@ -235,7 +204,7 @@ class Worker:
             if lane.task is None:
                 lane.task = asyncio.create_task(self._drain(key, lane))
 
-    async def _drain(self, key: ConversationKey, lane: _Lane) -> None:
+    async def _drain(self, key: ConversationKey, lane: Lane) -> None:
         try:
             while lane.heap:
                 wait = lane.heap[0][2].received_at + self.options.reorder_window - self.clock()
@@ -261,7 +230,7 @@ class Worker:
                 if not self._lanes:
                     self._check_caught_up()
 
-    def _ack(self, pending: _Pending) -> None:
+    def _ack(self, pending: Pending) -> None:
         item = pending.item
         # One line per delivery; a warning when it held events X could never have sent.
         level = logging.WARNING if pending.refused else logging.INFO
@@ -280,7 +249,7 @@ class Worker:
         task.add_done_callback(self._acks.discard)
 
     # -- one event ---------------------------------------------------------------------
-    async def _handle(self, key: ConversationKey, job: _Job) -> str:
+    async def _handle(self, key: ConversationKey, job: Job) -> str:
         """Handle one event; retry while the store is unavailable, so nothing is lost."""
         event = job.event
         label = (
@@ -303,7 +272,7 @@ class Worker:
                 log.exception("internal error on %s; the event is dropped", label)
                 return f"{label} dropped (internal error)"
 
-    async def _handle_event(self, key: ConversationKey, job: _Job) -> str:
+    async def _handle_event(self, key: ConversationKey, job: Job) -> str:
         event = job.event
         if isinstance(event, DirectMessage):
             origin = classify(event, job.for_user_id, self.accounts)
@@ -327,7 +296,7 @@ class Worker:
         return await self._run_bot(key, job, conversation, now)
 
     async def _run_bot(
-        self, key: ConversationKey, job: _Job, conversation: Conversation, now: float
+        self, key: ConversationKey, job: Job, conversation: Conversation, now: float
     ) -> str:
         assert self.bot is not None
         event = job.event
@@ -366,7 +335,7 @@ class Worker:
         return f"handled ({len(ctx.actions)} action{'s' * (len(ctx.actions) != 1)})"
 
     async def _on_error(
-        self, key: ConversationKey, job: _Job, exc: Exception, now: float
+        self, key: ConversationKey, job: Job, exc: Exception, now: float
     ) -> list[NewAction]:
         assert self.bot is not None
         if not self.bot.error_hooks:
@@ -388,7 +357,7 @@ class Worker:
             return []
         return ctx.actions
 
-    async def _commit(self, commit: Commit, job: _Job) -> bool:
+    async def _commit(self, commit: Commit, job: Job) -> bool:
         commit.ack = self._last_of_delivery(job)
         committed = await self.store.commit(commit)
         job.pending.acked = committed and bool(commit.ack)
@@ -397,29 +366,17 @@ class Worker:
         return committed
 
     @staticmethod
-    def _last_of_delivery(job: _Job) -> tuple[str, ...]:
+    def _last_of_delivery(job: Job) -> tuple[str, ...]:
         """The delivery to acknowledge with this event's write, if no other event of it is left."""
         return (job.pending.item.id,) if job.pending.remaining == 1 else ()
 
-    async def _own_message(self, key: ConversationKey, job: _Job, dm: DirectMessage) -> str:
+    async def _own_message(self, key: ConversationKey, job: Job, dm: DirectMessage) -> str:
         """Our echo confirms a send; anything else the account sent is the owner typing."""
         ack = self._last_of_delivery(job)
-        if await self.store.delivered(dm.id, ack=ack):
-            job.pending.acked = bool(ack)
-            await self._learn_app_id(dm)
-            return "echo"
-        foreign = bool(self.app_id and dm.source_app_id and dm.source_app_id != self.app_id)
-        if not foreign and await self._settle(key, dm):
-            await self._learn_app_id(dm)
-            return "echo (it settles a send whose answer was lost)"
-        if self.app_id and dm.source_app_id:
-            is_ours = dm.source_app_id == self.app_id
-        else:
-            is_ours = await self._sent_recently(key, dm.text)
-            if is_ours:
-                await self._learn_app_id(dm)
-        if is_ours:
-            return "echo"
+        echo = await self.echoes.recognise(key, dm, ack=ack)
+        if echo is not None:
+            job.pending.acked = echo.acked
+            return echo.outcome
         if self.bot is None:
             return "own message"
         session = Conversation.from_json(await self.store.load(key))
@@ -435,40 +392,3 @@ class Worker:
             self.options.handoff,
         )
         return "human handoff"
-
-    async def _settle(self, key: ConversationKey, dm: DirectMessage) -> bool:
-        """Record ``dm`` as the send of the pending row it echoes, if one was attempted.
-
-        A process killed after X took a DM but before it recorded the answer
-        leaves the row pending with its attempt recorded; the echo says X has it,
-        so the row is sent (with X's id) and never sent again.
-        """
-        echoed = comparable(dm.text)
-        for item in await self.store.outbox(key):
-            if (
-                item.kind == "dm"
-                and item.status == OutboxStatus.PENDING
-                and item.attempted_at > 0
-                and comparable(str(item.payload.get("text", ""))) == echoed
-            ):
-                await self.store.sent(item.id, dm.id)
-                await self.store.delivered(dm.id)
-                log.info("outbox row %d was sent as DM %s: its echo arrived", item.id, dm.id)
-                return True
-        return False
-
-    async def _sent_recently(self, key: ConversationKey, text: str) -> bool:
-        """Whether a DM of the outbox (sent, or in flight) says ``text``, as X echoes it."""
-        echoed = comparable(text)
-        return any(
-            item.kind == "dm"
-            and item.status != OutboxStatus.FAILED
-            and comparable(str(item.payload.get("text", ""))) == echoed
-            for item in await self.store.outbox(key)
-        )
-
-    async def _learn_app_id(self, dm: DirectMessage) -> None:
-        if dm.source_app_id and not self.app_id:
-            self.app_id = dm.source_app_id
-            await self.store.set_fact(APP_ID_FACT, dm.source_app_id)
-            log.info("learned our app id %s from the echo of a send", dm.source_app_id)

@@ -67,6 +67,7 @@ from dmbot.errors import StorageError
 from dmbot.store import redis_scripts as lua
 from dmbot.store.base import Commit, InboxItem, OutboxItem, Store, describe
 from dmbot.store.redis_batch import Batcher
+from dmbot.store.redis_heartbeat import Heartbeat
 from dmbot.store.redis_inbox import PartitionedInbox
 from dmbot.store.redis_locks import ConversationLocks
 from dmbot.store.redis_outbox import RedisOutbox, ms, text
@@ -145,9 +146,17 @@ class RedisStore(Store):
             self.batch, prefix=prefix, lock_ttl=lock_ttl, describe=self._describe
         )
         self._keepalive: asyncio.Task[None] | None = None
-        self._down = False
-        self._last_tick = 0.0
-        self._next_sweep = 0.0
+        self.heartbeat = Heartbeat(
+            self.batch,
+            prefix=prefix,
+            consumer=self.consumer,
+            lock_ttl=lock_ttl,
+            inbox=self.inbox,
+            locks=self.locks,
+            outbox=self.outbox_rows,
+            error=self._error,
+            url=describe(url),
+        )
 
     # -- errors --------------------------------------------------------------
     def _error(self, what: str, exc: BaseException) -> StorageError:
@@ -187,8 +196,8 @@ class RedisStore(Store):
         with self._errors("connect"):
             await self.client.ping()
             await self.inbox.create_groups()
-            await self._tick()
-        self._keepalive = asyncio.create_task(self._keep_alive(), name="dmbot-redis-keepalive")
+            await self.heartbeat.tick()
+        self._keepalive = asyncio.create_task(self.heartbeat.run(), name="dmbot-redis-keepalive")
 
     async def close(self) -> None:
         task, self._keepalive = self._keepalive, None
@@ -230,70 +239,6 @@ class RedisStore(Store):
             if keys:
                 removed += int(await self.client.unlink(*keys))
         return removed
-
-    async def _keep_alive(self) -> None:
-        """Renew leases and locks, and rebalance partitions, until cancelled."""
-        while True:
-            await asyncio.sleep(self.lock_ttl / 3)
-            try:
-                await self._tick()
-            except (RedisError, OSError) as exc:
-                if not self._down:
-                    log.error(
-                        "%s; retrying every %.1f s",
-                        self._error("renew leases", exc),
-                        self.lock_ttl / 3,
-                    )
-                self._down = True
-            except Exception:
-                # Never let the keepalive die: a dead keepalive loses every lease.
-                log.exception("the Redis keepalive failed; retrying")
-            else:
-                if self._down:
-                    log.warning("Redis store %s is reachable again", describe(self.url))
-                self._down = False
-
-    async def _tick(self) -> None:
-        now = time.monotonic()
-        late = now - self._last_tick
-        if self._last_tick and late > self.lock_ttl * 2 / 3:
-            log.warning(
-                "leases renewed %.2f s after the last renewal, with lock_ttl %g s: some may have "
-                "lapsed; the machine or the event loop is overloaded, or raise redis.lock_ttl",
-                late,
-                self.lock_ttl,
-            )
-        self._last_tick = now
-        live = await self.batch.script(
-            lua.HEARTBEAT, [f"{self.prefix}:instances"], [self.consumer, ms(self.lock_ttl)]
-        )
-        partitions = self.inbox.held()
-        locks = list(self.locks.held.items())
-        sends = self.outbox_rows.held()
-        keys = [k for k, _ in partitions] + [k for k, _ in locks] + [k for _, k in sends]
-        if keys:
-            tokens = [self.consumer] * len(partitions) + [t for _, t in locks]
-            tokens += [self.consumer] * len(sends)
-            started = time.monotonic()
-            results = await self.batch.script(lua.RENEW, keys, [ms(self.lock_ttl), *tokens])
-            outcome = dict(zip(keys, (bool(r) for r in results), strict=True))
-            for key, partition in partitions:
-                if not outcome[key]:
-                    log.warning(
-                        "lost the lease of inbox partition %d to another instance", partition
-                    )
-                self.inbox.renewed(partition, outcome[key], started)
-            for key, token in locks:
-                if not outcome[key] and self.locks.held.get(key) == token:
-                    log.warning("lost the lock %s: a handler ran longer than lock_ttl", key)
-            for item_id, key in sends:
-                if not outcome[key] and self.outbox_rows.lost(item_id, key):
-                    log.warning("the send lease %s lapsed: another instance may send it too", key)
-        await self.inbox.retry_acks()
-        await self.inbox.balance(int(live))
-        if now >= self._next_sweep:
-            self._next_sweep = now + 600.0
-            await self.inbox.sweep()
 
     # -- inbox ---------------------------------------------------------------
     async def append(self, body: bytes, received_at: float, partition: str = "") -> str:

@@ -1,0 +1,119 @@
+"""The account's own DMs: which are echoes of our sends, and which the owner wrote.
+
+Every DM a managed account sends comes back to the webhook (AAA's echo, or
+XAA's ``dm.sent``). Ours confirm a send: by the id X returned for it, by the
+app id X puts on AAA echoes (learned from the first echo), or by the text of
+a recent send, compared as X shows texts (:func:`~dmbot.x.texts.comparable`).
+An echo of a send whose answer was lost (the process died while X answered)
+settles it: the row is recorded sent with X's id and never sent again. A DM
+that matches none of our sends is the account's owner writing from another
+client, which the worker answers with a handoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dmbot.edge.events import DirectMessage
+from dmbot.store import OutboxStatus, Store
+from dmbot.types import ConversationKey
+from dmbot.x.texts import comparable
+
+__all__ = ["APP_ID_FACT", "Echo", "Echoes"]
+
+log = logging.getLogger("dmbot.engine.worker")
+
+APP_ID_FACT = "app_id"
+"""The store fact that keeps our app id once learned from an echo."""
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """A DM recognised as our own send's echo.
+
+    Attributes:
+        outcome: what the delivery log line says about it.
+        acked: its delivery was acknowledged with the delivered mark.
+    """
+
+    outcome: str
+    acked: bool = False
+
+
+class Echoes:
+    """Recognises the echoes of our sends in one store.
+
+    Args:
+        store: where the outbox (our sends) lives.
+        app_id: our app's id (``twitter.app_id``); learned from an echo when empty.
+    """
+
+    def __init__(self, store: Store, app_id: str = "") -> None:
+        self.store = store
+        self.app_id = app_id
+
+    async def recall(self) -> None:
+        """Read the app id an earlier run learned, unless configured."""
+        if not self.app_id:
+            self.app_id = await self.store.get_fact(APP_ID_FACT) or ""
+
+    async def recognise(
+        self, key: ConversationKey, dm: DirectMessage, *, ack: Sequence[str] = ()
+    ) -> Echo | None:
+        """The echo ``dm`` is, or None when the account's owner wrote it elsewhere.
+
+        ``ack``: the delivery to acknowledge with the delivered mark, when found by id.
+        """
+        if await self.store.delivered(dm.id, ack=ack):
+            await self._learn_app_id(dm)
+            return Echo("echo", acked=bool(ack))
+        foreign = bool(self.app_id and dm.source_app_id and dm.source_app_id != self.app_id)
+        if not foreign and await self._settle(key, dm):
+            await self._learn_app_id(dm)
+            return Echo("echo (it settles a send whose answer was lost)")
+        if self.app_id and dm.source_app_id:
+            ours = dm.source_app_id == self.app_id
+        else:
+            ours = await self._sent_recently(key, dm.text)
+            if ours:
+                await self._learn_app_id(dm)
+        return Echo("echo") if ours else None
+
+    async def _settle(self, key: ConversationKey, dm: DirectMessage) -> bool:
+        """Record ``dm`` as the send of the pending row it echoes, if one was attempted.
+
+        A process killed after X took a DM but before it recorded the answer
+        leaves the row pending with its attempt recorded; the echo says X has it,
+        so the row is sent (with X's id) and never sent again.
+        """
+        echoed = comparable(dm.text)
+        for item in await self.store.outbox(key):
+            if (
+                item.kind == "dm"
+                and item.status == OutboxStatus.PENDING
+                and item.attempted_at > 0
+                and comparable(str(item.payload.get("text", ""))) == echoed
+            ):
+                await self.store.sent(item.id, dm.id)
+                await self.store.delivered(dm.id)
+                log.info("outbox row %d was sent as DM %s: its echo arrived", item.id, dm.id)
+                return True
+        return False
+
+    async def _sent_recently(self, key: ConversationKey, text: str) -> bool:
+        """Whether a DM of the outbox (sent, or in flight) says ``text``, as X echoes it."""
+        echoed = comparable(text)
+        return any(
+            item.kind == "dm"
+            and item.status != OutboxStatus.FAILED
+            and comparable(str(item.payload.get("text", ""))) == echoed
+            for item in await self.store.outbox(key)
+        )
+
+    async def _learn_app_id(self, dm: DirectMessage) -> None:
+        if dm.source_app_id and not self.app_id:
+            self.app_id = dm.source_app_id
+            await self.store.set_fact(APP_ID_FACT, dm.source_app_id)
+            log.info("learned our app id %s from the echo of a send", dm.source_app_id)
