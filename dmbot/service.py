@@ -26,6 +26,8 @@ from dmbot.edge.webhook import create_webhook_app
 from dmbot.engine.bot import Bot
 from dmbot.engine.script import bot_from_settings
 from dmbot.engine.worker import Worker
+from dmbot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from dmbot.metrics import Metrics
 from dmbot.pressure import Pressure
 from dmbot.store import Store, open_store
 from dmbot.types import JSONObject
@@ -81,6 +83,7 @@ class Service:
         self.worker: Worker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.pressure = Pressure()
+        self.metrics = Metrics()
         self.app: Starlette = create_webhook_app(
             consumer_secret=settings.twitter.consumer_secret,
             store=self.store,
@@ -90,7 +93,20 @@ class Service:
             lifespan=self._lifespan,
             pressure=self.pressure,
             report=self._report,
+            metrics=self._metrics,
+            counted=dict(self.metrics.delivery_status),
         )
+
+    async def _metrics(self) -> tuple[bytes, str]:
+        stream = self.stream
+        body = await self.metrics.scrape(
+            self.store.depth,
+            {account: client.limiter for account, client in self.clients.items()},
+            (lambda: (stream.connected_since is not None, stream.last_event))
+            if stream is not None
+            else None,
+        )
+        return body, METRICS_CONTENT_TYPE
 
     def _report(self) -> dict[str, object]:
         return {"stream": self.stream.status()} if self.stream is not None else {}
@@ -124,6 +140,7 @@ class Service:
             options=settings.sender,
             send_api=settings.twitter.send_api,
             pressure=self.pressure,
+            metrics=self.metrics,
         )
         worker = Worker(
             self.store,
@@ -135,6 +152,7 @@ class Service:
             on_commit=sender.notify,
             on_received=sender.received,
             pressure=self.pressure,
+            metrics=self.metrics,
         )
         self.sender, self.worker = sender, worker
         self._tasks = [
@@ -168,6 +186,7 @@ class Service:
             on_stored=self._stored,
             options=settings.stream,
             transport=self.stream_transport,
+            metrics=self.metrics,
         )
 
     async def stop(self) -> None:

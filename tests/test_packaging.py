@@ -12,8 +12,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _normal(name: str) -> str:
+    """PEP 503: prometheus_client and prometheus-client are one distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _requirement_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() for r in requirements}
+    return {_normal(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) for r in requirements}
 
 
 def test_every_package_the_code_imports_is_declared() -> None:
@@ -35,7 +40,7 @@ def test_every_package_the_code_imports_is_declared() -> None:
                 top = name.split(".")[0]
                 if top in sys.stdlib_module_names or top == "dmbot":
                     continue
-                owners = {d.lower() for d in distributions.get(top, [top])}
+                owners = {_normal(d) for d in distributions.get(top, [top])}
                 # redis is an extra: dmbot/store/redis*.py say `pip install 'dmbot[redis]'`.
                 allowed = declared | (extras["redis"] if "store/redis" in str(path) else set())
                 if not owners & allowed:

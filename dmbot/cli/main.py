@@ -12,7 +12,6 @@ lists its commands.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import traceback
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from dmbot.cli import (
     webhooks,
 )
 from dmbot.cli.command import Commands, Register, add_common_options
+from dmbot.cli.logs import configure_logging
 from dmbot.cli.serving import bind_socket, run_uvicorn
 from dmbot.config.settings import Settings, load_settings
 from dmbot.errors import DmbotError
@@ -53,19 +53,6 @@ GROUPS: tuple[Register, ...] = (
     dev.register,
 )
 """Every command group of ``dmbot``."""
-
-
-def configure_logging(level: str, *, debug: bool = False) -> None:
-    """Log to stderr at ``level`` (``--debug``: DEBUG), one line a record."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # httpx logs every request at INFO: a second line per reply, and 5% of the CPU.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = None
         else:
             settings = load_settings(args.config)
-        configure_logging(settings.logging.level if settings else "info", debug=debug)
+        configure_logging(
+            settings.logging.level if settings else "info",
+            debug=debug,
+            form=settings.logging.format if settings else "text",
+        )
         result: int = args.func(args, settings)
         return result
     except DmbotError as exc:

@@ -164,9 +164,13 @@ class StreamSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingSettings:
+    """What dmbot logs (``logging:``), and how."""
+
     level: Literal["debug", "info", "warning", "error"] = field(
         default="info", metadata=rule.choice("debug", "info", "warning", "error")
     )
+    format: Literal["text", "json"] = field(default="text", metadata=rule.choice("text", "json"))
+    """``text``: readable lines; ``json``: one JSON object per line, for log pipelines."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,6 +40,7 @@ import httpx
 from dmbot.config.sections import StreamSettings
 from dmbot.edge.partition import conversation_hint
 from dmbot.errors import StorageError, XApiError
+from dmbot.metrics import Metrics
 from dmbot.store import Store
 from dmbot.types import JSONObject
 from dmbot.x.errors import error_from_response
@@ -86,6 +87,7 @@ class ActivityStream:
         transport: the httpx transport to X (a real socket: streaming needs one).
         clock: the time source.
         rng: a source of floats in [0, 1) for the jitter.
+        metrics: counts stored envelopes and reconnects.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class ActivityStream:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.api_url = api_url.rstrip("/")
@@ -110,6 +113,7 @@ class ActivityStream:
         self._transport = transport
         self._clock = clock
         self._rng = rng
+        self.metrics = metrics
         self.connected_since: float | None = None
         self.last_event: float | None = None
         """When the last envelope was stored by this process."""
@@ -212,6 +216,8 @@ class ActivityStream:
         log.warning(
             "activity stream dropped (%s); connecting again in %.1f s", self.last_error, wait
         )
+        if self.metrics is not None:
+            self.metrics.stream_reconnects.inc()
         return wait
 
     def _refusal(self, response: httpx.Response) -> _Refused:
@@ -245,6 +251,8 @@ class ActivityStream:
                 log.error("cannot store a stream event, retrying in 1 s: %s", exc)
                 await asyncio.sleep(1.0)
         self.last_event = now
+        if self.metrics is not None:
+            self.metrics.stream_events.inc()
         if self.on_stored is not None:
             self.on_stored(inbox_id, decoded)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -95,6 +96,8 @@ class _Deliveries:
         self.max_body_bytes = max_body_bytes
         self.on_stored = on_stored
         self.pressure = pressure
+        self.counted: dict[int, Any] = {}
+        """Counters by status (``dmbot_deliveries_total``), when metrics are on."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.pressure is None:
@@ -105,6 +108,11 @@ class _Deliveries:
             await self._deliver(scope, receive, send)
         finally:
             self.pressure.leave()
+
+    def _count(self, status: int) -> None:
+        counter = self.counted.get(status)
+        if counter is not None:
+            counter.inc()
 
     async def _deliver(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared: int | None = None
@@ -120,12 +128,14 @@ class _Deliveries:
         except _TooLarge:
             log.warning("delivery refused: body over %d bytes (413)", limit)
             text = f"body over the {limit}-byte limit (webhook.max_body_bytes)"
+            self._count(413)
             await _answer(send, 413, text)
             return
         except _Disconnected:
             return  # X gave up on this one; it retries
         if not signature.verify(self.secret, body, given):
             log.warning("delivery refused (401): %s", signature.refusal(given))
+            self._count(401)
             await _answer(send, 401, f"missing or wrong {signature.HEADER}")
             return
         try:
@@ -134,6 +144,7 @@ class _Deliveries:
             decoded = None
         if not isinstance(decoded, dict):
             log.warning("delivery refused: body is not a JSON object (400)")
+            self._count(400)
             await _answer(send, 400, "body is not a JSON object")
             return
         # A shared store spreads conversations over partitions; keep each one whole.
@@ -142,10 +153,12 @@ class _Deliveries:
             inbox_id = await self.store.append(body, time.time(), partition)
         except StorageError as exc:
             log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
+            self._count(503)
             await _answer(send, 503, "the event store is unavailable")
             return
         if self.on_stored is not None:
             self.on_stored(inbox_id, decoded)
+        self._count(200)
         await _answer(send, 200)
 
 
@@ -186,6 +199,8 @@ def create_webhook_app(
     lifespan: Lifespan[Starlette] | None = None,
     pressure: Pressure | None = None,
     report: Callable[[], dict[str, object]] | None = None,
+    metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None,
+    counted: dict[int, Any] | None = None,
 ) -> Starlette:
     """The Starlette app serving ``path`` (CRC and deliveries) and ``/healthz``.
 
@@ -200,6 +215,8 @@ def create_webhook_app(
         lifespan: the lifespan of the surrounding service (workers, sender).
         pressure: counts deliveries in flight, so the worker gives way to them.
         report: more for ``/healthz`` to say (the activity stream's state).
+        metrics: renders ``GET /metrics``: the exposition and its content type.
+        counted: a counter per HTTP status of deliveries (each has ``inc()``).
     """
     secret = consumer_secret.encode()
 
@@ -216,6 +233,7 @@ def create_webhook_app(
         return JSONResponse({"response_token": crc.response_token(secret, token)})
 
     deliveries = _Deliveries(secret, store, max_body_bytes, on_stored, pressure)
+    deliveries.counted = counted or {}
 
     async def healthz(request: Request) -> Response:
         reachable = await store.ping()
@@ -231,4 +249,12 @@ def create_webhook_app(
         Route(path, deliveries, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    if metrics is not None:
+        render = metrics
+
+        async def exposition(request: Request) -> Response:
+            body, content_type = await render()
+            return Response(body, headers={"content-type": content_type})
+
+        routes.append(Route("/metrics", exposition, methods=["GET"]))
     return WebhookApp(deliveries, path, routes, lifespan)

@@ -32,6 +32,7 @@ from dmbot.engine.lanes import Job, Lane, Pending
 from dmbot.engine.origin import Origin, classify, conversation_of, refusal
 from dmbot.errors import StorageError
 from dmbot.flows.metadata import decode
+from dmbot.metrics import Metrics
 from dmbot.pressure import Pressure
 from dmbot.store import Commit, InboxItem, NewAction, Store
 from dmbot.types import ConversationKey, JSONObject
@@ -57,6 +58,7 @@ class Worker:
         on_commit: Callable[[], None] | None = None,
         on_received: Callable[[str, str], None] | None = None,
         pressure: Pressure | None = None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -68,6 +70,7 @@ class Worker:
         self.on_commit = on_commit
         self.on_received = on_received
         self.pressure = pressure
+        self.metrics = metrics
         self.clock = clock
         self._wake = asyncio.Event()
         self._lanes: dict[ConversationKey, Lane] = {}
@@ -182,6 +185,8 @@ class Worker:
                 accepted.append(event)
             else:
                 outcomes.append(f"{event.kind} refused: {problem}, so X never sent it")
+                if self.metrics is not None:
+                    self.metrics.event(event.kind, "refused")
         pending = Pending(item, len(accepted), outcomes, refused=len(outcomes))
         if not accepted:
             if not delivery.events:
@@ -216,10 +221,10 @@ class Worker:
                     await self.pressure.give_way()
                 _, _, job = heapq.heappop(lane.heap)
                 outcome = await self._handle(key, job)
+                job.pending.record(job.event, key, outcome)
                 self._queued -= 1
                 if self._queued <= self.options.max_queued // 2:
                     self._room.set()
-                job.pending.outcomes.append(outcome)
                 job.pending.remaining -= 1
                 if job.pending.remaining == 0:
                     self._ack(job.pending)
@@ -234,7 +239,8 @@ class Worker:
         item = pending.item
         # One line per delivery; a warning when it held events X could never have sent.
         level = logging.WARNING if pending.refused else logging.INFO
-        log.log(level, "delivery %s: %s", item.id, "; ".join(pending.outcomes) or "no events")
+        outcomes = "; ".join(pending.outcomes) or "no events"
+        log.log(level, "delivery %s: %s", item.id, outcomes, extra=pending.log_fields())
         if pending.acked:
             return
 
@@ -260,7 +266,8 @@ class Worker:
             try:
                 async with self._slots, self.store.locked(key):
                     outcome: str = await self._handle_event(key, job)
-                return f"{label} {outcome}"
+                self._count(event.kind, outcome)
+                return outcome
             except StorageError as exc:
                 # Not committed: keep the conversation waiting (order) and try again.
                 log.error("%s not committed, retrying in %.1f s: %s", label, delay, exc)
@@ -270,7 +277,21 @@ class Worker:
                 # A bug, not the user's handler (those are caught in _run_bot): log it and
                 # move on rather than replaying a poison event forever.
                 log.exception("internal error on %s; the event is dropped", label)
-                return f"{label} dropped (internal error)"
+                self._count(event.kind, "failed")
+                return "dropped (internal error)"
+
+    def _observe(self, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.handler_seconds.observe(time.perf_counter() - started)
+
+    def _count(self, kind: str, outcome: str) -> None:
+        if self.metrics is None:
+            return
+        if outcome.startswith(("handled", "duplicate", "echo", "failed")):
+            category = outcome.split(" ", 1)[0]
+        else:
+            category = "ignored"  # no handler, the owner's handoff, loops, other accounts
+        self.metrics.event(kind, category)
 
     async def _handle_event(self, key: ConversationKey, job: Job) -> str:
         event = job.event
@@ -315,15 +336,18 @@ class Worker:
             tap=tap,
             live=self.live,
         )
+        started = time.perf_counter()
         try:
             await self.bot.dispatch(ctx)
         except Exception as exc:
             log.exception("handler failed on %s %s", event.kind, event.dedupe_key)
+            self._observe(started)
             actions = await self._on_error(key, job, exc, now)
             committed = await self._commit(
                 Commit(event.dedupe_key, key, status="failed", actions=actions), job
             )
             return "failed" if committed else "duplicate"
+        self._observe(started)
         committed = await self._commit(
             Commit(event.dedupe_key, key, state=conversation.to_json(), actions=ctx.actions), job
         )

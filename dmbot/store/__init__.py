@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from dmbot.errors import ConfigError
-from dmbot.store.base import Commit, InboxItem, NewAction, OutboxItem, OutboxStatus, Store
+from dmbot.store.base import (
+    Commit,
+    InboxItem,
+    NewAction,
+    OutboxItem,
+    OutboxStatus,
+    Store,
+    StoreDepth,
+)
 
 __all__ = [
     "Commit",
@@ -14,6 +22,7 @@ __all__ = [
     "OutboxItem",
     "OutboxStatus",
     "Store",
+    "StoreDepth",
     "open_store",
 ]
 

@@ -86,6 +86,21 @@ class NewAction:
     payload: JSONObject
 
 
+@dataclass(frozen=True, slots=True)
+class StoreDepth:
+    """What waits in the store: deliveries not yet handled, replies not yet sent.
+
+    Attributes:
+        inbox: deliveries stored and not acknowledged.
+        oldest_received_at: when the oldest of them arrived (None when there are none).
+        outbox: actions pending (to send, to retry, or to settle).
+    """
+
+    inbox: int
+    oldest_received_at: float | None
+    outbox: int
+
+
 @dataclass(slots=True)
 class Commit:
     """What handling one event changes, written in one transaction.
@@ -240,6 +255,11 @@ class Store(abc.ABC):
         ``ack``: inbox deliveries to acknowledge too, when it was one of ours (the
         echo's own delivery: one write instead of two).
         """
+
+    async def depth(self) -> StoreDepth:
+        """What waits in the store, for ``/metrics`` (a backend may count faster)."""
+        pending = [i for i in await self.outbox() if i.status == OutboxStatus.PENDING]
+        return StoreDepth(await self.inbox_size(), None, len(pending))
 
     # -- small key/value facts (learned app id, ...) -----------------------
     @abc.abstractmethod

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store
+from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store, StoreDepth
 from dmbot.types import ConversationKey, JSONObject
 
 
@@ -147,6 +147,11 @@ class MemoryStore(Store):
                 await self.ack(ack)
                 return True
         return False
+
+    async def depth(self) -> StoreDepth:
+        oldest = min((i.received_at for i in self._inbox.values()), default=None)
+        pending = sum(i.status == OutboxStatus.PENDING for i in self._outbox.values())
+        return StoreDepth(len(self._inbox), oldest, pending)
 
     async def get_fact(self, key: str) -> str | None:
         return self._facts.get(key)

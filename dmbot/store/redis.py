@@ -65,7 +65,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from dmbot.errors import StorageError
 from dmbot.store import redis_scripts as lua
-from dmbot.store.base import Commit, InboxItem, OutboxItem, Store, describe
+from dmbot.store.base import Commit, InboxItem, OutboxItem, Store, StoreDepth, describe
 from dmbot.store.redis_batch import Batcher
 from dmbot.store.redis_heartbeat import Heartbeat
 from dmbot.store.redis_inbox import PartitionedInbox
@@ -350,6 +350,14 @@ class RedisStore(Store):
             if found and ack:
                 await self.inbox.ack(ack)
             return found
+
+    async def depth(self) -> StoreDepth:
+        with self._errors("count what waits"):
+            inbox = await self.inbox.size()
+            oldest = await self.inbox.oldest()
+            kept = await self.batch.call("ZCARD", f"{self.prefix}:ob:all")
+            done = await self.batch.call("ZCARD", f"{self.prefix}:ob:done")
+        return StoreDepth(inbox, oldest, max(0, int(kept) - int(done)))
 
     # -- facts ---------------------------------------------------------------
     async def lease(self, name: str, holder: str, ttl: float) -> bool:

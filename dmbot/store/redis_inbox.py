@@ -271,6 +271,22 @@ class PartitionedInbox:
         if self._unacked:
             await self._ack({p: sorted(ids) for p, ids in self._unacked.items()})
 
+    async def oldest(self) -> float | None:
+        """When the oldest delivery not yet acknowledged arrived (acknowledged ones are deleted)."""
+        firsts = await asyncio.gather(
+            *(
+                self.batch.call("XRANGE", self.stream(p), "-", "+", "COUNT", 1)
+                for p in range(self.count)
+            )
+        )
+        times = []
+        for entries in firsts:
+            for _, fields in entries or ():
+                values = {_text(k): _text(v) for k, v in dict(fields).items()}
+                if "t" in values:
+                    times.append(float(values["t"]))
+        return min(times, default=None)
+
     async def size(self) -> int:
         lengths = await asyncio.gather(
             *(self.batch.call("XLEN", self.stream(p)) for p in range(self.count))

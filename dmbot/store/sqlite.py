@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dmbot.errors import StorageError
-from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store
+from dmbot.store.base import Commit, InboxItem, OutboxItem, OutboxStatus, Store, StoreDepth
 from dmbot.store.sqlite_commit import (
     CHECKPOINT_INTERVAL,
     WAL_RESTART_PAGES,
@@ -335,6 +335,14 @@ class SqliteStore(Store):
             if cur.rowcount > 0 and acked:
                 db.executemany("DELETE FROM inbox WHERE id = ?", acked)
             return cur.rowcount > 0
+
+        return await self._call(op)
+
+    async def depth(self) -> StoreDepth:
+        def op(db: sqlite3.Connection) -> StoreDepth:
+            inbox, oldest = db.execute("SELECT COUNT(*), MIN(received) FROM inbox").fetchone()
+            (outbox,) = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 0").fetchone()
+            return StoreDepth(int(inbox), oldest, int(outbox))
 
         return await self._call(op)
 

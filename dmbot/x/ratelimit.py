@@ -118,6 +118,16 @@ class RateLimiter:
         """The last known window of (account, endpoint), if X sent one."""
         return self._windows.get((account, endpoint))
 
+    def windows(self) -> dict[tuple[str, str], tuple[int, int | None]]:
+        """(account, endpoint) -> (calls left, the window's size) as X last said."""
+        return {key: (w.remaining, w.limit) for key, w in self._windows.items()}
+
+    def budgets(self) -> dict[str, int]:
+        """DMs counted in the last 24 hours, by account, and for the whole app as ``app``."""
+        used = {account: self.budget(account).account_sent for account in self._account_sends}
+        used["app"] = len(self._app_sends)
+        return used
+
     def blocked_until(self, account: str, endpoint: str) -> float | None:
         """When (account, endpoint) may be called again, or None if it may now."""
         window = self._windows.get((account, endpoint))

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 
 from dmbot.config.sections import SenderSettings
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
+from dmbot.metrics import Metrics
 from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
 from dmbot.types import ConversationKey, is_id
@@ -78,6 +79,7 @@ class Sender:
         send_api: str = "v1.1",
         poll_interval: float = 5.0,
         pressure: Pressure | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if send_api not in ("v1.1", "v2"):
             raise ValueError(f"send_api is {send_api!r}; use 'v1.1' or 'v2'")
@@ -88,6 +90,7 @@ class Sender:
         self.send_api = send_api
         self.poll_interval = poll_interval
         self.pressure = pressure
+        self.metrics = metrics
         self._clock = clock
         self._rng = rng
         self._wake = asyncio.Event()
@@ -266,10 +269,17 @@ class Sender:
             )
             self._not_before[item.id] = self._clock() + self.poll_interval
 
-    async def _record_sent(self, item: OutboxItem, sent_id: str) -> None:
+    async def _record_sent(self, item: OutboxItem, sent_id: str, outcome: str = "sent") -> None:
         self._unrecorded[item.id] = sent_id
         await self.store.sent(item.id, sent_id)
         del self._unrecorded[item.id]
+        if self.metrics is not None:
+            self.metrics.send(outcome)
+            self.metrics.event_to_send_seconds.observe(max(0.0, self._clock() - item.created_at))
+
+    def _count(self, outcome: str, code: int | None) -> None:
+        if self.metrics is not None:
+            self.metrics.send(outcome, code)
 
     async def _attempt(self, item: OutboxItem) -> None:
         now = self._clock()
@@ -302,6 +312,7 @@ class Sender:
                 await self._give_up(item, str(exc), exc.code)
                 return
             log.info("Rate limited; outbox row %d waits until %.0f", item.id, next_at)
+            self._count("retry", exc.code)
             self._not_before[item.id] = next_at
             await self.store.retry_later(item.id, next_at, str(exc))
         except TransientError as exc:
@@ -312,11 +323,13 @@ class Sender:
                 await self._give_up(item, str(exc), exc.code)
                 return
             log.warning("Outbox row %d: %s (retry in %.1f s)", item.id, exc, next_at - now)
+            self._count("retry", exc.code)
             self._not_before[item.id] = next_at
             # No answer at all (status 0): X may have the DM, so it is settled first.
             await self.store.retry_later(item.id, next_at, str(exc), uncertain=exc.status == 0)
         except PermanentError as exc:
             log.warning("Outbox row %d failed for good: %s", item.id, exc)
+            self._count("failed", exc.code)
             await self.store.failed(item.id, str(exc), exc.code)
         except XApiError as exc:  # a kind the tree may grow: do not guess, do not retry
             await self.store.failed(item.id, str(exc), exc.code)
@@ -361,12 +374,13 @@ class Sender:
         log.info(
             "outbox row %d was sent as DM %s before: X says so, not sent again", item.id, found
         )
-        await self._record_sent(item, found)
+        await self._record_sent(item, found, outcome="settled")
         return False
 
     async def _give_up(self, item: OutboxItem, why: str, code: int | None) -> None:
         log.warning("Outbox row %d (%s to %s) gave up: %s", item.id, item.kind, item.peer, why)
         message = f"Gave up after {item.attempts + 1} attempt(s): {why}"
+        self._count("failed", code)
         await self.store.failed(item.id, message, code)
 
     async def _perform(self, client: XClient, item: OutboxItem) -> str:
