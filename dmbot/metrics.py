@@ -12,6 +12,7 @@ Every metric is named ``dmbot_*``; README "Deploy" lists them with their meaning
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
@@ -34,6 +35,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 EVENT_OUTCOMES = ("handled", "duplicate", "echo", "ignored", "refused", "failed")
 """What can become of an event (``dmbot_events_total{outcome}``)."""
+
+log = logging.getLogger("dmbot.metrics")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -108,6 +111,12 @@ class Metrics:
             "Age of the oldest delivery not yet handled (0 when none; store-wide)",
             registry=r,
         )
+        self.store_up = Gauge(
+            "dmbot_store_up",
+            "1 when the store answered this scrape; 0 when it did not (the store gauges then "
+            "keep their last values)",
+            registry=r,
+        )
         self.outbox = Gauge(
             "dmbot_outbox_pending", "Replies committed and not yet sent (store-wide)", registry=r
         )
@@ -164,11 +173,18 @@ class Metrics:
             stream: (connected, when the last event came) of the activity stream, if used.
             now: the time source.
         """
-        found = await depth()
-        self.inbox.set(found.inbox)
-        oldest = found.oldest_received_at
-        self.inbox_age.set(max(0.0, now() - oldest) if oldest is not None else 0.0)
-        self.outbox.set(found.outbox)
+        try:
+            found = await depth()
+        except Exception as exc:
+            # A scrape must still answer: the counters matter most while the store is down.
+            log.warning("/metrics: the store did not say what waits in it (%s)", exc)
+            self.store_up.set(0)
+        else:
+            self.store_up.set(1)
+            self.inbox.set(found.inbox)
+            oldest = found.oldest_received_at
+            self.inbox_age.set(max(0.0, now() - oldest) if oldest is not None else 0.0)
+            self.outbox.set(found.outbox)
         seen: set[int] = set()
         for limiter in limits.values():
             if id(limiter) in seen:

@@ -71,8 +71,26 @@ async def test_the_counters_tell_the_story_of_a_conversation() -> None:
     assert value("dmbot_handler_seconds_count") == 3
     assert value("dmbot_event_to_send_seconds_count") == 2
     assert value("dmbot_inbox_deliveries") == 0 and value("dmbot_outbox_pending") == 0
+    assert value("dmbot_store_up") == 1
     assert value("dmbot_dm_budget_used", account="app") == 0  # replies to a DM are free
     assert any(
         name == "dmbot_x_rate_limit_remaining" and dict(labels)["account"] == BOT_ID
         for name, labels in found
     )
+
+
+async def test_a_scrape_answers_while_the_store_is_down(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'dmbot.db'}"
+    async with Sandbox(ECHO, people=[ALICE], store=store) as box:
+        await box.emulator.send("alice", BOT_ID, "hello")
+        await box.settle()
+        await box.service.store.close()  # the database is gone from under the instance
+        transport = httpx.ASGITransport(app=box.service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://bot.test") as client:
+            answer = await client.get("/metrics")
+        await box.service.store.open()  # back, for the sandbox to stop cleanly
+    assert answer.status_code == 200
+    found = samples(answer.text)
+    assert found[("dmbot_store_up", ())] == 0
+    # What the instance counted before is still there to see.
+    assert found[("dmbot_deliveries_total", (("status", "200"),))] == 2
