@@ -55,6 +55,9 @@ class User:
         created_ms: when the account was made, ms since the epoch.
         token: the access token the app holds for this user, if any.
         token_secret: that token's secret.
+        accepts_requests: X's "Allow message requests from everyone": anyone may
+            write first (:mod:`dmbot.emulator.permission`).
+        follows: the ids of the users this one follows (they may write first).
     """
 
     id: str
@@ -63,6 +66,8 @@ class User:
     created_ms: int
     token: str | None = None
     token_secret: str | None = None
+    accepts_requests: bool = False
+    follows: frozenset[str] = frozenset()
 
     @property
     def is_account(self) -> bool:
@@ -81,7 +86,7 @@ class User:
             "protected": False,
             "verified": False,
             "followers_count": 0,
-            "friends_count": 0,
+            "friends_count": len(self.follows),
             "statuses_count": 0,
             "profile_image_url_https": (
                 "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
@@ -104,6 +109,9 @@ class Message:
             client for simulated people).
         quick_reply_metadata: the metadata of the tapped option, for a tap.
         welcome_message_id: the welcome message that opened the conversation, if any.
+        shown: ``message_data`` as X shows it to both participants: the text with
+            t.co links, ``entities``, the attachment's media object
+            (:func:`dmbot.emulator.payloads.shown_data`); None to work it out when shown.
     """
 
     id: str
@@ -114,6 +122,7 @@ class Message:
     source_app_id: str | None = None
     quick_reply_metadata: str | None = None
     welcome_message_id: str | None = None
+    shown: JSONObject | None = None
 
     @property
     def text(self) -> str:
@@ -137,6 +146,7 @@ class Message:
             "source_app_id": self.source_app_id,
             "quick_reply_metadata": self.quick_reply_metadata,
             "welcome_message_id": self.welcome_message_id,
+            "shown": self.shown,
         }
 
 
@@ -262,6 +272,10 @@ class World:
     welcome_rules: dict[str, JSONObject] = field(default_factory=dict)
     request_tokens: dict[str, RequestToken] = field(default_factory=dict)
     bearer_token: str = field(default_factory=lambda: "AAAA" + secrets.token_urlsafe(32))
+    wrote: set[tuple[str, str]] = field(default_factory=set)
+    """(sender, recipient) of every DM recorded: who has written to whom."""
+    deleted: set[tuple[str, str]] = field(default_factory=set)
+    """(user id, message id): DMs a participant deleted, for that participant only."""
 
     def __post_init__(self) -> None:
         self.ids = Snowflakes(self.clock)
@@ -352,6 +366,23 @@ class World:
         return sorted((u for w, u in self.subscriptions if w == webhook_id), key=int)
 
     # messages
+
+    def add_message(self, message: Message) -> None:
+        """Record a DM, and that its sender has written to its recipient."""
+        self.messages.append(message)
+        self.wrote.add((message.sender_id, message.recipient_id))
+
+    def clear_messages(self) -> None:
+        """Forget every DM, who wrote to whom, and what was deleted."""
+        self.messages.clear()
+        self.wrote.clear()
+        self.deleted.clear()
+
+    def visible(self, message: Message, user_id: str) -> bool:
+        """True when ``user_id`` took part in ``message`` and has not deleted it."""
+        return user_id in (message.sender_id, message.recipient_id) and (
+            (user_id, message.id) not in self.deleted
+        )
 
     def message(self, message_id: str) -> Message | None:
         """The message with ``message_id``, if recorded."""
