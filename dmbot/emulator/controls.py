@@ -168,11 +168,14 @@ def controls_text(base: str) -> str:
     lines = [
         "dmbot's X emulator: control endpoints (not part of X; no credentials checked)",
         "",
-        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/..., "
-        "/2/webhooks, /2/account_activity/..., /2/activity/subscriptions, /2/activity/stream, "
-        "/2/dm_conversations/..., /2/users/me",
+        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/media/upload.json, "
+        "/1.1/account_activity/..., /2/webhooks, /2/account_activity/..., "
+        "/2/activity/subscriptions, /2/activity/stream, /2/dm_conversations/..., /2/dm_events, "
+        "/2/media/upload, /2/users/me",
         "People are named by screen name or id (alice, bob; the config's accounts are bot, "
         "bot2, ...).",
+        "As on X, an account may not write first to a person who never wrote to it (403, code "
+        "349) unless they accept message requests or follow it: see dm_settings.",
         "",
     ]
     for control in CONTROLS:

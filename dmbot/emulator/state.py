@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from dmbot.emulator.clock import Clock, Snowflakes
 from dmbot.types import JSONObject
@@ -398,8 +397,3 @@ class World:
         return next(
             (r for r in self.welcome_rules.values() if r["_account_id"] == account_id), None
         )
-
-
-def public(record: dict[str, Any]) -> JSONObject:
-    """``record`` without the emulator's private ``_``-prefixed bookkeeping keys."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}
