@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Literal
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -88,8 +87,6 @@ async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": message}, 404)
     if path.startswith("/2/"):
         return plain(404, "Sorry, that page does not exist.").response()
-    if isinstance(exc, HTTPException) and exc.status_code != 404:
-        return JSONResponse({"errors": [{"message": exc.detail}]}, exc.status_code)
     return ApiError(404, 34).response()
 
 
