@@ -397,9 +397,9 @@ def emulator_process(work: Path, people: int) -> Iterator[str]:
                 await wait_http(client, f"{url}/_emulator/state", proc)
                 for c in range(people):
                     peer = str(PEERS_FROM + c)
-                    await client.post(
-                        f"{url}/_emulator/users", json={"user_id": peer, "screen_name": f"p{c}"}
-                    )
+                    # Their DMs go straight to dmbot: they accept message requests.
+                    person = {"user_id": peer, "screen_name": f"p{c}", "accepts_requests": True}
+                    await client.post(f"{url}/_emulator/users", json=person)
 
         asyncio.run(up())
         yield url

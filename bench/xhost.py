@@ -129,7 +129,9 @@ def build_x(conversations: int, replies: Replies, x_latency: float) -> tuple[Emu
     emu = Emulator(CONSUMER_KEY, CONSUMER_SECRET, app_id=APP_ID, app_name="dmbot bench")
     emu.add_account(BOT_ID, "benchbot", token=BOT_TOKEN, token_secret=BOT_TOKEN_SECRET)
     for number in range(conversations):
-        emu.add_user(peer_id(number), f"person{number}")
+        # Their DMs are posted straight to dmbot, never written through the emulator:
+        # they accept message requests, so the bot's answers reach them.
+        emu.add_user(peer_id(number), f"person{number}", accepts_requests=True)
     emu.limits = _Unlimited(emu.clock)
     original = emu.post_message
 

@@ -120,6 +120,19 @@ def wait_http(url: str, process: Process, timeout: float = 20.0) -> None:
     wait_until(up, timeout=timeout, what=url)
 
 
+def open_to_replies(emulator_url: str) -> None:
+    """alice and bob accept message requests from everyone.
+
+    The tests post their DMs straight to dmbot, not through the emulator, which
+    never sees them write first: without this, X (and the emulator) would refuse
+    the bot's answers with 403, code 349.
+    """
+    for person in ("alice", "bob"):
+        settings = {"user": person, "accepts_requests": True}
+        answer = httpx.post(f"{emulator_url}/_emulator/dm_settings", json=settings, timeout=5)
+        answer.raise_for_status()
+
+
 @contextmanager
 def emulator(folder: Path) -> Iterator[str]:
     """`dmbot emulator` on a free port; yields its base URL."""
@@ -129,6 +142,7 @@ def emulator(folder: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/_emulator/state", proc)
+        open_to_replies(url)
         yield url
     finally:
         proc.stop()

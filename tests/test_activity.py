@@ -165,9 +165,16 @@ def test_an_envelope_x_could_not_send_is_malformed_not_a_crash() -> None:
 # -- through the engine -------------------------------------------------------------------------
 
 
+def open_to_replies(box: Sandbox) -> None:
+    """The deliveries here are posted straight to the webhook: the emulator never saw alice
+    write, so she accepts message requests for the bot's answers to reach her."""
+    box.emulator.set_dm_settings(ALICE[0], accepts_requests=True)
+
+
 @pytest.fixture
 async def box() -> Any:
     async with Sandbox(ECHO, people=[ALICE], consumer_secret=SECRET) as sandbox:
+        open_to_replies(sandbox)
         yield sandbox
 
 
@@ -231,6 +238,7 @@ async def test_a_reply_whose_link_x_wrapped_is_still_our_echo() -> None:
         await ctx.reply("Menu:  https://example.com/menu?day=1 ")
 
     async with Sandbox(bot, people=[ALICE], consumer_secret=SECRET) as box:
+        open_to_replies(box)
         assert await post(box, xaa_dm(dm_event("menu?", sender=ALICE[0], recipient=BOT_ID))) == 200
         await box.settle()
         echo = dm_event("Menu: https://t.co/AbCdEf123", sender=BOT_ID, recipient=ALICE[0])
@@ -258,6 +266,7 @@ async def test_on_event_handlers_get_xaa_kinds() -> None:
         await ctx.reply(f"thanks for the {ctx.event.kind}")
 
     async with Sandbox(bot, people=[ALICE], consumer_secret=SECRET) as box:
+        open_to_replies(box)
         mention = example("xaa/post.mention.create.json")
         text = json.dumps(mention).replace("1111111111111111111", BOT_ID)
         assert await post(box, json.loads(text.replace("2222222222222222222", ALICE[0]))) == 200

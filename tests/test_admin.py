@@ -52,7 +52,8 @@ class World:
         )
         self.emu.add_account(BOT, "pizzabot", token=BOT_TOKEN, token_secret="ts")
         self.emu.add_account(HELPER, "helpdesk", token=HELPER_TOKEN, token_secret="ts2")
-        self.emu.add_user(ALICE, "alice")
+        # `dmbot send` writes to her first: she accepts message requests.
+        self.emu.add_user(ALICE, "alice", accepts_requests=True)
         self.router = Router(
             {"x.test": httpx.ASGITransport(app=self.emu.app), "bot.example.com": bot_server}
         )

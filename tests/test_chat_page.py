@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from images import png
 from procs import free_port, wait_until
 
 from dmbot.dev.server import build_sandbox, dev_app
@@ -69,8 +71,16 @@ async def test_the_first_update_is_everything_the_page_needs() -> None:
     async with dev_client() as (client, bot_id):
         first = await updates(client)
         assert first["reset"] is True
-        assert first["account"] == {"id": bot_id, "screen_name": "pizzabot", "name": "Pizza Bot"}
+        assert first["account"] == {
+            "id": bot_id,
+            "screen_name": "pizzabot",
+            "name": "Pizza Bot",
+            "accepts_requests": True,
+            "follows": [],
+        }
         assert [p["screen_name"] for p in first["people"]] == ["alice", "bob"]
+        # As on X: people do not accept message requests until a switch says so.
+        assert [p["accepts_requests"] for p in first["people"]] == [False, False]
         assert first["realism"]["duplicates"] is False
         [crc] = first["traffic"]  # registering the webhook ran a real CRC
         assert (crc["direction"], crc["method"], crc["status"]) == ("to_bot", "GET", 200)
@@ -309,6 +319,7 @@ def test_a_person_orders_a_pizza_by_tapping(page: Any, tmp_path: Path) -> None:
 
 SHOWCASE = """
 import asyncio
+from pathlib import Path
 
 from dmbot import Bot, Context
 
@@ -324,8 +335,10 @@ async def slow(ctx: Context) -> None:
 
 @bot.on_message("links")
 async def links(ctx: Context) -> None:
+    # The picture the test uploaded as the bot's account (X wants media uploaded first).
+    media_id = Path("media_id.txt").read_text()
     await ctx.reply(
-        "Here you go.", buttons=[("Read the docs", "https://example.com/docs")], media_id="987654"
+        "Here you go.", buttons=[("Read the docs", "https://example.com/docs")], media_id=media_id
     )
 
 
@@ -341,6 +354,12 @@ def test_typing_buttons_media_people_and_duplicates(page: Any, tmp_path: Path) -
     script = tmp_path / "showcase.py"
     script.write_text(textwrap.dedent(SHOWCASE))
     with dmbot_dev(tmp_path, str(script)) as url:
+        [account] = httpx.get(f"{url}_emulator/state").json()["accounts"]
+        uploaded = httpx.post(
+            f"{url}_emulator/media", params={"user": account["id"]}, content=png(60, 40)
+        )
+        media_id = uploaded.json()["media_id_string"]
+        (tmp_path / "media_id.txt").write_text(media_id)
         page.goto(url)
         said = page.locator(".msg.bot .bubble")
 
@@ -356,7 +375,36 @@ def test_typing_buttons_media_people_and_duplicates(page: Any, tmp_path: Path) -
         link = page.locator(".msg.bot a.cta")
         expect(link).to_have_text("Read the docs")
         expect(link).to_have_attribute("href", "https://example.com/docs")
-        expect(page.locator(".msg.bot .attachment")).to_contain_text("987654")
+        # The bot's image, shown as X's app shows it.
+        picture = page.locator(f".msg.bot img.media[data-media-id='{media_id}']")
+        expect(picture).to_be_visible()
+        page.wait_for_function(
+            "id => document.querySelector(`img[data-media-id='${id}']`).naturalWidth === 60",
+            arg=media_id,
+        )
+
+        # alice sends an image with her words: uploaded for DMs, then attached.
+        page.set_input_files(
+            "#attach", files=[{"name": "pizza.png", "mimeType": "image/png", "buffer": png(8, 8)}]
+        )
+        expect(page.locator("#pending")).to_contain_text("pizza.png")
+        page.fill("#text", "this one")
+        page.press("#text", "Enter")
+        # The bot reads her text as X delivers it: the image's t.co link at its end.
+        expect(said.last).to_have_text(re.compile(r"You said: this one https://t\.co/\w{10}"))
+        expect(page.locator(".msg.user img.media")).to_be_visible()
+        mine = httpx.get(f"{url}_emulator/messages", params={"user": "alice"}).json()["messages"]
+        [with_image] = [
+            m for m in mine if m["sender_id"] == ALICE and "attachment" in m["message_data"]
+        ]
+        sent_id = with_image["message_data"]["attachment"]["media"]["id"]
+        assert httpx.get(f"{url}_emulator/media/{sent_id}").content == png(8, 8)
+
+        # alice's switch: she accepts message requests from everyone.
+        page.locator(".dm-settings .switch", has_text="Accepts message requests").click()
+        expect(page.locator(".dm-settings input[data-key=accepts_requests]")).to_be_checked()
+        people = httpx.get(f"{url}_emulator/dm_settings").json()["users"]
+        assert {p["screen_name"]: p["accepts_requests"] for p in people}["alice"] is True
 
         # Another person: a conversation of their own.
         page.fill("#new-person", "carol")
@@ -367,7 +415,9 @@ def test_typing_buttons_media_people_and_duplicates(page: Any, tmp_path: Path) -
         page.press("#text", "Enter")
         expect(said).to_have_text(["You said: hi from carol"])
         page.locator(".person[data-screen-name=alice]").click()
-        expect(said).to_have_text(["Thought about it.", "Here you go."])
+        expect(said).to_have_text(
+            ["Thought about it.", "Here you go.", re.compile("You said: this one https://t.co/")]
+        )
 
         # X's duplicates switched on: every delivery twice, one answer.
         page.locator(".switch", has_text="Duplicates").click()

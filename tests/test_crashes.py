@@ -81,10 +81,15 @@ def x_like(x: str, urls: list[str]) -> None:
     assert httpx.post(f"{x}/_emulator/realism", json=realism).status_code == 200
     fault = {"endpoint": "dm_send", "status": 200, "delay": X_LATENCY, "count": 100_000}
     assert httpx.post(f"{x}/_emulator/faults", json=fault).status_code == 200
+    # Their DMs are posted straight to dmbot: they accept message requests, so the
+    # bot's answers reach them.
     for n in range(PEOPLE):
-        httpx.post(
-            f"{x}/_emulator/users", json={"user_id": f"30000000000{n:02d}", "screen_name": f"p{n}"}
-        )
+        person = {
+            "user_id": f"30000000000{n:02d}",
+            "screen_name": f"p{n}",
+            "accepts_requests": True,
+        }
+        httpx.post(f"{x}/_emulator/users", json=person)
 
 
 def sent_by_bot(x: str) -> Counter[str]:

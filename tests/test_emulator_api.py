@@ -148,7 +148,9 @@ def receiver() -> Receiver:
 async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
     emulator = Emulator(CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app))
     emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
-    emulator.add_user(ALICE_ID, "alice", name="Alice")
+    # The bot writes to alice first in these tests: she accepts message requests from
+    # everyone (who may write to whom is tests/test_emulator_permission.py's).
+    emulator.add_user(ALICE_ID, "alice", name="Alice", accepts_requests=True)
     emulator.realism.timeout = 0.2
     yield emulator
     await emulator.aclose()
@@ -198,15 +200,25 @@ async def test_a_request_signed_by_authlib_is_accepted(emu: Emulator) -> None:
     [
         OAuth1(consumer_secret="not-the-secret"),
         OAuth1(token_secret="not-the-token-secret"),
-        OAuth1(token="1000000000001-unknown"),
     ],
-    ids=["wrong consumer secret", "wrong token secret", "unknown token"],
+    ids=["wrong consumer secret", "wrong token secret"],
 )
 async def test_bad_credentials_get_xs_401_code_32(emu: Emulator, auth: httpx.Auth) -> None:
     async with client(emu, auth) as api:
         response = await api.get("/1.1/account/verify_credentials.json")
     assert response.status_code == 401
     assert response.json() == example("management/v1.1_enterprise_error_401_code32.json")
+
+
+async def test_an_unknown_or_revoked_access_token_gets_code_89(emu: Emulator) -> None:
+    expired = {"errors": [{"code": 89, "message": "Invalid or expired token."}]}
+    async with client(emu, OAuth1(token="1000000000001-unknown")) as api:
+        unknown = await api.get("/1.1/account/verify_credentials.json")
+    assert (unknown.status_code, unknown.json()) == (401, expired)
+    await emu.revoke("pizzabot")
+    async with client(emu) as api:
+        revoked = await api.get("/1.1/account/verify_credentials.json")
+    assert (revoked.status_code, revoked.json()) == (401, expired)
 
 
 async def test_unsigned_request_is_refused(emu: Emulator) -> None:

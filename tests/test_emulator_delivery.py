@@ -50,7 +50,8 @@ async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
     """An emulator whose webhook is registered and the bot subscribed."""
     emulator = Emulator(CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app))
     emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
-    emulator.add_user(ALICE_ID, "alice", name="Alice")
+    # The bot writes to her first here: she accepts message requests from everyone.
+    emulator.add_user(ALICE_ID, "alice", name="Alice", accepts_requests=True)
     emulator.realism.timeout = 0.2
     hook = await emulator.register_webhook(HOOK_URL)
     emulator.subscribe(hook.id, BOT_ID)
@@ -377,7 +378,7 @@ async def test_an_invalid_webhook_gets_nothing(emu: Emulator, receiver: Receiver
 
 
 async def test_unsubscribed_accounts_get_nothing(emu: Emulator, receiver: Receiver) -> None:
-    emu.add_user("2000000000002", "bob")
+    emu.add_user("2000000000002", "bob", accepts_requests=True)
     await emu.send(ALICE_ID, "bob", "just between us")
     await emu.deliveries_settled()
     assert receiver.posts == []

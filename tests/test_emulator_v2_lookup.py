@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import v2api
+from images import png
 from test_emulator_api import ALICE_ID, BOT_ID, Receiver
 from v2api import (
     INVALID_REQUEST,
@@ -162,12 +163,13 @@ async def test_the_lookup_shows_the_fields_asked_for_and_the_same_id_everywhere(
 
 
 async def test_a_media_dm_shows_its_media_key(emu: Emulator) -> None:
-    body: dict[str, Any] = {"text": "menu", "attachments": [{"media_id": "1583157113245011970"}]}
+    media = emu.media.upload(BOT_ID, png(), category="dm_image")
+    body: dict[str, Any] = {"text": "menu", "attachments": [{"media_id": media.id}]}
     async with user(emu) as bot:
         await bot.post(f"/2/dm_conversations/with/{ALICE_ID}/messages", json=body)
         answer = await bot.get(WITH_ALICE, params={"dm_event.fields": "attachments"})
     [event] = conforms(answer, LOOKUP)["data"]
-    assert event["attachments"] == {"media_keys": ["3_1583157113245011970"]}
+    assert event["attachments"] == {"media_keys": [f"3_{media.id}"]}
 
 
 async def test_the_lookup_pages_with_max_results_and_next_token(emu: Emulator) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import v2api
+from images import png
 from openapi import problems
 from test_emulator_api import ALICE_ID, BOT_ID, Receiver, example, same_shape
 from v2api import (
@@ -43,6 +44,9 @@ async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
 async def test_v2_send_answers_201_with_the_ids(emu: Emulator) -> None:
     body = example("request_v2_dm_with_media_attachment.json")
     assert problems(body, "CreateDirectMessagesByParticipantIdRequest") == []
+    # X's example names media the bot uploaded (for DMs, within 24 hours): so does this one.
+    media = emu.media.upload(BOT_ID, png(), category="dm_image")
+    body["attachments"][0]["media_id"] = media.id
     async with user(emu) as bot:
         sent = await bot.post(f"/2/dm_conversations/with/{ALICE_ID}/messages", json=body)
     data = conforms(sent, "CreateDirectMessagesByParticipantIdResponse", 201)
@@ -56,7 +60,7 @@ async def test_v2_send_answers_201_with_the_ids(emu: Emulator) -> None:
     )
     assert message.message_data["attachment"] == {
         "type": "media",
-        "media": {"id": "1583157113245011970"},
+        "media": {"id": media.id},
     }
     assert message.source_app_id == emu.world.app.id
     assert sent.headers["x-rate-limit-limit"] == "1000"

@@ -124,10 +124,11 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float) -> Any:
 
 async def add_people(client: httpx.AsyncClient, emulator_url: str, ids: list[str]) -> None:
     await client.post(f"{emulator_url}/_emulator/reset")
+    # Their DMs are posted straight to dmbot, not written through the emulator: they
+    # accept message requests, so the bot's answers reach them.
     for user_id in ids:
-        response = await client.post(
-            f"{emulator_url}/_emulator/users", json={"user_id": user_id, "screen_name": user_id}
-        )
+        person = {"user_id": user_id, "screen_name": user_id, "accepts_requests": True}
+        response = await client.post(f"{emulator_url}/_emulator/users", json=person)
         assert response.status_code in (201, 400), response.text
 
 

@@ -49,8 +49,9 @@ def clock() -> Clock:
 async def emu(clock: Clock) -> AsyncIterator[Emulator]:
     emulator = Emulator(consumer_key="ck", consumer_secret="cs", app_id="13090192", clock=clock)
     emulator.add_account(BOT, "pizzabot", token=f"{BOT}-abc", token_secret="ts")
-    emulator.add_user(ALICE, "alice")
-    emulator.add_user(BOB, "bob")
+    # The sender writes to them first here: they accept message requests.
+    emulator.add_user(ALICE, "alice", accepts_requests=True)
+    emulator.add_user(BOB, "bob", accepts_requests=True)
     yield emulator
     await emulator.aclose()
 

@@ -27,6 +27,7 @@ from procs import (
     bot_messages,
     emulator,
     free_port,
+    open_to_replies,
     post,
     serve,
     texts,
@@ -52,6 +53,7 @@ def emulator_for(folder: Path, extra: dict[str, object]) -> Iterator[str]:
     proc = Process(["emulator", "--config", str(config), "--port", str(port)], folder / "emu.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/_emulator/state", proc)
+        open_to_replies(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.stop()

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from images import png
 
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
@@ -236,7 +237,8 @@ async def emu(clock: Clock) -> AsyncIterator[Emulator]:
         clock=clock,
     )
     emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
-    emulator.add_user(ALICE_ID, "alice")
+    # The client writes to her first here: she accepts message requests.
+    emulator.add_user(ALICE_ID, "alice", accepts_requests=True)
     yield emulator
     await emulator.aclose()
 
@@ -262,6 +264,7 @@ async def client(emu: Emulator, clock: Clock) -> AsyncIterator[XClient]:
 
 
 async def test_send_dm_with_quick_replies_buttons_and_media(emu: Emulator, client: XClient) -> None:
+    media = emu.media.upload(BOT_ID, png(), category="dm_image")
     message_data = {
         "text": "Which size?",
         "quick_reply": {
@@ -272,7 +275,7 @@ async def test_send_dm_with_quick_replies_buttons_and_media(emu: Emulator, clien
             ],
         },
         "ctas": [{"type": "web_url", "label": "Menu", "url": "https://pizza.example/menu"}],
-        "attachment": {"type": "media", "media": {"id": "1234567890"}},
+        "attachment": {"type": "media", "media": {"id": media.id}},
     }
     sent = await client.send_dm(ALICE_ID, message_data)
     (message,) = emu.messages
@@ -281,7 +284,7 @@ async def test_send_dm_with_quick_replies_buttons_and_media(emu: Emulator, clien
     assert message.source_app_id == "13090192"
     assert message.message_data["quick_reply"] == message_data["quick_reply"]
     assert message.message_data["ctas"][0]["url"] == "https://pizza.example/menu"
-    assert message.message_data["attachment"] == {"type": "media", "media": {"id": "1234567890"}}
+    assert message.message_data["attachment"] == {"type": "media", "media": {"id": media.id}}
 
 
 async def test_a_wrong_consumer_secret_is_refused_with_a_fix(emu: Emulator, clock: Clock) -> None:

@@ -35,7 +35,8 @@ def emulator(receiver: Receiver) -> Emulator:
     emu = Emulator(CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app))
     emu.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
     emu.add_account(SUPPORT_ID, "support", token=SUPPORT_TOKEN, token_secret=SUPPORT_SECRET)
-    emu.add_user(ALICE_ID, "alice", name="Alice")
+    # The bot writes to her first in these tests: she accepts message requests.
+    emu.add_user(ALICE_ID, "alice", name="Alice", accepts_requests=True)
     emu.realism.timeout = 0.2
     return emu
 

@@ -23,15 +23,19 @@ endpoints); point dmbot's client at it with ``httpx.ASGITransport`` or serve
 it with ``dmbot emulator`` (:func:`~dmbot.emulator.standalone.standalone_app`).
 
 The path of an event: the :class:`Emulator` (:mod:`.facade`) records it in the
-world (:mod:`.state`), :mod:`.fanout` shapes it for every subscription
+world (:mod:`.state`) once X's rules allow it (who may write to whom,
+:mod:`.permission`; attached media, :mod:`.media`) and processes its text as
+X does (:mod:`.entities`), :mod:`.fanout` shapes it for every subscription
 (:mod:`.payloads`; AAA subscriptions in :mod:`.webhooks`, XAA ones in
 :mod:`.activity`) and :mod:`.delivery` signs and POSTs it, while
 :mod:`.stream` sends XAA envelopes to open stream connections. X's HTTP API
-is :mod:`.api` (v1.1 handlers beside it, v2 ones in :mod:`.v2`), its errors
-:mod:`.faults` and :mod:`.problems`; :mod:`.misbehaviour` gathers the
-switches that make it act up (:mod:`.realism`'s among them). :mod:`.admin`
-(listed by :mod:`.controls`) and :mod:`.chat` are the emulator's own controls
-and chat page, :mod:`.standalone` runs it alone.
+is :mod:`.api` (credentials checked by :mod:`.oauth`, obtained through
+:mod:`.tokens`; v1.1 handlers beside it, such as :mod:`.directmessages` and
+:mod:`.upload`, v2 ones in :mod:`.v2`), its errors :mod:`.faults` and
+:mod:`.problems`; :mod:`.misbehaviour` gathers the switches that make it act
+up (:mod:`.realism`'s among them), :mod:`.waiting` the waits on what happens.
+:mod:`.admin` (listed by :mod:`.controls`) and :mod:`.chat` are the
+emulator's own controls and chat page, :mod:`.standalone` runs it alone.
 
 Imports go one way: the parts the facade builds see it as a
 :class:`~.host.Host`, its app as a :class:`~.surface.Surface`, and none of

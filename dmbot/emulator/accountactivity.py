@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import Caller, request_params
-from dmbot.emulator.validation import required_param
+from dmbot.emulator.problems import Problem
+from dmbot.emulator.validation import bad_request, required_param
 from dmbot.emulator.webhooks import ENTERPRISE_SUBSCRIPTIONS, PREMIUM_SUBSCRIPTIONS
 from dmbot.types import JSONObject
 
@@ -97,6 +98,45 @@ class AccountActivityApi:
                 "provisioned_count": str(provisioned),
             }
         )
+
+    async def all_webhooks(self, request: Request, caller: Caller) -> Response:
+        """``GET /1.1/account_activity/all/webhooks.json``: every premium environment's webhooks."""
+        environments: dict[str, list[JSONObject]] = {}
+        for hook in self.world.webhooks:
+            if hook.env_name is not None and not hook.v2:
+                stamp = hook.created_at.replace("T", " ").replace("Z", " +0000")
+                environments.setdefault(hook.env_name, []).append(
+                    {
+                        "id": hook.id,
+                        "url": hook.url,
+                        "valid": hook.valid,
+                        "created_timestamp": stamp,
+                    }
+                )
+        return JSONResponse(
+            {
+                "environments": [
+                    {"environment_name": name, "webhooks": hooks}
+                    for name, hooks in environments.items()
+                ]
+            }
+        )
+
+    async def replay(self, request: Request, caller: Caller) -> Response:
+        """``POST /1.1/account_activity/replay/webhooks/:id/subscriptions/all.json``
+        (enterprise): 202 and the job; the window's events, then ``replay_job_status``."""
+        params = request_params(request, await request.body())
+        from_date = required_param(params, "from_date")
+        to_date = required_param(params, "to_date")
+        try:
+            job = self.emu.replay(
+                request.path_params["webhook_id"], from_date, to_date, enterprise=True
+            )
+        except Problem as problem:
+            raise (
+                ApiError(404, 34) if problem.status == 404 else bad_request(problem.detail)
+            ) from None
+        return JSONResponse(job.to_json(), status_code=202)
 
     def _webhook(self, request: Request) -> str:
         """The webhook a management call is about: by id, or the environment's only one."""

@@ -22,11 +22,12 @@ from starlette.routing import Route
 from dmbot.emulator.controls import CONTROLS as CONTROLS  # listed at GET /_emulator/
 from dmbot.emulator.controls import controls_text
 from dmbot.emulator.faults import ApiError
-from dmbot.emulator.oauth import TokenFlow
+from dmbot.emulator.media import UploadError, upload_json
 from dmbot.emulator.people import DEFAULT_PEOPLE as DEFAULT_PEOPLE  # dmbot.dev.server's
 from dmbot.emulator.problems import Problem
 from dmbot.emulator.replay import REPLAY_WINDOW
 from dmbot.emulator.state import User
+from dmbot.emulator.tokens import TokenFlow
 from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
     def user_json(user: User, *, secrets_too: bool = False) -> JSONObject:
         data: JSONObject = {"id": user.id, "screen_name": user.screen_name, "name": user.name}
         data["is_account"] = user.is_account
+        data["accepts_requests"] = user.accepts_requests
+        data["follows"] = sorted(user.follows, key=int)
         if secrets_too:
             data.update(token=user.token, token_secret=user.token_secret)
         return data
@@ -69,6 +72,8 @@ def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
                     {"error": problem.detail, "problem": problem.to_json()}, problem.status
                 )
             except ApiError as error:
+                return fail(error.message, error.status)
+            except UploadError as error:
                 return fail(error.message, error.status)
             except KeyError as error:
                 return fail(f"The JSON body needs the field {error}.")
@@ -121,11 +126,66 @@ def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
             found = [m for m in found if who in (m.sender_id, m.recipient_id)]
         return JSONResponse({"messages": [m.to_json() for m in found]})
 
+    def flag(data: JSONObject, name: str, default: bool | None) -> bool | None:
+        value = data.get(name, default)
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} takes true or false, got {value!r}.")
+        return value
+
+    def names(data: JSONObject, name: str) -> list[str] | None:
+        value = data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{name} takes a list of screen names or ids, got {value!r}.")
+        return value
+
     async def add_user(request: Request) -> Response:
         data = await body_of(request)
         user_id = str(data.get("user_id") or emu.world.ids.next())
-        user = emu.add_user(user_id, str(data["screen_name"]), name=data.get("name"))
+        accepts = flag(data, "accepts_requests", False)
+        user = emu.add_user(
+            user_id, str(data["screen_name"]), name=data.get("name"), accepts_requests=bool(accepts)
+        )
+        if names(data, "follows") is not None:
+            user = emu.set_dm_settings(user, follows=names(data, "follows"))
         return JSONResponse(user_json(user), status_code=201)
+
+    async def dm_settings(request: Request) -> Response:
+        if request.method == "POST":
+            data = await body_of(request)
+            who = emu.user(str(data["user"]))
+            follows = names(data, "follows")
+            if follows is None and ("follow" in data or "unfollow" in data):
+                gone = {emu.user(str(u)).id for u in names(data, "unfollow") or []}
+                added = [emu.user(str(u)).id for u in names(data, "follow") or []]
+                follows = [u for u in [*who.follows, *added] if u not in gone]
+            user = emu.set_dm_settings(
+                who, accepts_requests=flag(data, "accepts_requests", None), follows=follows
+            )
+            return JSONResponse(user_json(user))
+        return JSONResponse({"users": [user_json(u) for u in emu.world.users.values()]})
+
+    async def media(request: Request) -> Response:
+        query = request.query_params
+        if "user" not in query:
+            raise ValueError("Name the uploader: POST /_emulator/media?user=alice with the file.")
+        found = emu.media.upload(
+            emu.user(query["user"]).id,
+            await request.body(),
+            category=query.get("media_category", "dm_image"),
+            shared=query.get("shared", "false") == "true",
+        )
+        return JSONResponse(upload_json(found, emu.clock()), status_code=201)
+
+    async def media_file(request: Request) -> Response:
+        found = emu.media.uploads.get(request.path_params["media_id"])
+        if found is None or found.data is None:
+            raise LookupError(
+                f"No uploaded media {request.path_params['media_id']}; "
+                "POST /_emulator/media?user=NAME uploads one."
+            )
+        return Response(found.data, media_type=found.media_type)
 
     async def add_account(request: Request) -> Response:
         data = await body_of(request)
@@ -136,13 +196,19 @@ def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
             token=str(data.get("token") or f"{user_id}-{secrets.token_urlsafe(24)}"),
             token_secret=str(data.get("token_secret") or secrets.token_urlsafe(32)),
             name=data.get("name"),
+            accepts_requests=bool(flag(data, "accepts_requests", True)),
         )
         return JSONResponse(user_json(user, secrets_too=True), status_code=201)
 
     async def send(request: Request) -> Response:
         data = await body_of(request)
+        media_id = data.get("media_id")
         message = await emu.send(
-            str(data["from"]), str(data["to"]), str(data["text"]), metadata=data.get("metadata")
+            str(data["from"]),
+            str(data["to"]),
+            str(data.get("text", "")),
+            metadata=data.get("metadata"),
+            media_id=None if media_id is None else str(media_id),
         )
         return JSONResponse(message.to_json(), status_code=201)
 
@@ -258,7 +324,10 @@ def admin_routes(emu: Surface, tokens: TokenFlow) -> list[Route]:
         ("state", state, ["GET"]),
         ("messages", messages, ["GET"]),
         ("users", add_user, ["POST"]),
+        ("dm_settings", dm_settings, ["GET", "POST"]),
         ("accounts", add_account, ["POST"]),
+        ("media", media, ["POST"]),
+        ("media/{media_id}", media_file, ["GET"]),
         ("send", send, ["POST"]),
         ("tap", tap, ["POST"]),
         ("realism", realism, ["GET", "POST"]),

@@ -4,9 +4,10 @@ Every X endpoint goes through one wrapper: the credentials its auth mode
 takes (OAuth 1.0a, the app's bearer token, or either), injected faults, the
 rate-limit window, then the handler; every answer carries ``x-rate-limit-*``
 headers. Errors are X's ``{"errors":[{"code","message"}]}`` on v1.1 paths and
-RFC 7807 problems on ``/2/`` paths (:mod:`.problems`). The handlers of v1.1
-direct messages and ``verify_credentials`` are here; the others are in
-:mod:`.welcome`, :mod:`.accountactivity`, :mod:`.oauth` and the :mod:`.v2` package.
+RFC 7807 problems on ``/2/`` paths (:mod:`.problems`), a path X does not
+serve included (404, code 34). The handler of ``verify_credentials`` is
+here; the others are in :mod:`.directmessages`, :mod:`.upload`,
+:mod:`.welcome`, :mod:`.accountactivity`, :mod:`.tokens` and the :mod:`.v2` package.
 """
 
 from __future__ import annotations
@@ -22,28 +23,29 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dmbot.emulator import oauth
-from dmbot.emulator.accountactivity import AccountActivityApi, no_content
+from dmbot.emulator.accountactivity import AccountActivityApi
 from dmbot.emulator.admin import admin_routes
+from dmbot.emulator.directmessages import DirectMessagesApi
 from dmbot.emulator.faults import ApiError, Faults, window_of
-from dmbot.emulator.oauth import Caller, request_params
-from dmbot.emulator.payloads import app_json, message_event
-from dmbot.emulator.problems import APP_ONLY, USER_CONTEXT, as_problem, unsupported_authentication
+from dmbot.emulator.oauth import Caller
+from dmbot.emulator.problems import (
+    APP_ONLY,
+    USER_CONTEXT,
+    as_problem,
+    plain,
+    unsupported_authentication,
+)
+from dmbot.emulator.tokens import TokenFlow
+from dmbot.emulator.upload import UploadApi
 from dmbot.emulator.v2.accountactivity import AccountActivityV2Api
 from dmbot.emulator.v2.activity import ActivityApi
 from dmbot.emulator.v2.conversations import ConversationsApi
+from dmbot.emulator.v2.media import MediaApi
 from dmbot.emulator.v2.messages import MessagesApi
 from dmbot.emulator.v2.stream import StreamApi
 from dmbot.emulator.v2.users import UsersApi
 from dmbot.emulator.v2.webhooks import WebhooksApi
-from dmbot.emulator.validation import (
-    bad_request,
-    integer_param,
-    json_body,
-    required_param,
-    validate_message_data,
-)
 from dmbot.emulator.welcome import WelcomeApi
-from dmbot.types import JSONObject
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -70,7 +72,22 @@ def build_app(emu: Surface) -> Starlette:
         await emu.aclose()
 
     x = XApi(emu)
-    return Starlette(routes=x.routes() + admin_routes(emu, x.tokens), lifespan=lifespan)
+    return Starlette(
+        routes=x.routes() + admin_routes(emu, x.tokens),
+        lifespan=lifespan,
+        exception_handlers={404: not_found},
+    )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """A path nobody serves: X's 404 (code 34; a problem under ``/2/``), or the controls'."""
+    path = request.url.path
+    if path.startswith("/_emulator"):
+        message = f"No emulator control {path}; GET /_emulator/ lists them with curl examples."
+        return JSONResponse({"error": message}, 404)
+    if path.startswith("/2/"):
+        return plain(404, "Sorry, that page does not exist.").response()
+    return ApiError(404, 34).response()
 
 
 class XApi:
@@ -79,7 +96,8 @@ class XApi:
     def __init__(self, emu: Surface) -> None:
         self.emu = emu
         self.world = emu.world
-        self.tokens = oauth.TokenFlow(emu.world)
+        self.tokens = TokenFlow(emu.world)
+        self.nonces = oauth.Nonces()
 
     def routes(self) -> list[Route]:
         """Every X route, with its endpoint name (faults, limits) and auth mode."""
@@ -92,12 +110,18 @@ class XApi:
         hook = f"{aaa}/webhooks/{{webhook_id}}"
         sub, wh, wm_, me = "subscriptions", "webhooks", "welcome_messages", "verify_credentials"
         aa, w = AccountActivityApi(self.emu), WelcomeApi(self.world)
+        dms, up = DirectMessagesApi(self.emu), UploadApi(self.emu)
+        ton = "/1.1/ton/data/dm/{message_id}/{media_id}/{name}"
+        replay = f"{aaa}/replay/webhooks/{{webhook_id}}/subscriptions/all.json"
         table: list[tuple[str, list[str], str, Auth, Handler]] = [
-            (f"{dm}/events/new.json", ["POST"], "dm_send", "user", self.dm_send),
-            (f"{dm}/events/list.json", ["GET"], "dm_list", "user", self.dm_list),
-            (f"{dm}/events/show.json", ["GET"], "dm_list", "user", self.dm_show),
-            (f"{dm}/indicate_typing.json", ["POST"], "typing", "user", self.typing),
-            (f"{dm}/mark_read.json", ["POST"], "read", "user", self.mark_read),
+            (f"{dm}/events/new.json", ["POST"], "dm_send", "user", dms.send),
+            (f"{dm}/events/list.json", ["GET"], "dm_list", "user", dms.list_events),
+            (f"{dm}/events/show.json", ["GET"], "dm_list", "user", dms.show),
+            (f"{dm}/events/destroy.json", ["DELETE"], "dm_delete", "user", dms.destroy),
+            (f"{dm}/indicate_typing.json", ["POST"], "typing", "user", dms.typing),
+            (f"{dm}/mark_read.json", ["POST"], "read", "user", dms.mark_read),
+            ("/1.1/media/upload.json", ["POST", "GET"], "media_upload", "user", up.upload),
+            (ton, ["GET"], "dm_media", "user", dms.media_file),
             (f"{wm}/new.json", ["POST"], wm_, "user", w.welcome_new),
             (f"{wm}/list.json", ["GET"], wm_, "user", w.welcome_list),
             (f"{wm}/show.json", ["GET"], wm_, "user", w.welcome_show),
@@ -110,6 +134,7 @@ class XApi:
             ("/oauth/request_token", ["POST"], "oauth", "consumer", self.tokens.request_token),
             ("/oauth/access_token", ["POST"], "oauth", "consumer", self.tokens.access_token),
             # premium: /1.1/account_activity/all/:env_name/...
+            (f"{aaa}/all/webhooks.json", ["GET"], wh, "app", aa.all_webhooks),
             (f"{aaa}/all/subscriptions/count.json", ["GET"], sub, "app", aa.count),
             (f"{aaa}/all/count.json", ["GET"], sub, "app", aa.count),
             (f"{env}/webhooks.json", ["POST"], wh, "user", aa.register),
@@ -131,6 +156,7 @@ class XApi:
             (f"{hook}/subscriptions/all.json", ["GET"], sub, "user", aa.is_subscribed),
             (f"{hook}/subscriptions/all/list.json", ["GET"], sub, "app", aa.subscribers),
             (f"{hook}/subscriptions/{{user_id}}/all.json", ["DELETE"], sub, "app", aa.unsubscribe),
+            (replay, ["POST"], "replay", "app", aa.replay),
         ]  # fmt: skip
         return [self._route(*row) for row in table + self._v2_table()] + [
             Route("/oauth/authorize", self.tokens.authorize_page, methods=["GET"]),
@@ -147,6 +173,7 @@ class XApi:
             ActivityApi(self.emu.activity), MessagesApi(self.emu),
         )  # fmt: skip
         stream, users, talks = StreamApi(self.emu.stream), UsersApi(), ConversationsApi(self.world)
+        media, upload = MediaApi(self.emu), "/2/media/upload"
         with_ = "/2/dm_conversations/with/{participant_id}"
         wh, sub, act = "webhooks_v2", "subscriptions_v2", "activity_subscriptions"
         hook = "/2/webhooks/{webhook_id}"
@@ -171,7 +198,13 @@ class XApi:
             ("/2/activity/stream", ["GET"], "activity_stream", "bearer", stream.connect),
             (f"{with_}/messages", ["POST"], "dm_send_v2", "user", dm.send),
             (f"{with_}/dm_events", ["GET"], "dm_events", "user", talks.events),
+            ("/2/dm_events", ["GET"], "dm_events", "user", talks.all_events),
             ("/2/users/me", ["GET"], "users_me", "user", users.me),
+            (upload, ["POST"], "media_upload", "user", media.upload),
+            (upload, ["GET"], "media_upload", "user", media.status),
+            (f"{upload}/initialize", ["POST"], "media_upload", "user", media.initialize),
+            (f"{upload}/{{id}}/append", ["POST"], "media_upload", "user", media.append),
+            (f"{upload}/{{id}}/finalize", ["POST"], "media_upload", "user", media.finalize),
         ]  # fmt: skip
 
     def _route(
@@ -233,10 +266,17 @@ class XApi:
                 request_token = self.world.request_tokens.get(token)
                 return request_token.secret if request_token else None
             user = self.world.user_for_token(token)
-            return user.token_secret if user else None
+            if user is None:
+                raise ApiError(401, 89)  # never issued, or revoked
+            return user.token_secret
 
         params = oauth.verify(
-            request, body, app=self.world.app, token_secret=secret, now=self.emu.clock()
+            request,
+            body,
+            app=self.world.app,
+            token_secret=secret,
+            now=self.emu.clock(),
+            nonces=self.nonces,
         )
         user = None
         if params.token is not None and auth != "consumer":
@@ -244,76 +284,6 @@ class XApi:
         if auth in ("user", "user_or_bearer") and user is None:
             raise ApiError(401, 32)
         return Caller(user, params, params.token or f"app:{params.consumer_key}")
-
-    # direct messages
-
-    async def dm_send(self, request: Request, caller: Caller) -> Response:
-        event = json_body(request, await request.body()).get("event")
-        if not isinstance(event, dict) or event.get("type") != "message_create":
-            raise bad_request('event.type: must be "message_create".')
-        create = event.get("message_create")
-        if not isinstance(create, dict):
-            raise bad_request("event.message_create: a JSON object is required.")
-        target = create.get("target")
-        recipient_id = target.get("recipient_id") if isinstance(target, dict) else None
-        if not isinstance(recipient_id, str | int) or not str(recipient_id).isdigit():
-            raise bad_request(
-                f"event.message_create.target.recipient_id: {recipient_id!r} is not a valid Long."
-            )
-        data = validate_message_data(
-            create.get("message_data"), "event.message_create.message_data"
-        )
-        if self.world.user(str(recipient_id)) is None:
-            raise ApiError(400, 108)
-        message = await self.emu.post_message(
-            caller.account.id, str(recipient_id), data, source_app_id=self.world.app.id
-        )
-        shown = message_event(message, None)
-        return JSONResponse({"event": shown})
-
-    async def dm_list(self, request: Request, caller: Caller) -> Response:
-        me = caller.account.id
-        params = dict(request.query_params)
-        count = min(max(integer_param(params, "count", 20), 1), 50)
-        start = max(integer_param(params, "cursor", 0), 0)
-        mine = [m for m in reversed(self.world.messages) if me in (m.sender_id, m.recipient_id)]
-        page = mine[start : start + count]
-        events = [message_event(m, me) for m in page]
-        body: JSONObject = {"events": events, "apps": self._apps(events)}
-        if start + count < len(mine):
-            body["next_cursor"] = str(start + count)
-        return JSONResponse(body)
-
-    async def dm_show(self, request: Request, caller: Caller) -> Response:
-        me = caller.account.id
-        message = self.world.message(request.query_params.get("id", ""))
-        if message is None or me not in (message.sender_id, message.recipient_id):
-            raise ApiError(404, 34)
-        event = message_event(message, me)
-        return JSONResponse({"event": event, "apps": self._apps([event])})
-
-    def _apps(self, events: list[JSONObject]) -> JSONObject:
-        ids = {e["message_create"].get("source_app_id") for e in events} - {None}
-        return {app_id: app_json(self.world, app_id) for app_id in sorted(ids)}
-
-    async def typing(self, request: Request, caller: Caller) -> Response:
-        params = request_params(request, await request.body())
-        recipient = self._recipient(params)
-        await self.emu.indicate("typing", caller.account.id, recipient)
-        return no_content()
-
-    async def mark_read(self, request: Request, caller: Caller) -> Response:
-        params = request_params(request, await request.body())
-        recipient = self._recipient(params)
-        last = required_param(params, "last_read_event_id")
-        await self.emu.indicate("read", caller.account.id, recipient, last)
-        return no_content()
-
-    def _recipient(self, params: dict[str, str]) -> str:
-        recipient = required_param(params, "recipient_id")
-        if self.world.user(recipient) is None:
-            raise ApiError(400, 108)
-        return recipient
 
     async def me(self, request: Request, caller: Caller) -> Response:
         user = caller.account

@@ -3,8 +3,10 @@
 The page is plain HTML, CSS and one script in ``static/`` (no build step,
 nothing fetched from the internet). It acts through the emulator's admin
 endpoints exactly as a person in X's app would (``/_emulator/send``,
-``/_emulator/tap`` with the option's metadata, ``/_emulator/users``,
-``/_emulator/realism``) and follows everything by long polling
+``/_emulator/tap`` with the option's metadata, ``/_emulator/media`` for an
+attached image, ``/_emulator/users``, ``/_emulator/dm_settings`` for a
+person's switches, ``/_emulator/realism``), shows both sides' images from
+``/_emulator/media/:id``, and follows everything by long polling
 ``/_chat/updates``: one request that returns as soon as something changed.
 """
 
@@ -114,11 +116,13 @@ class ChatFeed:
         """Where every list stands now."""
         realism = json.dumps(self.emu.realism.to_json(), sort_keys=True).encode()
         held = ",".join(f"{h.url}|{h.event_id}|{h.until}" for h in self.emu.held).encode()
+        # People come and change their DM settings without a signal: a checksum of them all.
+        people = json.dumps([_person(u) for u in self.people()]).encode()
         return Cursor(
             len(self.emu.messages),
             len(self.emu.indicators),
             len(self.traffic.exchanges),
-            len(self.people()),
+            zlib.crc32(people),
             zlib.crc32(realism),
             zlib.crc32(held),
         )
@@ -162,7 +166,13 @@ class ChatFeed:
 
 
 def _person(user: User) -> JSONObject:
-    return {"id": user.id, "screen_name": user.screen_name, "name": user.name}
+    return {
+        "id": user.id,
+        "screen_name": user.screen_name,
+        "name": user.name,
+        "accepts_requests": user.accepts_requests,
+        "follows": sorted(user.follows, key=int),
+    }
 
 
 def _indicator(indicator: Indicator) -> JSONObject:

@@ -27,6 +27,8 @@ class Control:
         url = f"{base}/_emulator/{self.name}{'?' + self.query if self.query else ''}"
         if self.method == "GET":
             return f"curl -s '{url}'"
+        if self.name == "media":
+            return f"curl -s -X POST '{url}' --data-binary @picture.png"
         data = f" -H 'content-type: application/json' -d '{json.dumps(self.body)}'"
         return f"curl -s -X {self.method} '{url}'{data if self.body is not None else ''}"
 
@@ -44,7 +46,8 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         "send",
         "POST",
-        "a person writes a DM to an account (delivered to the webhook, signed)",
+        "a person writes a DM to an account (delivered to the webhook, signed); media_id "
+        "attaches what they uploaded (media)",
         {"from": "alice", "to": "bot", "text": "hi"},
     ),
     Control(
@@ -59,7 +62,30 @@ CONTROLS: tuple[Control, ...] = (
         "a person taps a Quick Reply option of a DM they received (message_id from messages)",
         {"from": "alice", "message_id": "ID", "label": "Small"},
     ),
-    Control("users", "POST", "add a simulated person", {"screen_name": "carol"}),
+    Control(
+        "users",
+        "POST",
+        "add a simulated person; accepts_requests (default false, as on X) lets accounts "
+        "write to them first, follows lists whom they follow",
+        {"screen_name": "carol", "accepts_requests": False},
+    ),
+    Control(
+        "dm_settings",
+        "POST",
+        "who may write to whom: a user's accepts_requests (message requests from everyone), "
+        "follows (the whole list), or follow/unfollow (lists to add or remove); without them "
+        "a DM to a user who never wrote first gets 403, code 349; GET lists every user's",
+        {"user": "alice", "accepts_requests": True, "follow": ["bot"]},
+    ),
+    Control(
+        "media",
+        "POST",
+        "upload a file as a user (?user=alice&media_category=dm_image, the file as the body); "
+        "send attaches it with media_id; GET /_emulator/media/ID gives the file back",
+        None,
+        "user=alice&media_category=dm_image",
+    ),
+    Control("media/{media_id}", "GET", "an uploaded file, as the chat page shows it"),
     Control(
         "accounts", "POST", "add an account the app holds tokens for", {"screen_name": "helpbot"}
     ),
@@ -142,11 +168,14 @@ def controls_text(base: str) -> str:
     lines = [
         "dmbot's X emulator: control endpoints (not part of X; no credentials checked)",
         "",
-        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/account_activity/..., "
-        "/2/webhooks, /2/account_activity/..., /2/activity/subscriptions, /2/activity/stream, "
-        "/2/dm_conversations/..., /2/users/me",
+        "X's own API is served beside them: /1.1/direct_messages/..., /1.1/media/upload.json, "
+        "/1.1/account_activity/..., /2/webhooks, /2/account_activity/..., "
+        "/2/activity/subscriptions, /2/activity/stream, /2/dm_conversations/..., /2/dm_events, "
+        "/2/media/upload, /2/users/me",
         "People are named by screen name or id (alice, bob; the config's accounts are bot, "
         "bot2, ...).",
+        "As on X, an account may not write first to a person who never wrote to it (403, code "
+        "349) unless they accept message requests or follow it: see dm_settings.",
         "",
     ]
     for control in CONTROLS:

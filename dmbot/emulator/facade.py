@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import httpx
 from starlette.applications import Starlette
@@ -15,8 +16,11 @@ from dmbot.emulator.delivery import Deliverer, DeliveryRecord
 from dmbot.emulator.fanout import FanOut
 from dmbot.emulator.faults import Faults, RateLimits
 from dmbot.emulator.host import UserRef
+from dmbot.emulator.media import Media, MediaStore
 from dmbot.emulator.misbehaviour import Misbehaviour
+from dmbot.emulator.payloads import shown_data
 from dmbot.emulator.people import People
+from dmbot.emulator.permission import DmSettings
 from dmbot.emulator.realism import Realism
 from dmbot.emulator.replay import Replayer, ReplayJob
 from dmbot.emulator.state import (
@@ -29,14 +33,18 @@ from dmbot.emulator.state import (
     World,
 )
 from dmbot.emulator.stream import ActivityStream
+from dmbot.emulator.waiting import Waiting
 from dmbot.emulator.webhooks import WebhookRegistry
 
 
-class Emulator(Misbehaviour):
+class Emulator(DmSettings, Misbehaviour, Waiting):
     """One emulated X with one app: users, DMs, webhooks, and their deliveries.
 
     Its controls of X's bad habits (realism switches, the activity stream's
-    drops, refusals and silences) are :class:`~dmbot.emulator.misbehaviour.Misbehaviour`'s.
+    drops, refusals and silences) are :class:`~dmbot.emulator.misbehaviour.Misbehaviour`'s;
+    who may write to whom (``set_dm_settings``, ``follow``) is
+    :class:`~dmbot.emulator.permission.DmSettings`', and waiting for messages
+    (``wait_for_messages``) :class:`~dmbot.emulator.waiting.Waiting`'s.
 
     Args:
         consumer_key: the app's API key, checked on every request.
@@ -60,6 +68,8 @@ class Emulator(Misbehaviour):
         self.world = World(App(app_id, app_name, consumer_key, consumer_secret), clock)
         self.faults = Faults()
         self.limits = RateLimits(clock)
+        self.media = MediaStore(clock, self.world.ids)
+        """Uploaded media (``media/upload``), and what a DM may attach."""
         self.delivery_log: list[DeliveryRecord] = []
         self._realism = Realism()
         self._deliverer = Deliverer(
@@ -79,9 +89,7 @@ class Emulator(Misbehaviour):
         self._people = People(self, self._fanout)
         self._webhook_registry = WebhookRegistry(self, self._deliverer)
         self._replayer = Replayer(self.world, self._fanout, self._deliverer)
-        self._changed = asyncio.Condition()
-        self.version = 0
-        """Grows on every new message or indicator (for pages that follow the chat)."""
+        Waiting.__init__(self)
         self.app: Starlette = build_app(self)
 
     # the world, read-only views
@@ -125,18 +133,34 @@ class Emulator(Misbehaviour):
         token: str,
         token_secret: str,
         name: str | None = None,
+        accepts_requests: bool = True,
     ) -> User:
-        """Add an account the app holds access tokens for (it can call the API)."""
-        user = User(
-            user_id, screen_name, name or screen_name, self.world.now_ms(), token, token_secret
-        )
-        return self.world.add_user(user)
+        """Add an account the app holds access tokens for (it can call the API).
 
-    def add_user(self, user_id: str, screen_name: str, *, name: str | None = None) -> User:
-        """Add a simulated person, who acts through :meth:`send` and :meth:`tap`."""
-        return self.world.add_user(
-            User(user_id, screen_name, name or screen_name, self.world.now_ms())
-        )
+        It accepts message requests from everyone unless told otherwise: a DM
+        bot's account must, for people to write to it first.
+        """
+        now = self.world.now_ms()
+        user = User(user_id, screen_name, name or screen_name, now, token, token_secret)
+        return self.world.add_user(replace(user, accepts_requests=accepts_requests))
+
+    def add_user(
+        self,
+        user_id: str,
+        screen_name: str,
+        *,
+        name: str | None = None,
+        accepts_requests: bool = False,
+    ) -> User:
+        """Add a simulated person, who acts through :meth:`send` and :meth:`tap`.
+
+        Like most of X, they do not accept message requests from everyone: an
+        account may write to them once they wrote to it, or follow it
+        (:mod:`dmbot.emulator.permission`).
+        """
+        now = self.world.now_ms()
+        user = User(user_id, screen_name, name or screen_name, now)
+        return self.world.add_user(replace(user, accepts_requests=accepts_requests))
 
     def user(self, ref: UserRef) -> User:
         """The user named by ``ref`` (a User, an id or a screen name).
@@ -154,15 +178,26 @@ class Emulator(Misbehaviour):
     # simulated people acting (done by :class:`~dmbot.emulator.people.People`)
 
     async def send(
-        self, from_user: UserRef, to_account: UserRef, text: str, *, metadata: str | None = None
+        self,
+        from_user: UserRef,
+        to_account: UserRef,
+        text: str,
+        *,
+        metadata: str | None = None,
+        media_id: str | None = None,
     ) -> Message:
-        """``from_user`` writes a DM from X's app; ``metadata`` makes it a Quick Reply tap.
+        """``from_user`` writes a DM from X's app; ``metadata`` makes it a Quick Reply tap,
+        ``media_id`` attaches media the person uploaded (``emu.media.upload``).
 
         Raises:
             LookupError: an unknown user.
-            ValueError: the text is longer than X allows.
+            ValueError: the text is longer than X allows, or the media cannot be attached.
+            ApiError: 403, code 349 (or 150): the recipient does not let ``from_user``
+                write first (:mod:`dmbot.emulator.permission`).
         """
-        return await self._people.send(from_user, to_account, text, metadata=metadata)
+        return await self._people.send(
+            from_user, to_account, text, metadata=metadata, media_id=media_id
+        )
 
     def take_free_reply(self, account_id: str, peer_id: str) -> bool:
         """Use one of the free replies ``peer_id``'s recent DMs granted ``account_id``.
@@ -199,8 +234,10 @@ class Emulator(Misbehaviour):
         """Record a DM and deliver it, in every subscribed shape, to each subscribed
         participant (echo included)."""
         world = self.world
+        message_id = world.ids.next()
+        media = self._attached(message_data)
         message = Message(
-            world.ids.next(),
+            message_id,
             sender_id,
             recipient_id,
             dict(message_data),
@@ -208,11 +245,19 @@ class Emulator(Misbehaviour):
             source_app_id,
             metadata,
             welcome_message_id,
+            shown_data(world, message_id, dict(message_data), media),
         )
-        world.messages.append(message)
+        world.add_message(message)
+        if media is not None:
+            media.used_in.append(message.id)
         await self._notify()
         self._fanout.message(message)
         return message
+
+    def _attached(self, message_data: dict[str, object]) -> Media | None:
+        attachment = message_data.get("attachment")
+        media = attachment.get("media") if isinstance(attachment, dict) else None
+        return self.media.uploads.get(str(media.get("id"))) if isinstance(media, dict) else None
 
     async def indicate(
         self, kind: str, sender_id: str, recipient_id: str, last_read_event_id: str | None = None
@@ -222,11 +267,6 @@ class Emulator(Misbehaviour):
         self.world.indicators.append(record)
         await self._notify()
         return record
-
-    async def _notify(self) -> None:
-        self.version += 1
-        async with self._changed:
-            self._changed.notify_all()
 
     # webhooks and subscriptions (X's rules: :class:`~dmbot.emulator.webhooks.WebhookRegistry`)
 
@@ -305,78 +345,32 @@ class Emulator(Misbehaviour):
         """XAA subscriptions, oldest first."""
         return self.activity.all()
 
-    def replay(self, webhook_id: str, from_date: str, to_date: str) -> ReplayJob:
-        """Deliver the DMs of a window (``yyyymmddhhmm`` UTC) to a v2 webhook again.
+    def replay(
+        self, webhook_id: str, from_date: str, to_date: str, *, enterprise: bool = False
+    ) -> ReplayJob:
+        """Deliver the DMs of a window (``yyyymmddhhmm`` UTC) to a v2 webhook again
+        (``enterprise``: to a v1.1 enterprise webhook, up to 5 days back).
 
         Raises:
             Problem: as ``POST /2/webhooks/replay`` answers: 400, 404.
         """
-        return self._replayer.start(webhook_id, from_date, to_date)
+        return self._replayer.start(webhook_id, from_date, to_date, enterprise=enterprise)
 
     # waiting and housekeeping
-
-    async def wait_for_messages(
-        self,
-        n: int,
-        *,
-        sender: UserRef | None = None,
-        after: Message | str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 (the documented test-kit signature)
-    ) -> list[Message]:
-        """Wait until at least ``n`` messages match, and return all that match.
-
-        Args:
-            n: how many messages to wait for.
-            sender: only count messages from this user.
-            after: only count messages newer than this message (or id).
-            timeout: seconds to wait.
-
-        Raises:
-            TimeoutError: fewer than ``n`` matched in time; the message lists them.
-        """
-        sender_id = None if sender is None else self.user(sender).id
-        after_id = int(after.id if isinstance(after, Message) else after) if after else 0
-
-        def matching() -> list[Message]:
-            return [
-                m
-                for m in self.world.messages
-                if (sender_id is None or m.sender_id == sender_id) and int(m.id) > after_id
-            ]
-
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: len(matching()) >= n)
-        except TimeoutError:
-            found = matching()
-            texts = ", ".join(repr(m.text) for m in found) or "none"
-            who = f" from user {sender_id}" if sender_id else ""
-            raise TimeoutError(
-                f"Waited {timeout:g} s for {n} message(s){who}, but {len(found)} arrived: {texts}."
-            ) from None
-        return matching()
-
-    async def wait_changed(self, since: int, timeout: float = 30.0) -> int:  # noqa: ASYNC109
-        """Wait until :attr:`version` passes ``since`` (or ``timeout``); the new version."""
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: self.version > since)
-        except TimeoutError:
-            pass
-        return self.version
 
     async def deliveries_settled(self) -> None:
         """Wait until every scheduled delivery (delays and retries included) was attempted."""
         await self._deliverer.settled()
 
     def reset(self) -> None:
-        """Forget messages, deliveries, indicators, faults and rate windows; realism off,
-        the stream neither refused nor silent.
+        """Forget messages, deliveries, indicators, uploads, faults and rate windows;
+        realism off, the stream neither refused nor silent.
 
         Users, accounts, webhooks, subscriptions and open stream connections stay.
         """
-        self.world.messages.clear()
+        self.world.clear_messages()
         self.world.indicators.clear()
+        self.media.clear()
         self.delivery_log.clear()
         self.activity_log.clear()
         self.faults.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from dmbot.emulator.clock import Clock
+from dmbot.emulator.media import MediaStore
 from dmbot.emulator.realism import Realism
 from dmbot.emulator.state import Message, User, World
 
@@ -30,6 +31,9 @@ class Host(Protocol):
     def clock(self) -> Clock: ...
 
     @property
+    def media(self) -> MediaStore: ...
+
+    @property
     def realism(self) -> Realism:
         # A property, not the Realism object itself: assigning emu.realism replaces it.
         ...
@@ -48,5 +52,11 @@ class Host(Protocol):
     ) -> Message: ...
 
     async def send(
-        self, from_user: UserRef, to_account: UserRef, text: str, *, metadata: str | None = None
+        self,
+        from_user: UserRef,
+        to_account: UserRef,
+        text: str,
+        *,
+        metadata: str | None = None,
+        media_id: str | None = None,
     ) -> Message: ...

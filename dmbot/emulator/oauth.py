@@ -6,8 +6,11 @@ The emulator rebuilds the signature base string from what arrived (RFC 5849
 the secrets it knows, and compares. This is written independently of the
 client side (authlib), so a test passing through both proves they agree.
 
-The 3-legged flow (request token, authorize page, access token) and the
-app-only bearer token live here too: they are how a caller gets credentials.
+X's answers: 401 with code 32 for a bad signature or unknown consumer key,
+89 for an access token X does not know (never issued, or revoked), 135 for a
+timestamp more than five minutes off, and 32 for a request replayed with a
+nonce already used within those five minutes (:class:`Nonces`). How a caller
+gets credentials (the 3-legged flow, the bearer token) is :mod:`dmbot.emulator.tokens`'.
 """
 
 from __future__ import annotations
@@ -15,18 +18,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
 import re
-import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from dmbot.emulator.faults import ApiError
-from dmbot.emulator.state import App, RequestToken, User, World
+from dmbot.emulator.state import App, User
 
 MAX_SKEW = 300.0
 """X refuses timestamps more than five minutes away from its clock (code 135)."""
@@ -82,11 +83,6 @@ def request_params(request: Request, body: bytes) -> dict[str, str]:
     return params
 
 
-def form_response(values: dict[str, str]) -> Response:
-    """A form-encoded answer, as X's OAuth endpoints give."""
-    return Response(urlencode(values), media_type="application/x-www-form-urlencoded")
-
-
 def same(given: str, expected: str) -> bool:
     """Constant-time equality of two strings (any characters, unlike ``compare_digest`` on str)."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
@@ -139,6 +135,29 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+class Nonces:
+    """The nonces of the verified requests of the last five minutes.
+
+    OAuth 1.0a makes a request unique by its nonce and timestamp; one sent again
+    within the timestamp window is a replay, and X refuses it (401). Older ones
+    need no memory: the window refuses them (135).
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, ...]] = set()
+        self._order: deque[tuple[float, tuple[str, ...]]] = deque()
+
+    def use(self, key: tuple[str, ...], timestamp: int, now: float) -> bool:
+        """Remember ``key`` (consumer, token, nonce, timestamp); False if already seen."""
+        while self._order and self._order[0][0] < now:
+            self._seen.discard(self._order.popleft()[1])
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self._order.append((max(timestamp, now) + MAX_SKEW, key))
+        return True
+
+
 def verify(
     request: Request,
     body: bytes,
@@ -146,6 +165,7 @@ def verify(
     app: App,
     token_secret: Callable[[str], str | None],
     now: float,
+    nonces: Nonces | None = None,
 ) -> OAuthParams:
     """Check the request's OAuth 1.0a signature the way X does.
 
@@ -153,12 +173,14 @@ def verify(
         request: the incoming request (its method, URL, headers).
         body: the raw body; form parameters in it are signed, JSON is not.
         app: the app whose consumer key and secret are expected.
-        token_secret: the secret of a token, or None when the token is unknown.
+        token_secret: the secret of a token, or None when the token is unknown
+            (it may raise the error X gives for that kind of token instead).
         now: the emulator clock, for the timestamp window.
+        nonces: the nonces already used; None checks none.
 
     Raises:
-        ApiError: 401 code 32 (unknown key or token, bad signature) or 135
-            (timestamp more than five minutes off).
+        ApiError: 401 code 32 (unknown key or token, bad signature, a replayed
+            nonce) or 135 (timestamp more than five minutes off).
     """
     query = parse_qsl(request.url.query, keep_blank_values=True)
     form: list[tuple[str, str]] = []
@@ -201,6 +223,9 @@ def verify(
         actual = base64.b64encode(hashlib.sha1(body).digest()).decode("ascii")
         if not same(body_hash, actual):
             raise ApiError(401, 32)
+    replay = (protocol["oauth_consumer_key"], token or "", protocol["oauth_nonce"])
+    if nonces is not None and not nonces.use((*replay, str(timestamp)), timestamp, now):
+        raise ApiError(401, 32)
     return OAuthParams(
         consumer_key=protocol["oauth_consumer_key"],
         token=token,
@@ -215,130 +240,3 @@ def _raw_path(request: Request) -> str:
     if isinstance(raw, bytes) and raw:
         return raw.decode("latin-1").partition("?")[0]
     return quote(request.url.path)
-
-
-def authorize_page(oauth_token: str, app_name: str, users: list[tuple[str, str]]) -> str:
-    """The emulator's stand-in for X's "Authorize app" page.
-
-    Args:
-        oauth_token: the request token being authorized.
-        app_name: the app asking for access.
-        users: (user id, screen name) of everyone who may sign in.
-    """
-    options = "".join(
-        f'<option value="{html.escape(uid)}">@{html.escape(name)}</option>' for uid, name in users
-    )
-    return (
-        "<!doctype html><meta charset=utf-8><title>Authorize app</title>"
-        f"<h1>Authorize {html.escape(app_name)} to use your account?</h1>"
-        '<form method="post" action="/oauth/authorize">'
-        f'<input type="hidden" name="oauth_token" value="{html.escape(oauth_token)}">'
-        f'<label>Sign in as <select name="user_id">{options}</select></label> '
-        '<button type="submit">Authorize app</button></form>'
-    )
-
-
-def pin_page(pin: str) -> str:
-    """The page X shows after an out-of-band (PIN) authorization."""
-    return (
-        "<!doctype html><meta charset=utf-8><title>PIN</title>"
-        "<p>Enter this PIN to complete the authorization:</p>"
-        f'<p><code id="oauth_pin">{html.escape(pin)}</code></p>'
-    )
-
-
-class TokenFlow:
-    """The 3-legged OAuth flow and the bearer token, over one world."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    async def request_token(self, request: Request, caller: Caller) -> Response:
-        """``POST /oauth/request_token``: a temporary token for the app alone."""
-        if caller.params is None or caller.params.token is not None:
-            raise ApiError(401, 32)
-        callback = caller.params.callback or "oob"
-        token = RequestToken(secrets.token_urlsafe(24), secrets.token_urlsafe(32), callback)
-        self.world.request_tokens[token.token] = token
-        answer = {"oauth_token": token.token, "oauth_token_secret": token.secret}
-        return form_response({**answer, "oauth_callback_confirmed": "true"})
-
-    def approve(self, oauth_token: str, user: User) -> str:
-        """``user`` approves the app for a request token; the verifier (PIN).
-
-        Raises:
-            LookupError: an unknown request token.
-        """
-        token = self.world.request_tokens.get(oauth_token)
-        if token is None:
-            raise LookupError(f"No pending authorization for request token {oauth_token!r}.")
-        verifier = f"{secrets.randbelow(10**7):07d}"
-        self.world.request_tokens[oauth_token] = RequestToken(
-            token.token, token.secret, token.callback, verifier, user.id
-        )
-        return verifier
-
-    async def authorize_page(self, request: Request) -> Response:
-        """``GET /oauth/authorize``: pick the account that grants access."""
-        token = request.query_params.get("oauth_token", "")
-        if token not in self.world.request_tokens:
-            return HTMLResponse("<p>This authorization request is invalid or expired.</p>", 400)
-        people = [(u.id, u.screen_name) for u in self.world.users.values()]
-        return HTMLResponse(authorize_page(token, self.world.app.name, people))
-
-    async def authorize_submit(self, request: Request) -> Response:
-        """The page's form: show the PIN (``oob``) or redirect to the callback."""
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        user = self.world.user(form.get("user_id", ""))
-        token = self.world.request_tokens.get(form.get("oauth_token", ""))
-        if user is None or token is None:
-            return HTMLResponse("<p>Choose an account and try again.</p>", 400)
-        verifier = self.approve(token.token, user)
-        if token.callback == "oob":
-            return HTMLResponse(pin_page(verifier))
-        query = urlencode({"oauth_token": token.token, "oauth_verifier": verifier})
-        separator = "&" if "?" in token.callback else "?"
-        return RedirectResponse(f"{token.callback}{separator}{query}", 302)
-
-    async def access_token(self, request: Request, caller: Caller) -> Response:
-        """``POST /oauth/access_token``: trade an approved request token for access tokens."""
-        params = request_params(request, await request.body())
-        pending = self.world.request_tokens.get(caller.key)
-        verifier = (caller.params.verifier if caller.params else None) or params.get(
-            "oauth_verifier"
-        )
-        if (
-            pending is None
-            or pending.user_id is None
-            or not verifier
-            or not same(verifier, pending.verifier or "")
-        ):
-            raise ApiError(401, 32, "Invalid or expired request token or verifier.")
-        del self.world.request_tokens[pending.token]
-        user = self.world.issue_tokens(pending.user_id)
-        return form_response(
-            {
-                "oauth_token": user.token or "",
-                "oauth_token_secret": user.token_secret or "",
-                "user_id": user.id,
-                "screen_name": user.screen_name,
-            }
-        )
-
-    async def bearer(self, request: Request) -> Response:
-        """App-only auth: ``POST /oauth2/token`` with the app's key and secret as Basic auth."""
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        try:
-            key, _, secret = base64.b64decode(value).decode().partition(":")
-        except ValueError:
-            key = secret = ""
-        app = self.world.app
-        body = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        if (
-            scheme.lower() != "basic"
-            or not same(unquote(key), app.consumer_key)
-            or not same(unquote(secret), app.consumer_secret)
-            or body.get("grant_type") != "client_credentials"
-        ):
-            return ApiError(403, 99, "Unable to verify your credentials.").response()
-        return JSONResponse({"token_type": "bearer", "access_token": self.world.bearer_token})

@@ -13,10 +13,53 @@ from __future__ import annotations
 import secrets
 import time
 
+from dmbot.emulator.entities import processed, tco
+from dmbot.emulator.media import Media, dm_media
 from dmbot.emulator.state import WEB_CLIENT_APP, ActivitySubscription, Message, User, World
 from dmbot.types import JSONObject
 
-_EMPTY_ENTITIES: JSONObject = {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}
+
+def shown_data(
+    world: World | None, message_id: str, sent: JSONObject, media: Media | None
+) -> JSONObject:
+    """``message_data`` as X shows it once sent (:mod:`dmbot.emulator.entities`).
+
+    Args:
+        world: where mentioned users are looked up (None: no mention is found).
+        message_id: the DM's id (its t.co links are made from it).
+        sent: the ``message_data`` the sender posted.
+        media: the upload the attachment names, if the emulator has it.
+    """
+
+    def mention(name: str) -> JSONObject | None:
+        user = world.user_by_name(name) if world is not None else None
+        if user is None:
+            return None
+        return {
+            "screen_name": user.screen_name,
+            "name": user.name,
+            "id": int(user.id),
+            "id_str": user.id,
+        }
+
+    attachment = sent.get("attachment")
+    link = tco(f"{message_id}:media") if attachment else None
+    text, entities, indices = processed(
+        str(sent.get("text", "")), message_id, mention, media_url=link
+    )
+    data: JSONObject = {"text": text, "entities": entities}
+    for key in ("quick_reply", "ctas"):
+        if key in sent:
+            data[key] = sent[key]
+    if isinstance(attachment, dict) and link is not None:
+        media_id = str(attachment["media"]["id"])
+        shown = (
+            dm_media(media, message_id, link, indices)
+            if media is not None
+            else {"id": int(media_id), "id_str": media_id, "indices": indices, "type": "photo"}
+        )
+        data["attachment"] = {"type": "media", "media": shown}
+    return data
 
 
 def message_event(
@@ -26,11 +69,7 @@ def message_event(
 
     ``source_app_id`` appears only in the sender's own view, as on X.
     """
-    sent = message.message_data
-    data: JSONObject = {"text": sent.get("text", ""), "entities": dict(_EMPTY_ENTITIES)}
-    for key in ("quick_reply", "ctas", "attachment"):
-        if key in sent:
-            data[key] = sent[key]
+    data = dict(message.shown or shown_data(None, message.id, message.message_data, None))
     if message.quick_reply_metadata is not None and not drop_metadata:
         data["quick_reply_response"] = {"type": "options", "metadata": message.quick_reply_metadata}
     create: JSONObject = {"target": {"recipient_id": message.recipient_id}}

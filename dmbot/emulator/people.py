@@ -5,13 +5,17 @@ each DM the emulator does what X does: a read receipt and a typing indicator
 first when the realism switches ask for them, the account's welcome message
 on first contact, and free replies for the account, since X does not count
 up to 5 answers to each received DM within 24 hours against its daily
-sending limit.
+sending limit. A person may write first only where X would let them
+(:mod:`dmbot.emulator.permission`), and attach only media they uploaded.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dmbot.emulator.entities import weighted_length
+from dmbot.emulator.faults import ApiError
+from dmbot.emulator.permission import explain, refusal
 from dmbot.emulator.state import WEB_CLIENT_APP, Message
 from dmbot.emulator.validation import MAX_TEXT
 
@@ -47,17 +51,37 @@ class People:
         self._free_replies: dict[tuple[str, str], list[list[float]]] = {}
 
     async def send(
-        self, from_user: UserRef, to_account: UserRef, text: str, *, metadata: str | None = None
+        self,
+        from_user: UserRef,
+        to_account: UserRef,
+        text: str,
+        *,
+        metadata: str | None = None,
+        media_id: str | None = None,
     ) -> Message:
-        """``from_user`` writes a DM from X's app; ``metadata`` makes it a Quick Reply tap."""
+        """``from_user`` writes a DM from X's app; ``metadata`` makes it a Quick Reply tap,
+        ``media_id`` attaches media they uploaded."""
         sender, recipient = self.emu.user(from_user), self.emu.user(to_account)
-        if len(text) > MAX_TEXT:
-            raise ValueError(f"A DM holds at most {MAX_TEXT} characters; this one has {len(text)}.")
+        length = weighted_length(text)
+        if length > MAX_TEXT:
+            raise ValueError(
+                f"A DM holds at most {MAX_TEXT} characters (a URL counts 23); this one has "
+                f"{length}."
+            )
+        if not text and media_id is None:
+            raise ValueError("A DM needs text or a media_id; give one of them.")
+        code = refusal(self.world, sender, recipient)
+        if code is not None:
+            raise ApiError(403, code, explain(sender, recipient, code))
+        if media_id is not None:
+            self.emu.media.check(sender.id, media_id)
         if self.emu.realism.read_events:
             self._deliver_read(sender.id, recipient.id)
         if self.emu.realism.typing_events:
             self._fanout.indicator("typing", sender.id, recipient.id)
         data: dict[str, object] = {"text": text}
+        if media_id is not None:
+            data["attachment"] = {"type": "media", "media": {"id": media_id}}
         if metadata is not None:
             data["quick_reply_response"] = {"type": "options", "metadata": metadata}
         self._free_replies.setdefault((recipient.id, sender.id), []).append(

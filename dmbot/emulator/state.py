@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from dmbot.emulator.clock import Clock, Snowflakes
 from dmbot.types import JSONObject
@@ -55,6 +54,9 @@ class User:
         created_ms: when the account was made, ms since the epoch.
         token: the access token the app holds for this user, if any.
         token_secret: that token's secret.
+        accepts_requests: X's "Allow message requests from everyone": anyone may
+            write first (:mod:`dmbot.emulator.permission`).
+        follows: the ids of the users this one follows (they may write first).
     """
 
     id: str
@@ -63,6 +65,8 @@ class User:
     created_ms: int
     token: str | None = None
     token_secret: str | None = None
+    accepts_requests: bool = False
+    follows: frozenset[str] = frozenset()
 
     @property
     def is_account(self) -> bool:
@@ -81,7 +85,7 @@ class User:
             "protected": False,
             "verified": False,
             "followers_count": 0,
-            "friends_count": 0,
+            "friends_count": len(self.follows),
             "statuses_count": 0,
             "profile_image_url_https": (
                 "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
@@ -104,6 +108,9 @@ class Message:
             client for simulated people).
         quick_reply_metadata: the metadata of the tapped option, for a tap.
         welcome_message_id: the welcome message that opened the conversation, if any.
+        shown: ``message_data`` as X shows it to both participants: the text with
+            t.co links, ``entities``, the attachment's media object
+            (:func:`dmbot.emulator.payloads.shown_data`); None to work it out when shown.
     """
 
     id: str
@@ -114,6 +121,7 @@ class Message:
     source_app_id: str | None = None
     quick_reply_metadata: str | None = None
     welcome_message_id: str | None = None
+    shown: JSONObject | None = None
 
     @property
     def text(self) -> str:
@@ -137,6 +145,7 @@ class Message:
             "source_app_id": self.source_app_id,
             "quick_reply_metadata": self.quick_reply_metadata,
             "welcome_message_id": self.welcome_message_id,
+            "shown": self.shown,
         }
 
 
@@ -262,6 +271,10 @@ class World:
     welcome_rules: dict[str, JSONObject] = field(default_factory=dict)
     request_tokens: dict[str, RequestToken] = field(default_factory=dict)
     bearer_token: str = field(default_factory=lambda: "AAAA" + secrets.token_urlsafe(32))
+    wrote: set[tuple[str, str]] = field(default_factory=set)
+    """(sender, recipient) of every DM recorded: who has written to whom."""
+    deleted: set[tuple[str, str]] = field(default_factory=set)
+    """(user id, message id): DMs a participant deleted, for that participant only."""
 
     def __post_init__(self) -> None:
         self.ids = Snowflakes(self.clock)
@@ -353,6 +366,23 @@ class World:
 
     # messages
 
+    def add_message(self, message: Message) -> None:
+        """Record a DM, and that its sender has written to its recipient."""
+        self.messages.append(message)
+        self.wrote.add((message.sender_id, message.recipient_id))
+
+    def clear_messages(self) -> None:
+        """Forget every DM, who wrote to whom, and what was deleted."""
+        self.messages.clear()
+        self.wrote.clear()
+        self.deleted.clear()
+
+    def visible(self, message: Message, user_id: str) -> bool:
+        """True when ``user_id`` took part in ``message`` and has not deleted it."""
+        return user_id in (message.sender_id, message.recipient_id) and (
+            (user_id, message.id) not in self.deleted
+        )
+
     def message(self, message_id: str) -> Message | None:
         """The message with ``message_id``, if recorded."""
         return next((m for m in reversed(self.messages) if m.id == message_id), None)
@@ -367,8 +397,3 @@ class World:
         return next(
             (r for r in self.welcome_rules.values() if r["_account_id"] == account_id), None
         )
-
-
-def public(record: dict[str, Any]) -> JSONObject:
-    """``record`` without the emulator's private ``_``-prefixed bookkeeping keys."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}

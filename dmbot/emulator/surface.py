@@ -9,7 +9,7 @@ imports them and no import goes back up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from dmbot.emulator.activity import ActivityEvent, ActivityRegistry
@@ -77,9 +77,25 @@ class Surface(Host, Protocol):
         token: str,
         token_secret: str,
         name: str | None = None,
+        accepts_requests: bool = True,
     ) -> User: ...
 
-    def add_user(self, user_id: str, screen_name: str, *, name: str | None = None) -> User: ...
+    def add_user(
+        self,
+        user_id: str,
+        screen_name: str,
+        *,
+        name: str | None = None,
+        accepts_requests: bool = False,
+    ) -> User: ...
+
+    def set_dm_settings(
+        self,
+        user: UserRef,
+        *,
+        accepts_requests: bool | None = None,
+        follows: Iterable[UserRef] | None = None,
+    ) -> User: ...
 
     def take_free_reply(self, account_id: str, peer_id: str) -> bool: ...
 
@@ -113,7 +129,9 @@ class Surface(Host, Protocol):
         direction: str | None = None,
     ) -> ActivitySubscription: ...
 
-    def replay(self, webhook_id: str, from_date: str, to_date: str) -> ReplayJob: ...
+    def replay(
+        self, webhook_id: str, from_date: str, to_date: str, *, enterprise: bool = False
+    ) -> ReplayJob: ...
 
     # misbehaving, waiting and housekeeping
 

@@ -16,12 +16,13 @@ from typing import Any
 
 from starlette.requests import Request
 
+from dmbot.emulator.entities import weighted_length
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.problems import invalid_request
 from dmbot.types import JSONObject
 
 MAX_TEXT = 10_000
-"""Characters in a DM (X's limit)."""
+"""Characters in a DM (X's limit), counted as X counts them (a URL counts 23)."""
 MAX_WELCOME_TEXT = 9_990
 """Characters in a welcome message."""
 _URL = re.compile(r"https?://|www\.", re.IGNORECASE)
@@ -179,7 +180,7 @@ def validate_message_data(data: Any, where: str, max_text: int = MAX_TEXT) -> JS
     text = data.get("text", "")
     if not isinstance(text, str):
         raise bad_request(f"{where}.text: must be a string.")
-    if len(text) > max_text:
+    if weighted_length(text) > max_text:
         raise ApiError(400, 354)
     if not text and "attachment" not in data:
         raise bad_request(f"{where}.text: a message needs text or an attachment.")

@@ -7,13 +7,15 @@ with it, once the account has set a rule naming it (one rule per account);
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dmbot.emulator.accountactivity import no_content
 from dmbot.emulator.faults import ApiError
 from dmbot.emulator.oauth import Caller
-from dmbot.emulator.state import World, public
+from dmbot.emulator.state import World
 from dmbot.emulator.validation import (
     MAX_WELCOME_TEXT,
     bad_request,
@@ -102,3 +104,8 @@ class WelcomeApi:
         if record is None or record["_account_id"] != caller.account.id:
             raise ApiError(404, 34)
         return record
+
+
+def public(record: dict[str, Any]) -> JSONObject:
+    """``record`` without the emulator's private ``_``-prefixed bookkeeping keys."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}

@@ -27,6 +27,7 @@ const state = {
   chosen: {}, // prompt message id -> label tapped on this page
   typingUntil: {}, // person id -> ms
   seenBodies: new Map(), // delivery body -> status of its first attempt
+  pending: null, // the image chosen to go with the next message: a File
 };
 
 const $ = (id) => document.getElementById(id);
@@ -50,10 +51,11 @@ function el(tag, attrs = {}, ...children) {
 // ---- talking to the server ------------------------------------------------
 
 async function post(path, body) {
+  const raw = body instanceof Blob;
   const response = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
+    headers: { "content-type": raw ? body.type || "application/octet-stream" : "application/json" },
+    body: raw ? body : JSON.stringify(body),
   });
   const data = response.status === 204 ? {} : await response.json();
   if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
@@ -176,7 +178,7 @@ function renderPeople() {
     ...state.people.map((person) => {
       const last = conversation(person.id).at(-1);
       const preview = last
-        ? `${last.sender_id === person.id ? "You: " : ""}${last.message_data.text || "(media)"}`
+        ? `${last.sender_id === person.id ? "You: " : ""}${last.message_data.text || "(image)"}`
         : "No messages yet";
       const unread = state.unread[person.id];
       return el(
@@ -218,7 +220,51 @@ function renderHeader() {
   $("bot-name").textContent = account.name || "Bot";
   $("bot-handle").textContent = `@${account.screen_name || "bot"}`;
   $("writing-as").replaceChildren(...(me ? ["Writing as ", el("strong", {}, `@${me.screen_name}`)] : []));
+  renderDmSettings(me);
   document.title = `${account.name || "Bot"} · dmbot dev`;
+}
+
+// Who may write to the person first: X refuses the bot's first DM (403, code 349) unless
+// they accept message requests from everyone or follow the bot; writing first opens it too.
+function renderDmSettings(me) {
+  const box = $("dm-settings");
+  if (!me) return box.replaceChildren();
+  const bot = state.account;
+  const follows = (me.follows || []).includes(bot.id);
+  const toggle = (key, label, help, checked, change) =>
+    el(
+      "label",
+      { class: "switch", title: help },
+      el("input", { type: "checkbox", "data-key": key, checked, onchange: (e) => setDmSettings(me, change(e.target.checked)) }),
+      el("span", { class: "track" }),
+      label,
+    );
+  box.replaceChildren(
+    toggle(
+      "accepts_requests",
+      "Accepts message requests",
+      `Anyone may write to @${me.screen_name} first ("Allow message requests from everyone" on X)`,
+      Boolean(me.accepts_requests),
+      (on) => ({ accepts_requests: on }),
+    ),
+    toggle(
+      "follows",
+      `Follows @${bot.screen_name || "bot"}`,
+      `@${me.screen_name} follows the bot, which may then write to them first`,
+      follows,
+      (on) => (on ? { follow: [bot.id] } : { unfollow: [bot.id] }),
+    ),
+  );
+}
+
+async function setDmSettings(person, change) {
+  try {
+    const updated = await post("/_emulator/dm_settings", { user: person.id, ...change });
+    Object.assign(person, { accepts_requests: updated.accepts_requests, follows: updated.follows });
+  } catch (error) {
+    toast(`Could not change @${person.screen_name}'s settings: ${error.message}`);
+  }
+  renderHeader();
 }
 
 function intro() {
@@ -295,7 +341,7 @@ function renderThread() {
         "div",
         { class: `msg ${side}${follows ? " follow" : ""}`, "data-id": message.id },
         data.text ? el("div", { class: "bubble" }, data.text) : null,
-        data.attachment ? attachment(data.attachment) : null,
+        data.attachment ? attachment(data.attachment, message.shown) : null,
         data.ctas && data.ctas.length
           ? el("div", { class: "ctas" }, data.ctas.map((c) => el("a", { class: "cta", href: c.url, target: "_blank", rel: "noopener noreferrer" }, c.label)))
           : null,
@@ -312,8 +358,20 @@ function renderThread() {
   render.first = false;
 }
 
-function attachment(item) {
+function attachment(item, shown) {
   const id = item.media && item.media.id ? item.media.id : "?";
+  const media = shown && shown.attachment ? shown.attachment.media : {};
+  if (media.type === "video") {
+    return el("video", { class: "media", src: `/_emulator/media/${id}`, controls: true, "data-media-id": id });
+  }
+  // The file the account or the person uploaded; a media id the emulator never saw gets a card.
+  const image = el("img", { class: "media", src: `/_emulator/media/${id}`, alt: `Image ${id}`, "data-media-id": id });
+  image.addEventListener("load", () => image.classList.toggle("small", image.naturalWidth < 48));
+  image.addEventListener("error", () => image.replaceWith(placeholder(item, id)));
+  return image;
+}
+
+function placeholder(item, id) {
   const node = el("div", { class: "attachment" });
   node.innerHTML =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm0 2v10.6l3.3-3.3a1 1 0 0 1 1.4 0l3.3 3.3 2.3-2.3a1 1 0 0 1 1.4 0l2.3 2.3V5zm10 2a2 2 0 1 1 0 4 2 2 0 0 1 0-4z"/></svg>';
@@ -334,12 +392,33 @@ render.first = true;
 // ---- acting as the person -----------------------------------------------------------
 
 async function send(text) {
-  if (!text.trim() || !state.me) return;
+  const image = state.pending;
+  if ((!text.trim() && !image) || !state.me) return;
+  setPending(null);
   try {
-    await post("/_emulator/send", { from: state.me, to: state.account.id, text });
+    const message = { from: state.me, to: state.account.id, text };
+    if (image) {
+      // As X's app does: the image is uploaded for DMs, then the DM names it.
+      const me = encodeURIComponent(state.me);
+      const uploaded = await post(`/_emulator/media?user=${me}&media_category=dm_image`, image);
+      message.media_id = uploaded.media_id_string;
+    }
+    await post("/_emulator/send", message);
   } catch (error) {
     toast(`Could not send: ${error.message}`);
   }
+}
+
+function setPending(file) {
+  state.pending = file;
+  const box = $("pending");
+  box.hidden = !file;
+  if (!file) return box.replaceChildren();
+  box.replaceChildren(
+    el("img", { src: URL.createObjectURL(file), alt: "" }),
+    `${file.name}: sent with your next message`,
+    el("button", { type: "button", "aria-label": "Remove the image", onclick: () => setPending(null) }, "×"),
+  );
 }
 
 async function tap(message, label) {
@@ -549,6 +628,12 @@ function addExchange(ex) {
 // ---- wiring -------------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
+  $("attach").addEventListener("change", (event) => {
+    const [file] = event.target.files;
+    event.target.value = "";
+    if (file) setPending(file);
+    $("text").focus();
+  });
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = $("text");

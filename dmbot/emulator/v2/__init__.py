@@ -5,7 +5,9 @@
 - :mod:`.activity`: ``/2/activity/subscriptions`` (the X Activity API);
 - :mod:`.stream`: ``/2/activity/stream`` (its events, on one long response);
 - :mod:`.messages`: ``/2/dm_conversations/with/:participant_id/messages`` (sending);
-- :mod:`.conversations`: ``/2/dm_conversations/with/:participant_id/dm_events`` (reading);
+- :mod:`.conversations`: ``/2/dm_conversations/with/:participant_id/dm_events`` and
+  ``/2/dm_events`` (reading);
+- :mod:`.media`: ``/2/media/upload`` (one-shot and chunked);
 - :mod:`.users`: ``/2/users/me``.
 
 The rules they answer by live beside the v1.1 ones (:mod:`dmbot.emulator.webhooks`,

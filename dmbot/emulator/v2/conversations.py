@@ -1,11 +1,13 @@
-"""``GET /2/dm_conversations/with/:participant_id/dm_events``: a one-to-one conversation, read.
+"""``GET /2/dm_conversations/with/:participant_id/dm_events`` and ``GET /2/dm_events``: DMs, read.
 
-The acting account's DMs with the participant, newest first, as v2
+The acting account's DMs with the participant (or with anyone), newest first, as v2
 ``DmEvent`` objects. Their ``id`` is the DM id every other API shows (v1.1
 lists, AAA and XAA deliveries; X shares DM ids across API generations), so a
 bot unsure whether a send went through can look for it here. X shows
-``id``, ``event_type`` and ``text`` unless ``dm_event.fields`` asks for more
-(``sender_id``, ``created_at``, ``dm_conversation_id``, ``attachments``);
+``id``, ``event_type`` and ``text`` (with X's t.co links) unless
+``dm_event.fields`` asks for more (``sender_id``, ``created_at``,
+``dm_conversation_id``, ``attachments``, ``entities``); a DM the account
+deleted is gone from its view;
 ``expansions=sender_id`` adds the senders under ``includes.users``. A
 one-to-one conversation holds only ``MessageCreate`` events: nobody joins
 or leaves it. Pages are ``max_results`` long (1 to 100, default 100) and
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dmbot.emulator.clock import iso_timestamp_ms
+from dmbot.emulator.media import KEY_PREFIXES
 from dmbot.emulator.oauth import Caller
 from dmbot.emulator.problems import not_found
 from dmbot.emulator.state import Message, World
@@ -60,12 +63,47 @@ def dm_event(message: Message, fields: list[str]) -> JSONObject:
         "created_at": iso_timestamp_ms(message.created_ms / 1000),
         "dm_conversation_id": conversation_id(message.sender_id, message.recipient_id),
     }
-    attachment = message.message_data.get("attachment")
+    shown = message.shown or {}
+    full["text"] = shown.get("text", message.text)
+    if "entities" in shown:
+        full["entities"] = v2_entities(shown["entities"])
+    attachment = shown.get("attachment") or message.message_data.get("attachment")
     if isinstance(attachment, dict):
-        # v2 names media by media key; 3_ is the key prefix of a photo.
-        full["attachments"] = {"media_keys": [f"3_{attachment['media']['id']}"]}
+        # v2 names media by media key, its prefix the media's type (3_ for a photo).
+        media = attachment["media"]
+        prefix = KEY_PREFIXES.get(str(media.get("type")), "3")
+        full["attachments"] = {"media_keys": [f"{prefix}_{media['id']}"]}
     wanted = dict.fromkeys([*DEFAULT_FIELDS, *fields])
     return {name: full[name] for name in wanted if name in full}
+
+
+def v2_entities(entities: JSONObject) -> JSONObject:
+    """v1.1 ``entities`` in v2's shape (``start``/``end``; ``tag``, ``username``)."""
+
+    def at(item: JSONObject) -> JSONObject:
+        return {"start": item["indices"][0], "end": item["indices"][1]}
+
+    shown: JSONObject = {}
+    if entities["urls"]:
+        shown["urls"] = [
+            {
+                **at(u),
+                "url": u["url"],
+                "expanded_url": u["expanded_url"],
+                "display_url": u["display_url"],
+            }
+            for u in entities["urls"]
+        ]
+    if entities["hashtags"]:
+        shown["hashtags"] = [{**at(h), "tag": h["text"]} for h in entities["hashtags"]]
+    if entities["symbols"]:
+        shown["cashtags"] = [{**at(c), "tag": c["text"]} for c in entities["symbols"]]
+    if entities["user_mentions"]:
+        shown["mentions"] = [
+            {**at(m), "username": m["screen_name"], "id": m["id_str"]}
+            for m in entities["user_mentions"]
+        ]
+    return shown
 
 
 class ConversationsApi:
@@ -77,6 +115,21 @@ class ConversationsApi:
     async def events(self, request: Request, caller: Caller) -> Response:
         """The page of the conversation's events the query asks for."""
         participant = v2_id(request.path_params["participant_id"], "participant_id")
+        if self.world.user(participant) is None:
+            raise not_found(
+                "user", participant, "participant_id", f"No user {participant} exists on X."
+            )
+        me = caller.account.id
+        return self._page(request, me, self.world.conversation(me, participant))
+
+    async def all_events(self, request: Request, caller: Caller) -> Response:
+        """``GET /2/dm_events``: the page of all the account's DMs the query asks for."""
+        me = caller.account.id
+        return self._page(
+            request, me, [m for m in self.world.messages if me in (m.sender_id, m.recipient_id)]
+        )
+
+    def _page(self, request: Request, me: str, found: list[Message]) -> Response:
         params = v2_query(request.query_params, PARAMETERS)
         size = v2_integer(params, "max_results", 1, MAX_RESULTS, MAX_RESULTS)
         token = params.get("pagination_token")
@@ -86,13 +139,9 @@ class ConversationsApi:
         expansions = v2_list(params, "expansions", EXPANSIONS) or []
         user_fields = v2_list(params, "user.fields", USER_FIELDS) or []
         v2_list(params, "media.fields", MEDIA_FIELDS)
-        if self.world.user(participant) is None:
-            raise not_found(
-                "user", participant, "participant_id", f"No user {participant} exists on X."
-            )
-        me = caller.account.id
-        found = self.world.conversation(me, participant) if "MessageCreate" in kinds else []
-        newest_first = found[::-1]
+        if "MessageCreate" not in kinds:
+            found = []
+        newest_first = [m for m in reversed(found) if self.world.visible(m, me)]
         page = newest_first[start : start + size]
         body: JSONObject = {}
         if page:

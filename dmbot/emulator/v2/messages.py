@@ -2,8 +2,10 @@
 
 Text and at most one media attachment, nothing else: the spec's
 ``additionalProperties: false`` refuses ``quick_reply``, ``ctas`` and the
-like with a 400 problem. The DM is recorded and delivered like any other
-(the sender's AAA echo names our app; XAA subscribers get ``dm.sent``).
+like with a 400 problem. The rules are v1.1's (the length X counts, who may
+write to whom, which media may be attached), refused with 403 problems in
+X's words. The DM is recorded and delivered like any other (the sender's
+AAA echo names our app; XAA subscribers get ``dm.sent``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dmbot.emulator.entities import weighted_length
+from dmbot.emulator.faults import MESSAGES
+from dmbot.emulator.media import AttachError
 from dmbot.emulator.oauth import Caller
-from dmbot.emulator.problems import invalid_request, not_found
+from dmbot.emulator.permission import refusal
+from dmbot.emulator.problems import invalid_request, not_found, plain
 from dmbot.emulator.v2 import answer
 from dmbot.emulator.validation import MAX_TEXT, only_members, v2_body, v2_id, v2_string
 from dmbot.types import JSONObject
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
 
 MAX_ATTACHMENTS = 1
 """Media in one DM."""
+NOT_ATTACHABLE = "You are not permitted to attach this media to a DM event."
+"""X's v2 answer to media the sender may not attach (never uploaded by it, expired...)."""
 
 
 def conversation_id(a: str, b: str) -> str:
@@ -45,9 +53,10 @@ class MessagesApi:
         participant = v2_id(request.path_params["participant_id"], "participant_id")
         body = v2_body(await request.body(), ("text", "attachments"))
         text = v2_string(body, "text")
-        if text is not None and not 1 <= len(text) <= MAX_TEXT:
+        if text is not None and not 1 <= weighted_length(text) <= MAX_TEXT:
             raise invalid_request(
-                f"$.text: 1 to {MAX_TEXT} characters are required; this one has {len(text)}.",
+                f"$.text: 1 to {MAX_TEXT} characters are required (a URL counts 23); this one "
+                f"has {weighted_length(text)}.",
                 "text",
             )
         data: JSONObject = {"text": text or ""}
@@ -55,11 +64,20 @@ class MessagesApi:
             data["attachment"] = _attachment(body["attachments"])
         elif text is None:
             raise invalid_request("At least one of text, attachments is required.")
-        if self.world.user(participant) is None:
+        recipient = self.world.user(participant)
+        if recipient is None:
             raise not_found(
                 "user", participant, "participant_id", f"No user {participant} exists on X."
             )
         sender = caller.account
+        code = refusal(self.world, sender, recipient)
+        if code is not None:
+            raise plain(403, MESSAGES[code])
+        if "attachment" in data:
+            try:
+                self.emu.media.check(sender.id, data["attachment"]["media"]["id"])
+            except AttachError:
+                raise plain(403, NOT_ATTACHABLE) from None
         message = await self.emu.post_message(
             sender.id, participant, data, source_app_id=self.world.app.id
         )
