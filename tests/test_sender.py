@@ -192,6 +192,22 @@ async def test_a_permanent_error_is_tried_once_and_recorded(
     assert second.status == OutboxStatus.SENT
 
 
+async def test_a_media_x_does_not_know_fails_with_what_to_do(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    never_uploaded = {"type": "media", "media": {"id": "710511363345354753"}}
+    payload = {"text": "your receipt", "attachment": never_uploaded}
+    await store.commit(
+        Commit(event_id="", conversation=(BOT, ALICE), actions=[NewAction("dm", payload)])
+    )
+    await sender(store, client, clock).drain(5)
+    (row,) = await rows(store)
+    assert (row.status, row.error_code) == (OutboxStatus.FAILED, 324)
+    assert "upload it again with a dm_image" in row.error
+    assert emu.messages == []
+
+
 async def test_transient_errors_give_up_at_the_deadline(
     emu: Emulator, client: XClient, clock: Clock
 ) -> None:

@@ -71,6 +71,10 @@ HINTS: dict[int, str] = {
         "(they must follow it or allow DMs from everyone); this message will not be retried"
     ),
     151: "X refused to send this message for the reason it gave; it will not be retried",
+    170: (
+        "X's token endpoint got no grant_type: it must be asked with "
+        "grant_type=client_credentials in the query string (a proxy in between may drop it)"
+    ),
     200: (
         "the app has no Account Activity API access: request it for the app or "
         "its developer environment in the X developer portal"
@@ -89,6 +93,11 @@ HINTS: dict[int, str] = {
     261: (
         "the app cannot perform write actions: sign with the account's user tokens "
         "(not app-only auth) and give the app Read and Write permission"
+    ),
+    324: (
+        "X does not accept that media: upload it again with a dm_image, dm_gif or dm_video "
+        "media_category, by the sending account, less than 24 hours before the send (a "
+        "media id goes into one DM only unless uploaded with shared=true)"
     ),
     326: "the account is locked: log in at x.com to unlock it, then retry",
     348: (
