@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from dmbot.errors import StorageError
 from dmbot.store import Commit, InboxItem, OutboxItem, Store
@@ -171,3 +171,19 @@ class HeldAppends(Wrapped):
         self.started.set()
         await self.finish.wait()
         return await super().append(body, received_at, partition)
+
+
+class Reads(Wrapped):
+    """Notes how many deliveries were out of the store at once: read, not yet handled."""
+
+    def __init__(self, inner: Store, handled: Callable[[], int]) -> None:
+        super().__init__(inner)
+        self.handled = handled
+        self.taken = 0
+        self.most_out = 0
+
+    async def read(self, limit: int = 256) -> list[InboxItem]:
+        items = await super().read(limit)
+        self.taken += len(items)
+        self.most_out = max(self.most_out, self.taken - self.handled())
+        return items

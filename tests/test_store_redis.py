@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -17,9 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from conftest import REDIS_URL, require_redis
 
+from dmbot.edge import signature
+from dmbot.edge.webhook import create_webhook_app
 from dmbot.errors import StorageError
 from dmbot.store import Commit, NewAction, OutboxStatus, Store, open_store
 
@@ -356,6 +360,42 @@ async def test_the_store_recovers_by_itself_when_redis_is_back(prefix: str) -> N
         await store.append(b'{"n":3}', time.time(), "1|2")
         items = await read_all(store, 2)
         assert [item.body for item in items] == [b'{"n":1}', b'{"n":3}']
+    finally:
+        await proxy.up()
+        await store.drop()
+        await store.close()
+        await proxy.down()
+
+
+async def test_the_webhook_answers_503_while_redis_is_unreachable_and_healthz_says_so(
+    prefix: str,
+) -> None:
+    proxy = Proxy(0)
+    await proxy.up()
+    store = RedisStore(f"redis://127.0.0.1:{proxy.port}/15", prefix=prefix, partitions=2)
+    app = create_webhook_app(consumer_secret="s3cret", store=store, path="/webhooks/twitter")
+    body = json.dumps({"for_user_id": "1", "follow_events": []}).encode()
+    headers = {signature.HEADER: signature.sign("s3cret", body)}
+    try:
+        await store.open()
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bot.test"
+        ) as x:
+            await proxy.down()
+            assert (
+                await x.post("/webhooks/twitter", content=body, headers=headers)
+            ).status_code == 503
+            health = await x.get("/healthz")
+            assert (health.status_code, health.json()["store"]) == (503, False)
+            await proxy.up()
+            assert await eventually(store.ping)
+            assert (
+                await x.post("/webhooks/twitter", content=body, headers=headers)
+            ).status_code == 200
+            health = await x.get("/healthz")
+            assert (health.status_code, health.json()["store"]) == (200, True)
+        [item] = await read_all(store, 1)
+        assert item.body == body
     finally:
         await proxy.up()
         await store.drop()

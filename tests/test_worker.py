@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from conftest import make_store
-from faults import Flaky, Wrapped
+from faults import Flaky, Reads
 from payloads import APP_ID, RECIPIENT, SENDER, delivery, dm, dm_event, example, follow
 
 from dmbot import Bot, Context
 from dmbot.config.settings import EngineSettings
 from dmbot.engine.worker import Worker
-from dmbot.store import InboxItem, OutboxStatus, Store
+from dmbot.store import OutboxStatus, Store
 
 BOT = RECIPIENT
 ALICE = SENDER
@@ -355,22 +355,6 @@ async def test_documented_examples_go_through_without_error(
         assert await engine.store.inbox_size() == 0
         # direct_message_events.json is a DM from 3001969357 to the bot 4337869213.
         assert "Hello World!" in await engine.texts()
-
-
-class Reads(Wrapped):
-    """Notes how many deliveries were out of the store at once: read, not yet handled."""
-
-    def __init__(self, inner: Store, handled: Callable[[], int]) -> None:
-        super().__init__(inner)
-        self.handled = handled
-        self.taken = 0
-        self.most_out = 0
-
-    async def read(self, limit: int = 256) -> list[InboxItem]:
-        items = await super().read(limit)
-        self.taken += len(items)
-        self.most_out = max(self.most_out, self.taken - self.handled())
-        return items
 
 
 async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> None:
