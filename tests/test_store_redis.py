@@ -20,14 +20,16 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import REDIS_URL, require_redis
+from conftest import REDIS_URL, require_redis, require_redis_module
 
 from dmbot.edge import signature
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.errors import StorageError
 from dmbot.store import Commit, NewAction, OutboxStatus, Store, open_store
 
-redis_asyncio = pytest.importorskip("redis.asyncio")
+require_redis_module()
+import redis.asyncio as redis_asyncio  # noqa: E402
+
 from dmbot.store.redis import RedisStore  # noqa: E402
 
 T = TypeVar("T")
