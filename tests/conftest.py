@@ -17,6 +17,7 @@ def _redis_reachable() -> str | None:
     """None if a Redis answers at REDIS_URL, else the reason to skip."""
     try:
         import redis
+        import redis.asyncio
     except ImportError:
         return "the redis package is not installed: pip install 'dmbot[redis]'"
     try:
@@ -27,7 +28,11 @@ def _redis_reachable() -> str | None:
 
 
 def require_redis() -> None:
-    """Skip locally without Redis; fail in CI (DMBOT_REQUIRE_REDIS=1)."""
+    """Skip locally without Redis; fail in CI (DMBOT_REQUIRE_REDIS=1).
+
+    Without the redis package as without a server: a CI run that cannot
+    import it must fail, not pass with the Redis tests skipped.
+    """
     reason = _redis_reachable()
     if reason is None:
         return
@@ -36,13 +41,21 @@ def require_redis() -> None:
     pytest.skip(reason)
 
 
-STORE_KINDS = ["memory", "sqlite", "sqlite-full"]
-try:
-    import dmbot.store.redis  # noqa: F401
+def require_redis_module() -> None:
+    """At the top of a module of Redis tests: skip it without Redis, fail it in CI."""
+    reason = _redis_reachable()
+    if reason is None:
+        return
+    if os.environ.get("DMBOT_REQUIRE_REDIS") == "1":
+        pytest.fail(f"Redis is required here (DMBOT_REQUIRE_REDIS=1): {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
-    STORE_KINDS.append("redis")
-except ImportError:
-    pass
+
+STORE_KINDS = ["memory", "sqlite", "sqlite-full", "redis"]
+
+
+def redis_prefix(tmp_path: Path) -> str:
+    return f"dmbot-test-{os.getpid()}-{tmp_path.name}"
 
 
 async def make_store(kind: str, tmp_path: Path) -> Store:
@@ -57,9 +70,30 @@ async def make_store(kind: str, tmp_path: Path) -> Store:
         require_redis()
         from dmbot.store.redis import RedisStore
 
-        store = RedisStore(REDIS_URL, prefix=f"dmbot-test-{os.getpid()}-{tmp_path.name}")
+        store = RedisStore(REDIS_URL, prefix=redis_prefix(tmp_path))
     await store.open()
     return store
+
+
+async def restart(kind: str, store: Store, tmp_path: Path) -> Store:
+    """``store`` closed, and the same data opened anew: what a restarted process finds.
+
+    The memory store has no file to open again: it stands for its own restart.
+    """
+    if kind == "memory":
+        return store
+    await store.close()
+    return await make_store(kind, tmp_path)
+
+
+async def wipe(kind: str, tmp_path: Path) -> None:
+    """Leave Redis's db 15 as found: every key of the test's prefix deleted."""
+    if kind == "redis":
+        from dmbot.store.redis import RedisStore
+
+        cleaner = RedisStore(REDIS_URL, prefix=redis_prefix(tmp_path))
+        await cleaner.drop()
+        await cleaner.client.aclose()
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -68,6 +102,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     try:
         yield backend
     finally:
-        if request.param == "redis":
-            await backend.drop()  # type: ignore[attr-defined]  # leave db 15 as found
         await backend.close()
+        await wipe(request.param, tmp_path)
+
+
+@pytest.fixture
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The backend the ``store`` fixture of this test runs on."""
+    kind: str = request.node.callspec.params["store"]
+    return kind

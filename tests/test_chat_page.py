@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -91,8 +92,11 @@ async def test_a_long_poll_returns_as_soon_as_alice_writes() -> None:
     async with dev_client() as (client, bot_id):
         cursor = (await updates(client))["cursor"]
         poll = asyncio.ensure_future(updates(client, cursor, wait=30))
-        await asyncio.sleep(0)  # let the poll start waiting
-        assert not poll.done()
+        started = time.monotonic()
+        quiet = await updates(client, cursor, wait=0.2)  # asked after it, nothing new...
+        assert quiet["cursor"] == cursor and quiet["messages"] == []
+        assert time.monotonic() - started >= 0.2  # ...it waited out its 0.2 s
+        assert not poll.done()  # and the 30 s poll waits on
         await client.post("/_emulator/send", json={"from": "alice", "to": bot_id, "text": "pizza"})
         async with asyncio.timeout(5):  # far below the poll's own 30 s
             update = await poll
@@ -161,7 +165,8 @@ async def test_closing_the_feed_answers_waiting_polls_at_once() -> None:
     ):
         cursor = (await updates(client))["cursor"]
         poll = asyncio.ensure_future(updates(client, cursor, wait=30))
-        await asyncio.sleep(0)
+        await updates(client, cursor, wait=0.1)  # a later poll waited: the first one waits
+        assert not poll.done()
         app.state.chat_feed.close()  # what dmbot dev does when Ctrl+C stops the server
         async with asyncio.timeout(5):
             quiet = await poll

@@ -101,12 +101,19 @@ async def test_realism_and_settings_reach_the_emulator_and_the_service() -> None
     assert box.settings.twitter.consumer_key == "sandbox-consumer-key"
 
 
-async def test_a_sqlite_store_keeps_the_conversation_in_the_file(tmp_path: Path) -> None:
-    db = tmp_path / "box.db"
-    async with Sandbox(PIZZA, people=[ALICE], store=f"sqlite:///{db}") as box:
+async def test_a_sqlite_store_keeps_the_conversation_across_a_restart(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'box.db'}"
+    async with Sandbox(PIZZA, people=[ALICE], store=store) as box:
         await box.emulator.send("alice", box.bot_id, "pizza")
         await box.settle()
-    assert db.stat().st_size > 0
+        asked = [m.text for m in box.emulator.messages if m.sender_id == BOT_ID]
+    assert asked == ["What size would you like?"]
+    # Stopped and started again on the same file: Alice's answer goes on with her order.
+    async with Sandbox(PIZZA, people=[ALICE], store=store) as box:
+        await box.emulator.send("alice", box.bot_id, "Large")
+        await box.settle()
+        answered = [m.text for m in box.emulator.messages if m.sender_id == BOT_ID]
+    assert answered == ["Which crust for your Large pizza?"]
 
 
 async def test_settle_before_start_says_what_to_do() -> None:

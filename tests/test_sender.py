@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from conftest import restart
+from faults import Forgetful, Gated
 
 from dmbot.config.settings import SenderSettings
 from dmbot.emulator import Emulator
-from dmbot.store.base import Commit, NewAction, OutboxItem, OutboxStatus
+from dmbot.store.base import Commit, NewAction, OutboxItem, OutboxStatus, Store
 from dmbot.store.memory import MemoryStore
 from dmbot.store.sqlite import SqliteStore
 from dmbot.x.client import XClient
@@ -80,6 +83,22 @@ def sender(store: Any, client: XClient, clock: Clock, **options: Any) -> Sender:
     return Sender(store, {BOT: client}, options=SenderSettings(**settings), **(defaults | rest))
 
 
+async def drained(out: Sender, within: float = 10.0) -> None:
+    """Every action due at the fake clock's now sent, however long X takes to answer.
+
+    ``drain(timeout)`` also waits, in real time, for retries falling due within
+    ``timeout``, which a fake clock never reaches; and it raises TimeoutError when a
+    send is still in flight at the end. So: drain in short slices until none is.
+    """
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                await out.drain(0.05)
+            except TimeoutError:  # a send still waits for X's answer
+                continue
+            return
+
+
 async def say(store: Any, peer: str, *texts: str, event: str = "") -> None:
     actions = [NewAction("dm", {"text": text}) for text in texts]
     await store.commit(Commit(event_id=event, conversation=(BOT, peer), actions=actions))
@@ -106,12 +125,12 @@ async def test_one_conversation_waits_in_order_while_another_proceeds(
     await say(store, ALICE, "a1", "a2", "a3")
     emu.faults.add("dm_send", status=503, code=131, count=1)
     out = sender(store, client, clock)
-    await out.drain(0.5)
+    await drained(out)
     assert emu.messages == []  # a1 failed for now, so a2 and a3 must wait behind it
 
     await say(store, BOB, "b1")
     out.notify()
-    await out.drain(0.5)
+    await drained(out)
     assert [m.text for m in emu.messages] == ["b1"]
 
     clock.now += 60  # past a1's backoff
@@ -143,12 +162,12 @@ async def test_backoff_doubles_with_jitter(emu: Emulator, client: XClient, clock
     waits = []
     for _ in range(3):
         before = clock.now
-        await out.drain(0.2)
+        await drained(out)
         (row,) = await rows(store)
         waits.append(row.next_at - before)
         clock.now = row.next_at
     assert waits == pytest.approx([2.0, 4.0, 8.0])
-    await out.drain(0.2)
+    await drained(out)
     assert [m.text for m in emu.messages] == ["hello"]
 
 
@@ -159,14 +178,14 @@ async def test_429_is_honoured_until_the_reset(
     await say(store, ALICE, "hi")
     emu.faults.add("dm_send", status=429, code=88, count=1, reset_in=30.0)
     out = sender(store, client, clock)
-    await out.drain(0.2)
+    await drained(out)
     (row,) = await rows(store)
     assert row.status == OutboxStatus.PENDING
     assert row.next_at == pytest.approx(clock.now + 30, abs=1)
     assert "Rate limit" in row.error
 
     clock.now += 10  # before the reset: the fault is used up, so any call would succeed
-    await out.drain(0.2)
+    await drained(out)
     assert emu.messages == []
 
     clock.now = row.next_at + 1
@@ -216,7 +235,7 @@ async def test_transient_errors_give_up_at_the_deadline(
     emu.faults.add("dm_send", status=503, code=131, count=100)
     out = sender(store, client, clock, deadline=60.0, backoff_base=10.0)
     for _ in range(10):
-        await out.drain(0.2)
+        await drained(out)
         (row,) = await rows(store)
         if row.status != OutboxStatus.PENDING:
             break
@@ -339,53 +358,46 @@ async def test_replies_to_a_received_message_do_not_use_the_budget(
     assert client.limiter.budget(BOT).account_sent == 1  # five replies were free
 
 
-class ForgetfulStore(MemoryStore):
-    """A store that cannot record sends while ``down``: a crash right after X's 200."""
-
-    down = True
-
-    async def sent(self, item_id: int, sent_id: str) -> None:
-        if self.down:
-            raise OSError("disk I/O error")
-        await super().sent(item_id, sent_id)
-
-
 async def test_a_send_the_store_could_not_record_is_recorded_not_resent(
-    emu: Emulator, client: XClient, clock: Clock
+    store: Store, emu: Emulator, client: XClient, clock: Clock
 ) -> None:
-    store = ForgetfulStore()
-    await say(store, ALICE, "hi")
-    out = sender(store, client, clock, poll_interval=1.0)
-    await out.drain(0.2)
-    (row,) = await rows(store)
+    forgetful = Forgetful(store)
+    await say(forgetful, ALICE, "hi")
+    out = sender(forgetful, client, clock, poll_interval=1.0)
+    await drained(out)
+    (row,) = await rows(forgetful)
     assert row.status == OutboxStatus.PENDING and len(emu.messages) == 1
-    store.down = False
+    forgetful.down = False
     clock.now += 2
-    await out.drain(0.2)
-    (row,) = await rows(store)
+    await drained(out)
+    (row,) = await rows(forgetful)
     assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[0].id)
     assert len(emu.messages) == 1
 
 
 async def test_after_a_crash_between_200_and_sent_x_is_asked_before_any_resend(
-    emu: Emulator, client: XClient, clock: Clock
+    store: Store, store_kind: str, tmp_path: Path, emu: Emulator, client: XClient, clock: Clock
 ) -> None:
-    store = ForgetfulStore()
-    await say(store, ALICE, "hi")
-    await sender(store, client, clock).drain(0.2)
-    store.down = False
+    forgetful = Forgetful(store)
+    await say(forgetful, ALICE, "hi")
+    await drained(sender(forgetful, client, clock))
     # A new process knows nothing of the first send but its recorded start: the row
     # is uncertain. Within the grace it waits for the echo...
-    restarted = sender(store, client, clock)
-    await restarted.drain(0.2)
-    (row,) = await rows(store)
-    assert row.status == OutboxStatus.PENDING and row.attempted_at > 0
-    # ...then asks X, which lists the DM: recorded as sent, never sent twice.
-    clock.now += SenderSettings().settle_grace + 1
-    await restarted.drain(0.5)
-    assert [m.text for m in emu.messages] == ["hi"]
-    (row,) = await rows(store)
-    assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[0].id)
+    again = await restart(store_kind, store, tmp_path)
+    try:
+        restarted = sender(again, client, clock)
+        await drained(restarted)
+        (row,) = await rows(again)
+        assert row.status == OutboxStatus.PENDING and row.attempted_at > 0
+        # ...then asks X, which lists the DM: recorded as sent, never sent twice.
+        clock.now += SenderSettings().settle_grace + 1
+        await drained(restarted)
+        assert [m.text for m in emu.messages] == ["hi"]
+        (row,) = await rows(again)
+        assert (row.status, row.sent_id) == (OutboxStatus.SENT, emu.messages[0].id)
+    finally:
+        if again is not store:
+            await again.close()
 
 
 async def test_a_send_x_has_no_trace_of_goes_out_again(
@@ -397,7 +409,7 @@ async def test_a_send_x_has_no_trace_of_goes_out_again(
     # A send started (recorded) and died before X got it: X lists nothing.
     await store.attempting(row.id, clock.now)
     clock.now += SenderSettings().settle_grace + 1
-    await sender(store, client, clock).drain(0.5)
+    await drained(sender(store, client, clock))
     assert [m.text for m in emu.messages] == ["lost on the way"]
     (row,) = await rows(store)
     assert row.status == OutboxStatus.SENT and row.attempted_at > 0
@@ -426,50 +438,46 @@ async def test_sqlite_outbox_survives_a_restart(
     ]
 
 
-class GatedStore(MemoryStore):
-    """A store whose next due() read is held until the test opens the gate."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate: asyncio.Event | None = None
-        self.read_held = asyncio.Event()
-
-    async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
-        items = await super().due(now, limit)
-        gate, self.gate = self.gate, None
-        if gate is not None:
-            self.read_held.set()
-            await gate.wait()
-        return items
-
-
 async def test_a_due_list_read_while_the_send_finished_does_not_send_it_again(
-    emu: Emulator, client: XClient, clock: Clock
+    store: Store, emu: Emulator, client: XClient, clock: Clock
 ) -> None:
-    store = GatedStore()
+    gated = Gated(store)
     # X holds the send for a moment, so it is in flight when the next read starts.
     emu.faults.add("dm_send", status=200, delay=0.3)
-    await say(store, ALICE, "only once")
-    out = sender(store, client, clock)
+    await say(gated, ALICE, "only once")
+    out = sender(gated, client, clock)
     task = asyncio.create_task(out.run())
     gate = asyncio.Event()
+
+    async def recorded() -> bool:
+        (row,) = await rows(gated)
+        return row.status != OutboxStatus.PENDING
+
     try:
         await until(lambda: not emu.faults.pending)  # the send has reached X
-        store.gate = gate
+        gated.gate = gate
         out.notify()
-        await asyncio.wait_for(store.read_held.wait(), 5)  # this read saw the row pending
+        await asyncio.wait_for(gated.read_held.wait(), 5)  # this read saw the row pending
         await emu.wait_for_messages(1, timeout=5)
-        await until(lambda: store._outbox[1].status != OutboxStatus.PENDING)
+        await until(recorded)
         gate.set()  # the stale read comes back after the send has finished
-        await out.drain(2)
+        await drained(out)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert [m.text for m in emu.messages] == ["only once"]
 
 
-async def until(condition: Any) -> None:
-    """Wait (at most 5 s) for a state another component reaches, which has no event to await."""
+async def until(condition: Callable[[], Any]) -> None:
+    """Wait (at most 5 s) for a state another component reaches, which has no event to await.
+
+    ``condition``: a function, or a coroutine function, returning a truthy value once reached.
+    """
     async with asyncio.timeout(5.0):
-        while not condition():  # noqa: ASYNC110 - polling another component's state
+        while True:
+            reached = condition()
+            if inspect.isawaitable(reached):
+                reached = await reached
+            if reached:
+                return
             await asyncio.sleep(0.005)

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
+from collections.abc import AsyncIterator
 
+import pytest
+from conftest import REDIS_URL
+
+from dmbot.errors import StorageError
 from dmbot.store import Commit, NewAction, OutboxStatus, Store
+from dmbot.store.memory import MemoryStore
+from dmbot.store.sqlite import SqliteStore
+from dmbot.types import ConversationKey
 
 
 async def test_appended_deliveries_are_read_in_order_once(store: Store) -> None:
@@ -132,3 +142,83 @@ async def test_load_unclaimed_says_duplicate_or_gives_the_document(store: Store)
     await store.commit(Commit("e1", conv, state={"state": {"n": 1}}))
     assert await store.load_unclaimed(conv, "e1") is None
     assert await store.load_unclaimed(conv, "e2") == {"state": {"n": 1}}
+
+
+class Uncopyable:
+    """A value a handler put in a reply that cannot be copied (a handler's bug)."""
+
+    def __deepcopy__(self, memo: object) -> object:
+        raise TypeError("Uncopyable cannot be copied")
+
+
+@contextlib.asynccontextmanager
+async def failing_mid_commit(
+    store: Store, conversation: ConversationKey
+) -> AsyncIterator[list[NewAction]]:
+    """Commits to ``conversation`` fail after the claim and the state are written, before
+    the first outbox row; yields the replies to commit meanwhile.
+
+    Each backend fails in its own real way: the memory store on a reply it cannot
+    copy; SQLite on a trigger refusing outbox rows (as a full disk would); Redis on
+    the conversation's outbox queue holding a value of another type, so the
+    script's first write there errors.
+    """
+    replies = [NewAction("dm", {"text": "one"}), NewAction("dm", {"text": "two"})]
+    if isinstance(store, MemoryStore):
+        yield [NewAction("dm", {"text": "one", "extra": Uncopyable()}), *replies[1:]]
+    elif isinstance(store, SqliteStore):
+        with contextlib.closing(sqlite3.connect(store.path, timeout=5)) as db:
+            db.execute(
+                "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox"
+                " BEGIN SELECT RAISE(ABORT, 'injected'); END"
+            )
+            db.commit()
+            try:
+                yield replies
+            finally:
+                db.execute("DROP TRIGGER refuse_outbox")
+                db.commit()
+    else:
+        import redis.asyncio
+
+        prefix = store.prefix  # type: ignore[attr-defined]
+        queue = f"{prefix}:obq:{conversation[0]}:{conversation[1]}"
+        client = redis.asyncio.Redis.from_url(REDIS_URL)
+        try:
+            assert await client.set(queue, "not a list", nx=True)  # the queue was empty
+            yield replies
+        finally:
+            await client.delete(queue)
+            await client.aclose()
+
+
+async def test_a_commit_that_fails_midway_leaves_nothing_and_a_retry_commits_it_once(
+    store: Store,
+) -> None:
+    conv = ("100", "200")
+    assert await store.commit(Commit("e0", conv, state={"state": {"n": 0}}))
+    delivery = await store.append(b'{"n":1}', time.time())
+    assert [item.id for item in await store.read(10)] == [delivery]
+
+    def commit(actions: list[NewAction]) -> Commit:
+        return Commit("e1", conv, state={"state": {"n": 1}}, actions=actions, ack=[delivery])
+
+    async with failing_mid_commit(store, conv) as replies:
+        with pytest.raises((StorageError, TypeError)):
+            await store.commit(commit(replies))
+        # Nothing of it is visible: no claim, the old state, no reply, not acknowledged.
+        assert not await store.claimed("e1")
+        assert await store.load_unclaimed(conv, "e1") == {"state": {"n": 0}}
+        assert await store.load(conv) == {"state": {"n": 0}}
+        assert await store.outbox(conv) == []
+        assert await store.due(time.time() + 1) == []
+        assert await store.inbox_size() == 1
+    replies = [NewAction("dm", {"text": "one"}), NewAction("dm", {"text": "two"})]
+    assert await store.commit(commit(replies))  # the retry, once the fault is gone
+    assert not await store.commit(commit(replies))
+    assert await store.claimed("e1")
+    assert await store.load(conv) == {"state": {"n": 1}}
+    assert [item.payload["text"] for item in await store.outbox(conv)] == ["one", "two"]
+    [due] = await store.due(time.time() + 1)
+    assert due.payload["text"] == "one"
+    assert await store.inbox_size() == 0

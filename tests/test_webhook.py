@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from conftest import STORE_KINDS, make_store, wipe
+from faults import Down, HeldAppends
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -116,6 +121,70 @@ async def test_chunked_body_over_the_limit_is_413(
     response = await client.post(PATH, content=chunks(), headers=signed(body))
     assert response.status_code == 413
     assert await store.inbox_size() == 0
+
+
+async def test_x_gets_its_200_only_once_the_delivery_is_stored() -> None:
+    store = HeldAppends(MemoryStore())
+    app = create_webhook_app(consumer_secret=SECRET, store=store, path=PATH)
+    body = json.dumps({"for_user_id": "1", "follow_events": []}).encode()
+    answer: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        answer.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": PATH,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in signed(body).items()],
+    }
+    # Plain ASGI, so the answer is seen when it is sent, not when the app returns.
+    request = asyncio.ensure_future(app(scope, receive, send))
+    try:
+        await asyncio.wait_for(store.started.wait(), 5)  # the delivery is being stored...
+        assert answer == []  # ...and X has no answer yet
+        assert await store.inbox_size() == 0
+        store.finish.set()
+        await asyncio.wait_for(request, 5)
+    finally:
+        request.cancel()
+    assert answer[0]["type"] == "http.response.start" and answer[0]["status"] == 200
+    [item] = await store.read()
+    assert item.body == body
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+async def test_a_store_outage_answers_503_so_x_retries_and_healthz_reports_it(
+    kind: str, tmp_path: Path
+) -> None:
+    backend = await make_store(kind, tmp_path)
+    store = Down(backend)
+    app = create_webhook_app(consumer_secret=SECRET, store=store, path=PATH)
+    body = json.dumps({"for_user_id": "1", "follow_events": []}).encode()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as c:
+            refused = await c.post(PATH, content=body, headers=signed(body))
+            assert refused.status_code == 503  # not 200: X delivers it again later
+            health = await c.get("/healthz")
+            assert health.status_code == 503
+            assert health.json() == {"status": "unavailable", "store": False}
+            assert await backend.inbox_size() == 0
+
+            store.down = False  # the store is back; X's retry arrives
+            assert (await c.post(PATH, content=body, headers=signed(body))).status_code == 200
+            health = await c.get("/healthz")
+            assert health.status_code == 200 and health.json()["store"] is True
+        [item] = await backend.read()
+        assert item.body == body
+    finally:
+        await backend.close()
+        await wipe(kind, tmp_path)
 
 
 async def test_healthz_reports_the_store(client: httpx.AsyncClient) -> None:

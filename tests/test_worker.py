@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from conftest import make_store
+from faults import Flaky, Reads
 from payloads import APP_ID, RECIPIENT, SENDER, delivery, dm, dm_event, example, follow
 
 from dmbot import Bot, Context
 from dmbot.config.settings import EngineSettings
 from dmbot.engine.worker import Worker
-from dmbot.errors import StorageError
-from dmbot.store import Commit, Store
-from dmbot.store.memory import MemoryStore
+from dmbot.store import OutboxStatus, Store
 
 BOT = RECIPIENT
 ALICE = SENDER
@@ -45,12 +44,14 @@ class Engine:
 @pytest.fixture(params=["memory", "sqlite"])
 def make_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Any]:
     async def build(bot: Bot, **options: Any) -> AsyncIterator[Engine]:
+        """The worker over a fresh store; ``options``: its arguments or engine settings."""
         store = await make_store(request.param, tmp_path)
         worker = Worker(
             store,
             bot,
-            accounts={BOT},
+            accounts=options.pop("accounts", {BOT}),
             app_id=options.pop("app_id", APP_ID),
+            clock=options.pop("clock", time.time),
             options=EngineSettings(**{"reorder_window": 0.0, **options}),
         )
         task = asyncio.create_task(worker.run())
@@ -116,6 +117,30 @@ async def test_echo_of_our_send_is_not_answered(
         assert await engine.texts() == ["are you there?"]
 
 
+async def test_an_echo_is_recognised_by_its_id_alone(
+    make_engine: Callable[..., Any], echo_bot: Bot
+) -> None:
+    async for engine in make_engine(echo_bot):
+        await engine.deliver(dm("hello", sender=ALICE, recipient=BOT))
+        [reply] = await engine.store.due(time.time() + 1)
+        await engine.store.sent(reply.id, "1800000000000000077")  # X's id for the reply
+        # Its echo names another app and another text: only the id says it is ours.
+        await engine.deliver(
+            dm(
+                "not the text we sent",
+                id="1800000000000000077",
+                sender=BOT,
+                recipient=ALICE,
+                for_user=BOT,
+                source_app_id="268278",
+            )
+        )
+        await engine.deliver(dm("are you there?", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == ["hello", "are you there?"]  # no handoff
+        [echoed, _] = await engine.store.outbox()
+        assert echoed.status == OutboxStatus.DELIVERED
+
+
 async def test_echo_is_recognised_by_text_when_app_id_is_unknown(
     make_engine: Callable[..., Any], echo_bot: Bot
 ) -> None:
@@ -143,7 +168,53 @@ async def test_owner_writing_from_another_client_hands_off(
         assert await engine.texts(BOB) == ["hello"]
 
 
+class Clock:
+    """Fake Unix time for the worker, moved on by the test.
+
+    It starts a minute ahead of the real clock, where deliveries are stamped, so
+    no event waits out a reorder window in real time.
+    """
+
+    def __init__(self) -> None:
+        self.now = time.time() + 60
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_handoff_lasts_30_minutes_by_default(
+    make_engine: Callable[..., Any], echo_bot: Bot
+) -> None:
+    clock = Clock()
+    async for engine in make_engine(echo_bot, clock=clock):  # engine.handoff left at its default
+        await engine.deliver(
+            dm("human", sender=BOT, recipient=ALICE, for_user=BOT, source_app_id="268278")
+        )
+        clock.now += 29 * 60
+        await engine.deliver(dm("still the human?", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == []
+        clock.now += 2 * 60
+        await engine.deliver(dm("back to the bot", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == ["back to the bot"]
+
+
 async def test_handoff_ends_after_the_configured_time(
+    make_engine: Callable[..., Any], echo_bot: Bot
+) -> None:
+    clock = Clock()
+    async for engine in make_engine(echo_bot, clock=clock, handoff=120.0):
+        await engine.deliver(
+            dm("human", sender=BOT, recipient=ALICE, for_user=BOT, source_app_id="268278")
+        )
+        clock.now += 119
+        await engine.deliver(dm("hello?", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == []
+        clock.now += 2
+        await engine.deliver(dm("back to the bot", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == ["back to the bot"]
+
+
+async def test_handoff_zero_never_goes_quiet(
     make_engine: Callable[..., Any], echo_bot: Bot
 ) -> None:
     async for engine in make_engine(echo_bot, handoff=0.0):
@@ -155,25 +226,15 @@ async def test_handoff_ends_after_the_configured_time(
 
 
 async def test_messages_between_managed_accounts_are_never_answered(
-    make_engine: Callable[..., Any], tmp_path: Path
+    make_engine: Callable[..., Any], echo_bot: Bot
 ) -> None:
-    bot = Bot()
-
-    @bot.on_message()
-    async def echo(ctx: Context) -> None:
-        await ctx.reply(ctx.text)
-
-    store = await make_store("memory", tmp_path)
-    worker = Worker(store, bot, accounts={BOT, BOB}, app_id=APP_ID)
-    task = asyncio.create_task(worker.run())
-    try:
-        engine = Engine(store, worker)
+    async for engine in make_engine(echo_bot, accounts={BOT, BOB}):
         await engine.deliver(dm("loop?", sender=BOB, recipient=BOT))
         await engine.deliver(dm("loop?", sender=BOB, recipient=BOT, for_user=BOB))
         assert await engine.texts() == []
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # Someone else writing to either account is answered as usual.
+        await engine.deliver(dm("hello", sender=ALICE, recipient=BOT))
+        assert await engine.texts() == ["hello"]
 
 
 async def test_burst_of_one_user_is_handled_in_id_order_never_concurrently(
@@ -301,16 +362,19 @@ async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> Non
     release = asyncio.Event()
     eight_started = asyncio.Event()
     started: list[str] = []
+    handled = 0
 
     @bot.on_message()
     async def slow(ctx: Context) -> None:
+        nonlocal handled
         started.append(ctx.text)
         if len(started) == 8:
             eight_started.set()
         await release.wait()
         await ctx.reply(ctx.text)
+        handled += 1
 
-    store = await make_store("memory", tmp_path)
+    store = Reads(await make_store("memory", tmp_path), lambda: handled)
     worker = Worker(
         store, bot, accounts={BOT}, options=EngineSettings(max_queued=8, reorder_window=0.0)
     )
@@ -320,10 +384,6 @@ async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> Non
     task = asyncio.create_task(worker.run())
     try:
         await asyncio.wait_for(eight_started.wait(), 10)
-        for _ in range(50):  # let the worker run on: it must not take more
-            await asyncio.sleep(0)
-        # 40 conversations are waiting, but only 8 events were taken out of the store.
-        assert len(started) == 8
         release.set()
         worker.notify()
         await asyncio.wait_for(worker.caught_up(), 10)
@@ -331,32 +391,60 @@ async def test_a_backlog_stays_in_the_store_not_in_memory(tmp_path: Path) -> Non
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    # 40 conversations were waiting, but never more than 8 events out of the store at once.
+    assert store.taken == 40
+    assert store.most_out == 8
 
 
-class FlakyStore(MemoryStore):
-    """A store whose commits fail a few times, as a store in an outage would."""
-
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-
-    async def commit(self, commit: Commit) -> bool:
-        if self.failures > 0:
-            self.failures -= 1
-            raise StorageError("the store is down (test)")
-        return await super().commit(commit)
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
+    """Poll the coroutine function ``check`` until it returns something truthy."""
+    async with asyncio.timeout(within):
+        while not (found := await check()):  # noqa: ASYNC110 - the store has no event to await
+            await asyncio.sleep(0.01)
+    return found
 
 
-async def test_an_event_the_store_could_not_commit_is_retried_not_lost(echo_bot: Bot) -> None:
-    store = FlakyStore(failures=2)
-    await store.open()
-    worker = Worker(store, echo_bot, accounts={BOT}, options=EngineSettings(reorder_window=0.0))
+async def test_other_conversations_go_on_while_one_is_busy(
+    make_engine: Callable[..., Any],
+) -> None:
+    bot = Bot()
+    release = asyncio.Event()
+
+    @bot.on_message()
+    async def answer(ctx: Context) -> None:
+        if ctx.text == "slow":
+            await release.wait()
+        await ctx.reply(ctx.text)
+
+    async for engine in make_engine(bot):
+        for payload in (
+            dm("slow", sender=ALICE, recipient=BOT),
+            dm("quick", sender=BOB, recipient=BOT),
+        ):
+            await engine.store.append(json.dumps(payload).encode(), time.time())
+        engine.worker.notify()
+
+        async def bob_answered(engine: Engine = engine) -> bool:
+            return await engine.texts(BOB) == ["quick"]
+
+        await eventually(bob_answered)  # while Alice's handler is still running
+        assert await engine.texts(ALICE) == []
+        release.set()
+        await asyncio.wait_for(engine.worker.caught_up(), 10)
+        assert await engine.texts(ALICE) == ["slow"]
+
+
+async def test_an_event_the_store_could_not_commit_is_retried_not_lost(
+    store: Store, echo_bot: Bot
+) -> None:
+    flaky = Flaky(store, failures=1)
+    worker = Worker(flaky, echo_bot, accounts={BOT}, options=EngineSettings(reorder_window=0.0))
     task = asyncio.create_task(worker.run())
     try:
-        engine = Engine(store, worker)
+        engine = Engine(flaky, worker)
         await engine.deliver(dm("persist", sender=ALICE, recipient=BOT))
         assert await engine.texts() == ["persist"]
-        assert store.failures == 0
+        assert flaky.failures == 0
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -54,27 +54,33 @@ class MemoryStore(Store):
         return copy.deepcopy(self._docs.get(conversation, {}))
 
     async def commit(self, commit: Commit) -> bool:
-        if commit.event_id:
-            if commit.event_id in self._claims:
-                return False
-            self._claims[commit.event_id] = (time.time(), commit.status)
-        if commit.state is not None:
-            self._docs[commit.conversation] = copy.deepcopy(commit.state)
+        if commit.event_id and commit.event_id in self._claims:
+            return False
+        # All or nothing: whatever can fail (copying what a handler produced) is done
+        # before the first write, as a durable backend's transaction would roll back.
+        state = None if commit.state is None else copy.deepcopy(commit.state)
+        payloads = [copy.deepcopy(action.payload) for action in commit.actions]
+        acked = [int(item_id) for item_id in commit.ack]
         now = time.time()
+        if commit.event_id:
+            self._claims[commit.event_id] = (now, commit.status)
+        if state is not None:
+            self._docs[commit.conversation] = state
         account, peer = commit.conversation
-        for action in commit.actions:
+        for action, payload in zip(commit.actions, payloads, strict=True):
             item_id = next(self._outbox_ids)
             self._outbox[item_id] = OutboxItem(
                 id=item_id,
                 account=account,
                 peer=peer,
                 kind=action.kind,
-                payload=copy.deepcopy(action.payload),
+                payload=payload,
                 created_at=now,
                 next_at=now,
                 source_event_id=commit.event_id,
             )
-        await self.ack(commit.ack)
+        for seq in acked:
+            self._inbox.pop(seq, None)
         return True
 
     async def expire_claims(self, older_than: float) -> int:

@@ -9,9 +9,11 @@ balancer behave like one. What lives where (every key starts with
   partition of its conversation; each partition is leased to one instance,
   and pending deliveries of a dead instance are claimed by the next owner.
 - **claims**: one sorted set of event ids scored by claim time. The commit is
-  one Lua script: claim the id (``ZADD NX``; taken: write nothing), set the
-  conversation's JSON document and append its replies to the outbox, so the
-  claim, the state and the replies are one transaction. Claims older than
+  one Lua script: claim the id (taken: write nothing), set the conversation's
+  JSON document and append its replies to the outbox, so the claim, the state
+  and the replies are one transaction. Redis does not undo a script's writes
+  when a later command fails, so the script checks every key it writes before
+  the first write. Claims older than
   ``claim_ttl`` are dropped as commits go and by ``expire_claims``.
 - **conversation locks** (:mod:`dmbot.store.redis_locks`):
   ``SET lock NX PX lock_ttl``, renewed every
