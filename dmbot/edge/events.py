@@ -10,12 +10,11 @@ mute and their undoing), :class:`TweetCreate`, :class:`TweetDelete`,
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dmbot.edge.digest import digest
 from dmbot.edge.payload import as_id, as_int, as_obj, as_str
 from dmbot.types import JSONObject, is_id
 
@@ -43,11 +42,6 @@ RELATIONSHIP_KINDS = frozenset({"follow", "unfollow", "block", "unblock", "mute"
 """The ``type`` values of follow, block and mute events."""
 
 _SUMMARY_LIMIT = 10
-
-
-def _digest(raw: JSONObject) -> str:
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +148,7 @@ class Event:
 def digest_key(event: Event) -> str:
     """The dedupe key of an event that has no id: its kind and a digest of its JSON."""
     # Zero-argument super() does not work in slots dataclasses, hence a function.
-    return f"{event.kind}:{_digest(event.raw)}"
+    return f"{event.kind}:{digest(event.raw)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

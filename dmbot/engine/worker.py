@@ -90,9 +90,8 @@ class Worker:
     def notify(self, inbox_id: str = "", body: JSONObject | None = None) -> None:
         """A delivery was stored: read the inbox now.
 
-        ``body``: the delivery as the webhook already parsed it, kept until the
-        worker reads ``inbox_id``, so it is not parsed twice (a shared store may
-        hand it to another instance: then it just ages out).
+        ``body``: the delivery as the webhook parsed it, kept until the worker reads
+        ``inbox_id`` (a shared store may hand it to another instance: it ages out).
         """
         if body is not None:
             parsed = self._parsed
@@ -125,12 +124,9 @@ class Worker:
                 try:
                     items = await self.store.read(min(256, self._room_left()))
                 except StorageError as exc:
-                    log.error(
-                        "cannot read the inbox, retrying in %g s: %s",
-                        self.options.poll_interval,
-                        exc,
-                    )
-                    await asyncio.sleep(self.options.poll_interval)
+                    wait = self.options.poll_interval
+                    log.error("cannot read the inbox, retrying in %g s: %s", wait, exc)
+                    await asyncio.sleep(wait)
                     continue
                 for item in items:
                     self._dispatch(item)
@@ -220,8 +216,12 @@ class Worker:
                     # Acknowledgements to X first; the event is safe in the inbox.
                     await self.pressure.give_way()
                 _, _, job = heapq.heappop(lane.heap)
-                outcome = await self._handle(key, job)
-                job.pending.record(job.event, key, outcome)
+                try:
+                    outcome = await self._handle(key, job)
+                    job.pending.record(job.event, key, outcome)
+                except Exception:  # a defect of dmbot's: the conversations go on
+                    log.exception("delivery %s: dmbot failed on an event", job.pending.item.id)
+                    job.pending.remaining = -1  # never acknowledged by this run
                 self._queued -= 1
                 if self._queued <= self.options.max_queued // 2:
                     self._room.set()
