@@ -79,8 +79,8 @@ class Wrapped(Store):
     async def sent(self, item_id: int, sent_id: str) -> None:
         await self.inner.sent(item_id, sent_id)
 
-    async def attempting(self, item_id: int, at: float) -> None:
-        await self.inner.attempting(item_id, at)
+    async def attempting(self, item_id: int, at: float) -> bool:
+        return await self.inner.attempting(item_id, at)
 
     async def retry_later(
         self, item_id: int, next_at: float, error: str, *, uncertain: bool = False

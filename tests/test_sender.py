@@ -415,6 +415,32 @@ async def test_a_send_x_has_no_trace_of_goes_out_again(
     assert row.status == OutboxStatus.SENT and row.attempted_at > 0
 
 
+async def test_a_list_of_x_read_before_a_send_landed_does_not_vouch_for_it(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    """Two sends left uncertain by one crash, the second landing at X a moment later."""
+    store = MemoryStore()
+    await say(store, ALICE, "never reached X")
+    await say(store, BOB, "reached X late")
+    first, second = await rows(store)
+    grace = SenderSettings().settle_grace
+    started = clock.now
+    await store.attempting(first.id, started)
+    await store.attempting(second.id, started + 0.5)
+    out = sender(store, client, clock)
+    clock.now = started + grace + 0.1  # the first is settled: X lists nothing, it goes out
+    await drained(out)
+    assert [m.text for m in emu.messages] == ["never reached X"]
+    # The dead process's second send reaches X only now...
+    await client.send_dm(BOB, {"text": "reached X late"})
+    # ...and the list X gave a moment ago (for the first) knows nothing of it.
+    clock.now = started + 0.5 + grace + 0.1
+    await drained(out)
+    assert sorted(m.text for m in emu.messages) == ["never reached X", "reached X late"]
+    first, second = await rows(store)
+    assert second.status == OutboxStatus.SENT and second.sent_id == emu.messages[1].id
+
+
 async def test_sqlite_outbox_survives_a_restart(
     tmp_path: Path, emu: Emulator, client: XClient, clock: Clock
 ) -> None:

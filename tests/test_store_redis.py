@@ -288,6 +288,27 @@ async def test_a_closed_instances_unsent_actions_go_to_another(stores: Any) -> N
     assert row.status == OutboxStatus.SENT and row.sent_id == "555"
 
 
+async def test_an_instance_that_stalled_past_its_send_lease_does_not_send(
+    stores: Any, prefix: str
+) -> None:
+    """The lease lapsed while the instance was stalled, and another took the row over."""
+    first, second = await stores(lock_ttl=30), await stores(lock_ttl=30)
+    await first.commit(Commit("e1", ("1", "2"), actions=[NewAction("dm", {"text": "hi"})]))
+    [item] = await first.due(time.time() + 1)
+    observer = redis_asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await observer.delete(f"{prefix}:send:1:2")  # as if its 30 s had run out
+        [taken] = await second.due(time.time() + 1)
+    finally:
+        await observer.aclose()
+    assert taken.id == item.id
+    # The stalled instance wakes up and is about to call X: it must not.
+    assert await first.attempting(item.id, time.time()) is False
+    [row] = await second.outbox(("1", "2"))
+    assert row.attempted_at == 0  # nothing recorded in the new holder's way
+    assert await second.attempting(item.id, time.time()) is True
+
+
 async def test_claims_and_finished_rows_are_forgotten_after_claim_ttl(stores: Any) -> None:
     store = await stores(claim_ttl=0.2)
     await store.commit(Commit("old", ("1", "2"), actions=[NewAction("dm", {"text": "x"})]))

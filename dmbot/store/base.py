@@ -221,12 +221,16 @@ class Store(abc.ABC):
         """Record that X accepted the action (``sent_id``: the DM id X gave it)."""
 
     @abc.abstractmethod
-    async def attempting(self, item_id: int, at: float) -> None:
+    async def attempting(self, item_id: int, at: float) -> bool:
         """Record that a send of the action to X starts now (``at``); 0 clears it.
 
         Written before the call to X, so a process killed before recording the
         answer leaves a trace: the next sender settles the row (its echo, or X's
         own list of sent DMs) instead of sending it blindly again.
+
+        Returns False when the row is no longer this sender's to send (a shared
+        store: another instance took its conversation over, or it is gone); the
+        caller must then not call X.
         """
 
     @abc.abstractmethod

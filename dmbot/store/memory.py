@@ -107,8 +107,9 @@ class MemoryStore(Store):
     async def sent(self, item_id: int, sent_id: str) -> None:
         self._update(item_id, status=OutboxStatus.SENT, sent_id=sent_id, error="")
 
-    async def attempting(self, item_id: int, at: float) -> None:
+    async def attempting(self, item_id: int, at: float) -> bool:
         self._update(item_id, attempted_at=at)
+        return item_id in self._outbox
 
     async def retry_later(
         self, item_id: int, next_at: float, error: str, *, uncertain: bool = False

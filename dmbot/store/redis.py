@@ -325,9 +325,9 @@ class RedisStore(Store):
         with self._errors("record a send"):
             await self.outbox_rows.finish(item_id, "sent", sent_id, "")
 
-    async def attempting(self, item_id: int, at: float) -> None:
+    async def attempting(self, item_id: int, at: float) -> bool:
         with self._errors("record a send starting"):
-            await self.outbox_rows.attempting(item_id, at)
+            return await self.outbox_rows.attempting(item_id, at)
 
     async def retry_later(
         self, item_id: int, next_at: float, error: str, *, uncertain: bool = False

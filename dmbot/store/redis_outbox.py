@@ -97,8 +97,15 @@ class RedisOutbox:
             self._finished.add(item_id)
             self._finished_order.append((time.monotonic(), item_id))
 
-    async def attempting(self, item_id: int, at: float) -> None:
-        await self.batch.script(lua.ATTEMPT, [], [self.prefix, item_id, repr(at)])
+    async def attempting(self, item_id: int, at: float) -> bool:
+        """Record the attempt if this instance still holds the row's send lease."""
+        lease = self.leases.get(item_id)
+        if lease is None:
+            return False  # not handed out here, or its lease was lost while it waited
+        ours = await self.batch.script(
+            lua.ATTEMPT, [], [self.prefix, item_id, repr(at), lease, self.token, ms(self.lock_ttl)]
+        )
+        return bool(ours)
 
     async def rows(self, conversation: ConversationKey | None) -> list[OutboxItem]:
         if conversation is None:

@@ -49,21 +49,51 @@ COMMIT = (
     + """
 local prefix, now, event_id = ARGV[1], ARGV[2], ARGV[3]
 local claims = prefix .. ':claims'
+-- Housekeeping first: it is no part of the commit, and may fail only before it.
 redis.call('ZREMRANGEBYSCORE', claims, '-inf', '(' .. ARGV[4])
-if event_id ~= '' and redis.call('ZADD', claims, 'NX', now, event_id) == 0 then
+trim(prefix, ARGV[4], 32)
+if event_id ~= '' and redis.call('ZSCORE', claims, event_id) then
   return 0
 end
 local member = ARGV[7]
+local queue = prefix .. ':obq:' .. member
+local seq_key = prefix .. ':ob:seq'
+local n = tonumber(ARGV[10])
+-- Redis does not undo a script's writes when a later command fails: every check
+-- that can fail is made before the first write, so the commit is all or nothing.
+local function expect(key, kind)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= kind then
+    error('dmbot: the commit cannot write ' .. key .. ': it holds a ' .. found
+      .. ', not a ' .. kind)
+  end
+end
+expect(claims, 'zset')
+if n > 0 then
+  expect(queue, 'list')
+  expect(prefix .. ':obc:' .. member, 'zset')
+  expect(prefix .. ':ob:all', 'zset')
+  expect(prefix .. ':ob:due', 'zset')
+  expect(seq_key, 'string')
+  local seq = redis.call('GET', seq_key) or '0'
+  if not string.match(seq, '^%d+$') then
+    error('dmbot: the commit cannot count outbox rows: ' .. seq_key .. ' is not a number')
+  end
+  for i = 1, n do
+    expect(prefix .. ':ob:' .. (tonumber(seq) + i), 'hash')
+  end
+end
+if event_id ~= '' then
+  redis.call('ZADD', claims, now, event_id)
+end
 if ARGV[5] == '1' then
   redis.call('SET', prefix .. ':doc:' .. member, ARGV[6])
 end
 local account, peer = ARGV[8], ARGV[9]
-local n = tonumber(ARGV[10])
 if n > 0 then
-  local queue = prefix .. ':obq:' .. member
   local was_empty = redis.call('LLEN', queue) == 0
   for i = 0, n - 1 do
-    local id = redis.call('INCR', prefix .. ':ob:seq')
+    local id = redis.call('INCR', seq_key)
     redis.call('HSET', prefix .. ':ob:' .. id,
       'account', account, 'peer', peer, 'kind', ARGV[11 + 2 * i], 'payload', ARGV[12 + 2 * i],
       'created', now, 'next_at', now, 'attempts', 0, 'source', event_id, 'status', 0,
@@ -76,17 +106,18 @@ if n > 0 then
     redis.call('ZADD', prefix .. ':ob:due', now, member)
   end
 end
-trim(prefix, ARGV[4], 32)
 return 1
 """
 )
 """ARGV: prefix, now, event id, claim cutoff, has state, state, member, account, peer,
 number of actions, then kind and payload of each action.
 
-Returns 1, or 0 (and writes nothing) when the event id is claimed already.
-Each commit also forgets the claims and finished rows that aged out since
-the last one, so nothing grows without bound even if no one calls
-``expire_claims``.
+Returns 1, or 0 (and writes nothing of the commit) when the event id is claimed
+already. A script's writes are not undone when a later command in it fails, so
+every key the commit writes is checked before the first of them: a failure
+(a key of another type) leaves no claim, no state and no row. Each commit first
+forgets the claims and finished rows that aged out since the last one, so
+nothing grows without bound even if no one calls ``expire_claims``.
 """
 
 EXPIRE = (
@@ -198,10 +229,20 @@ the caller holds it.
 ATTEMPT = """
 local row = ARGV[1] .. ':ob:' .. ARGV[2]
 if redis.call('EXISTS', row) == 0 then return 0 end
+local lease, token = ARGV[4], ARGV[5]
+if lease ~= '' then
+  local holder = redis.call('GET', lease)
+  if holder and holder ~= token then return 0 end
+  -- held, or expired with nobody else taking it: this caller's (again)
+  redis.call('SET', lease, token, 'PX', ARGV[6])
+end
 redis.call('HSET', row, 'attempted', ARGV[3])
 return 1
 """
-"""ARGV: prefix, row id, when the send started (0 clears it)."""
+"""ARGV: prefix, row id, when the send started (0 clears it), the row's send-lease
+key (empty: not handed out by due), the caller's token, lease ms. Returns 0, and
+records nothing, when the row is gone or another instance holds its lease: the
+caller stalled past the lease, the row is that instance's to send now."""
 
 DELIVERED = """
 local id = redis.call('GET', ARGV[1] .. ':sent:' .. ARGV[2])

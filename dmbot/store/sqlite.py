@@ -285,10 +285,12 @@ class SqliteStore(Store):
             )
         )
 
-    async def attempting(self, item_id: int, at: float) -> None:
-        await self._call(
-            lambda db: db.execute("UPDATE outbox SET attempted = ? WHERE id = ?", (at, item_id))
-        )
+    async def attempting(self, item_id: int, at: float) -> bool:
+        def op(db: sqlite3.Connection) -> bool:
+            update = "UPDATE outbox SET attempted = ? WHERE id = ?"
+            return db.execute(update, (at, item_id)).rowcount == 1
+
+        return await self._call(op)
 
     async def retry_later(
         self, item_id: int, next_at: float, error: str, *, uncertain: bool = False

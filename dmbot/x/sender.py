@@ -302,9 +302,10 @@ class Sender:
             )
             return
         try:
-            if item.kind == "dm":
-                # Recorded before X is called: a crash from here on leaves a trace.
-                await self.store.attempting(item.id, now)
+            # Recorded before X is called: a crash from here on leaves a trace.
+            if item.kind == "dm" and not await self.store.attempting(item.id, now):
+                log.info("Outbox row %d passed to another instance; not sending it", item.id)
+                return
             sent_id = await self._perform(client, item)
         except RateLimited as exc:
             next_at = max(exc.reset_at, now)
@@ -348,7 +349,9 @@ class Sender:
         if client is None or now >= item.created_at + self.options.deadline:
             return True  # _attempt fails it with the reason
         try:
-            found = await self.lookup.find(client, item)
+            # X's list must postdate the grace: by then an attempt has landed, if ever.
+            landed_by = item.attempted_at + self.options.settle_grace
+            found = await self.lookup.find(client, item, listed_after=landed_by)
         except (RateLimited, TransientError) as exc:
             reset = exc.reset_at if isinstance(exc, RateLimited) else 0.0
             next_at = max(reset, now + self.options.backoff_base * 2.0 ** min(item.attempts, 8))

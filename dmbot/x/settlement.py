@@ -63,28 +63,35 @@ class SentLookup:
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, list[_Sent]]] = {}
 
-    async def find(self, client: XClient, item: OutboxItem) -> str | None:
+    async def find(
+        self, client: XClient, item: OutboxItem, *, listed_after: float = 0.0
+    ) -> str | None:
         """The id X gave the DM of ``item``, or None when X shows no such DM.
 
         A DM matches when the account sent it to the row's recipient, with the
         same text as X shows texts, no earlier than the attempt (less ``SKEW``).
+        ``listed_after``: an answer of X read before this time (a cached one)
+        cannot vouch that the DM is absent; X is asked again.
 
         Raises:
             XApiError: X could not be asked (transient) or refused (permanent).
         """
         since_ms = int((item.attempted_at - SKEW) * 1000)
         wanted = comparable(str(item.payload.get("text", "")))
-        for sent in await self._sent(client, item.peer, since_ms):
+        for sent in await self._sent(client, item.peer, since_ms, listed_after):
             if sent.recipient == item.peer and sent.created_ms >= since_ms and sent.text == wanted:
                 return sent.id
         return None
 
-    async def _sent(self, client: XClient, peer: str, since_ms: int) -> list[_Sent]:
-        # v1.1 lists every conversation of the account: one answer serves them all.
+    async def _sent(
+        self, client: XClient, peer: str, since_ms: int, listed_after: float
+    ) -> list[_Sent]:
+        # v1.1 lists every conversation of the account: one answer serves them all
+        # (the uncertain rows of one crash), if it was read late enough for each.
         key = (client.account_id, peer if self.send_api == "v2" else "")
         now = self._clock()
         cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < CACHE_FOR:
+        if cached is not None and now - cached[0] < CACHE_FOR and cached[0] >= listed_after:
             return cached[1]
         if self.send_api == "v2":
             found = await self._v2(client, peer, since_ms)
