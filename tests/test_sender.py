@@ -418,27 +418,44 @@ async def test_a_send_x_has_no_trace_of_goes_out_again(
 async def test_a_list_of_x_read_before_a_send_landed_does_not_vouch_for_it(
     emu: Emulator, client: XClient, clock: Clock
 ) -> None:
-    """Two sends left uncertain by one crash, the second landing at X a moment later."""
+    """A send settled from X's list, then another whose DM landed after that list was read."""
     store = MemoryStore()
     await say(store, ALICE, "never reached X")
-    await say(store, BOB, "reached X late")
-    first, second = await rows(store)
-    grace = SenderSettings().settle_grace
-    started = clock.now
-    await store.attempting(first.id, started)
-    await store.attempting(second.id, started + 0.5)
-    out = sender(store, client, clock)
-    clock.now = started + grace + 0.1  # the first is settled: X lists nothing, it goes out
+    (first,) = await rows(store)
+    out = sender(store, client, clock, settle_grace=1.0)
+    await store.attempting(first.id, clock.now)
+    clock.now += 1.1  # the first is settled: X lists nothing, it goes out
     await drained(out)
     assert [m.text for m in emu.messages] == ["never reached X"]
-    # The dead process's second send reaches X only now...
+    # A send of a second row started (and its process died) just now; X has it...
+    await say(store, BOB, "reached X late")
+    _, second = await rows(store)
+    await store.attempting(second.id, clock.now)
     await client.send_dm(BOB, {"text": "reached X late"})
-    # ...and the list X gave a moment ago (for the first) knows nothing of it.
-    clock.now = started + 0.5 + grace + 0.1
+    # ...and the list X gave a second ago (still cached) knows nothing of it.
+    clock.now += 1.1
     await drained(out)
     assert sorted(m.text for m in emu.messages) == ["never reached X", "reached X late"]
     first, second = await rows(store)
     assert second.status == OutboxStatus.SENT and second.sent_id == emu.messages[1].id
+
+
+async def test_the_sends_one_crash_left_uncertain_are_settled_with_one_list_of_x(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    peers = [f"20000000001{n:02d}" for n in range(12)]
+    for peer in peers:
+        emu.add_user(peer, f"p{peer[-2:]}", accepts_requests=True)
+        await say(store, peer, f"to {peer}")
+    started = clock.now
+    for n, row in enumerate(await rows(store)):
+        await store.attempting(row.id, started + n * 0.05)  # in flight when it died
+    clock.now = started + SenderSettings().settle_grace + 1
+    await drained(sender(store, client, clock))
+    assert sorted(m.text for m in emu.messages) == sorted(f"to {peer}" for peer in peers)
+    # One call of events/list: X allows 15 per 15 minutes.
+    assert emu.limits.headers("dm_list", f"{BOT}-abc")["x-rate-limit-remaining"] == "14"
 
 
 async def test_sqlite_outbox_survives_a_restart(

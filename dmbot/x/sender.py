@@ -177,6 +177,10 @@ class Sender:
         epoch = self._epoch
         items = await self.store.due(now, limit=free + len(self._in_flight))
         self._forget_settled()
+        # Uncertain rows (a crash leaves several) are settled together once the last
+        # one's grace is over: one list of X's then vouches for all of them.
+        uncertain = [i.attempted_at for i in items if self._uncertain(i)]
+        ready = max(uncertain, default=0.0) + self.options.settle_grace
         started = 0
         for item in items:
             if started >= free:
@@ -185,18 +189,19 @@ class Sender:
                 continue
             if self._settled.get(item.id, (-1, 0.0))[0] > epoch:
                 continue  # its send ended while due() was being read: the row is stale
-            if item.kind == "dm" and item.attempted_at > 0 and item.id not in self._unrecorded:
-                # Uncertain: give its echo the grace to settle it before X is asked.
-                ready = item.attempted_at + self.options.settle_grace
-                if ready > now:
-                    self._not_before[item.id] = ready
-                    continue
+            if self._uncertain(item) and ready > now:
+                self._not_before[item.id] = ready  # its echo may settle it meanwhile
+                continue
             self._not_before.pop(item.id, None)
             task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
             self._in_flight[item.conversation] = task
             task.add_done_callback(functools.partial(self._finished, item.conversation))
             started += 1
         return started
+
+    def _uncertain(self, item: OutboxItem) -> bool:
+        """A DM whose send started and whose outcome nobody recorded."""
+        return item.kind == "dm" and item.attempted_at > 0 and item.id not in self._unrecorded
 
     def _finished(self, key: ConversationKey, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(key, None)
