@@ -351,21 +351,23 @@ def dimensions(data: bytes) -> tuple[int, int]:
 
 def upload_json(media: Media, now: float) -> JSONObject:
     """The v1.1 answer about an upload (INIT, simple upload, FINALIZE, STATUS)."""
-    body: JSONObject = {
-        "media_id": int(media.id),
-        "media_id_string": media.id,
-        "media_key": media.key,
-    }
+    body: JSONObject = {"media_id": int(media.id), "media_id_string": media.id}
+    return body | upload_state(media, now)
+
+
+def upload_state(media: Media, now: float) -> JSONObject:
+    """What both APIs say of an upload: its key, size, expiry, processing or image."""
+    state: JSONObject = {"media_key": media.key}
     if media.data is not None:
-        body["size"] = len(media.data)
-    body["expires_after_secs"] = media.expires_after(now)
+        state["size"] = len(media.data)
+    state["expires_after_secs"] = media.expires_after(now)
     info = media.processing(now)
     if info is not None:
-        body["processing_info"] = info
+        state["processing_info"] = info
     elif media.data is not None:
         width, height = media.size
-        body["image"] = {"image_type": media.media_type, "w": width, "h": height}
-    return body
+        state["image"] = {"image_type": media.media_type, "w": width, "h": height}
+    return state
 
 
 def dm_media(media: Media, message_id: str, link: str, indices: list[int] | None) -> JSONObject:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dmbot.emulator.media import LIFETIME, Media, UploadError
+from dmbot.emulator.media import LIFETIME, Media, UploadError, upload_state
 from dmbot.emulator.oauth import Caller
 from dmbot.emulator.problems import invalid_request
 from dmbot.emulator.upload import multipart_fields
@@ -43,17 +43,8 @@ APPEND = ("media", "segment_index")
 
 def v2_media(media: Media, now: float) -> JSONObject:
     """The ``data`` of an answer about an upload."""
-    data: JSONObject = {"id": media.id, "media_key": media.key}
-    if media.data is not None:
-        data["size"] = len(media.data)
-    data["expires_after_secs"] = media.expires_after(now)
-    info = media.processing(now)
-    if info is not None:
-        data["processing_info"] = info
-    elif media.data is not None:
-        width, height = media.size
-        data["image"] = {"image_type": media.media_type, "w": width, "h": height}
-    return data
+    data: JSONObject = {"id": media.id}
+    return data | upload_state(media, now)
 
 
 async def _fields(request: Request, allowed: tuple[str, ...]) -> tuple[JSONObject, bytes | None]:
