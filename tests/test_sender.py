@@ -458,6 +458,33 @@ async def test_the_sends_one_crash_left_uncertain_are_settled_with_one_list_of_x
     assert emu.limits.headers("dm_list", f"{BOT}-abc")["x-rate-limit-remaining"] == "14"
 
 
+async def test_a_send_under_way_does_not_hold_back_the_settling_of_a_crashed_one(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    grace = SenderSettings().settle_grace
+    await say(store, ALICE, "left by a crash")
+    (crashed,) = await rows(store)
+    await store.attempting(crashed.id, clock.now)
+    # It comes due again a moment after its grace is over.
+    await store.retry_later(crashed.id, clock.now + grace + 0.5, "no answer", uncertain=True)
+    clock.now += grace + 0.1
+    emu.faults.add("dm_send", status=200, delay=5.0)  # X holds the next send a while
+    await say(store, BOB, "under way")
+    out = sender(store, client, clock)
+    task = asyncio.create_task(out.run())
+    try:
+        await until(lambda: not emu.faults.pending)  # Bob's reply is at X, held there
+        clock.now += 0.5
+        out.notify()
+        # Alice's is settled (X has no trace) and sent while Bob's is still under way.
+        (first,) = await emu.wait_for_messages(1, timeout=4.0)
+        assert first.text == "left by a crash"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_sqlite_outbox_survives_a_restart(
     tmp_path: Path, emu: Emulator, client: XClient, clock: Clock
 ) -> None:

@@ -178,8 +178,10 @@ class Sender:
         items = await self.store.due(now, limit=free + len(self._in_flight))
         self._forget_settled()
         # Uncertain rows (a crash leaves several) are settled together once the last
-        # one's grace is over: one list of X's then vouches for all of them.
-        uncertain = [i.attempted_at for i in items if self._uncertain(i)]
+        # one's grace is over: one list of X's then vouches for all of them. Rows this
+        # sender is sending now are not uncertain, only under way.
+        waiting = [i for i in items if i.conversation not in self._in_flight]
+        uncertain = [i.attempted_at for i in waiting if self._uncertain(i)]
         ready = max(uncertain, default=0.0) + self.options.settle_grace
         started = 0
         for item in items:
