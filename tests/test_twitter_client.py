@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 from images import png
+from streams import served
 
 from dmbot.edge.webhook import create_webhook_app
 from dmbot.emulator import Emulator
@@ -243,14 +244,24 @@ async def emu(clock: Clock) -> AsyncIterator[Emulator]:
     await emulator.aclose()
 
 
-def x_client(emu: Emulator, now: Clock, **overrides: Any) -> XClient:
+@pytest.fixture(params=["in process", "loopback"])
+async def route(request: pytest.FixtureRequest, emu: Emulator) -> AsyncIterator[dict[str, Any]]:
+    """How the client reaches the emulator: httpx's ASGI transport, or HTTP on loopback
+    through dmbot's own transport, where the client writes its requests itself."""
+    if request.param == "in process":
+        yield {"api_url": "http://x.test", "transport": httpx.ASGITransport(app=emu.app)}
+    else:
+        async with served(emu) as base:
+            yield {"api_url": base, "transport": None}
+
+
+def x_client(route: dict[str, Any], now: Clock, **overrides: Any) -> XClient:
     options: dict[str, Any] = {
         "consumer_key": "ck",
         "consumer_secret": "cs",
         "token": BOT_TOKEN,
         "token_secret": BOT_SECRET,
-        "api_url": "http://x.test",
-        "transport": httpx.ASGITransport(app=emu.app),
+        **route,
         "clock": now,
         "limiter": RateLimiter(clock=now),
     }
@@ -258,8 +269,8 @@ def x_client(emu: Emulator, now: Clock, **overrides: Any) -> XClient:
 
 
 @pytest.fixture
-async def client(emu: Emulator, clock: Clock) -> AsyncIterator[XClient]:
-    async with x_client(emu, clock) as c:
+async def client(route: dict[str, Any], clock: Clock) -> AsyncIterator[XClient]:
+    async with x_client(route, clock) as c:
         yield c
 
 
@@ -287,8 +298,10 @@ async def test_send_dm_with_quick_replies_buttons_and_media(emu: Emulator, clien
     assert message.message_data["attachment"] == {"type": "media", "media": {"id": media.id}}
 
 
-async def test_a_wrong_consumer_secret_is_refused_with_a_fix(emu: Emulator, clock: Clock) -> None:
-    async with x_client(emu, clock, consumer_secret="not-the-secret") as client:
+async def test_a_wrong_consumer_secret_is_refused_with_a_fix(
+    emu: Emulator, route: dict[str, Any], clock: Clock
+) -> None:
+    async with x_client(route, clock, consumer_secret="not-the-secret") as client:
         with pytest.raises(PermanentError) as caught:
             await client.send_dm(ALICE_ID, {"text": "hi"})
     assert (caught.value.status, caught.value.code) == (401, 32)
@@ -297,15 +310,19 @@ async def test_a_wrong_consumer_secret_is_refused_with_a_fix(emu: Emulator, cloc
     assert emu.messages == []
 
 
-async def test_a_wrong_token_secret_is_refused(emu: Emulator, clock: Clock) -> None:
-    async with x_client(emu, clock, token_secret="wrong") as client:
+async def test_a_wrong_token_secret_is_refused(
+    emu: Emulator, route: dict[str, Any], clock: Clock
+) -> None:
+    async with x_client(route, clock, token_secret="wrong") as client:
         with pytest.raises(PermanentError) as caught:
             await client.verify_credentials()
     assert caught.value.code == 32
 
 
-async def test_a_clock_far_off_is_refused_with_code_135(emu: Emulator, clock: Clock) -> None:
-    async with x_client(emu, clock, clock=lambda: clock.now - 3600) as client:
+async def test_a_clock_far_off_is_refused_with_code_135(
+    emu: Emulator, route: dict[str, Any], clock: Clock
+) -> None:
+    async with x_client(route, clock, clock=lambda: clock.now - 3600) as client:
         with pytest.raises(PermanentError) as caught:
             await client.verify_credentials()
     assert caught.value.code == 135 and "clock" in str(caught.value)
@@ -334,8 +351,10 @@ async def test_welcome_messages_and_rules(client: XClient) -> None:
 
 
 @pytest.mark.parametrize("api", ["premium", "enterprise"])
-async def test_webhook_and_subscription_management(emu: Emulator, clock: Clock, api: str) -> None:
-    async with x_client(emu, clock, api=api) as client:
+async def test_webhook_and_subscription_management(
+    emu: Emulator, route: dict[str, Any], clock: Clock, api: str
+) -> None:
+    async with x_client(route, clock, api=api) as client:
         hook = await client.register_webhook(HOOK_URL)
         assert (hook.url, hook.valid) == (HOOK_URL, True)
         assert [h.id for h in await client.list_webhooks()] == [hook.id]
@@ -365,11 +384,13 @@ async def test_registering_a_webhook_whose_crc_fails_explains_214(
     assert emu.webhooks == []
 
 
-async def test_pin_flow_gives_an_accounts_tokens(emu: Emulator, clock: Clock) -> None:
-    async with x_client(emu, clock, token="", token_secret="") as app:
+async def test_pin_flow_gives_an_accounts_tokens(
+    emu: Emulator, route: dict[str, Any], clock: Clock
+) -> None:
+    async with x_client(route, clock, token="", token_secret="") as app:
         request = await app.authorization.request_token()
         url = app.authorization.authorize_url(request.token)
-        assert url == f"http://x.test/oauth/authorize?oauth_token={request.token}"
+        assert url == f"{route['api_url']}/oauth/authorize?oauth_token={request.token}"
         # The account's owner signs in and approves in a browser; X shows a PIN.
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=emu.app), base_url="http://x.test"
@@ -382,21 +403,23 @@ async def test_pin_flow_gives_an_accounts_tokens(emu: Emulator, clock: Clock) ->
         assert pin is not None
         token = await app.authorization.access_token(request.token, request.secret, pin.group(1))
     assert (token.user_id, token.screen_name) == (ALICE_ID, "alice")
-    async with x_client(emu, clock, token=token.token, token_secret=token.secret) as alice:
+    async with x_client(route, clock, token=token.token, token_secret=token.secret) as alice:
         assert (await alice.verify_credentials()).id == ALICE_ID
 
 
-async def test_a_wrong_pin_is_refused(emu: Emulator, clock: Clock) -> None:
-    async with x_client(emu, clock, token="", token_secret="") as app:
+async def test_a_wrong_pin_is_refused(emu: Emulator, route: dict[str, Any], clock: Clock) -> None:
+    async with x_client(route, clock, token="", token_secret="") as app:
         request = await app.authorization.request_token()
         with pytest.raises(PermanentError) as caught:
             await app.authorization.access_token(request.token, request.secret, "0000000")
     assert caught.value.status == 401
 
 
-async def test_429_is_honoured_until_the_reset(emu: Emulator, clock: Clock) -> None:
+async def test_429_is_honoured_until_the_reset(
+    emu: Emulator, route: dict[str, Any], clock: Clock
+) -> None:
     emu.faults.add("dm_send", status=429, code=88, count=1, reset_in=30.0)
-    async with x_client(emu, clock) as client:
+    async with x_client(route, clock) as client:
         with pytest.raises(RateLimited) as first:
             await client.send_dm(ALICE_ID, {"text": "hi"})
         assert first.value.reset_at == pytest.approx(clock.now + 30, abs=1)

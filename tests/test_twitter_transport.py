@@ -125,3 +125,79 @@ async def test_nobody_listening_is_a_connect_error() -> None:
     ) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get("/")
+
+
+# -- answers as servers write them ----------------------------------------------------
+
+
+async def answer_with(raw: bytes) -> tuple[asyncio.Server, int]:
+    """A server that reads one request head and writes ``raw`` back, then closes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "content"),
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nx-trailer: 1\r\n\r\n",
+            b"hello, world",
+            id="chunked, with an extension and a trailer",
+        ),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            b"ok",
+            id="an interim 100 first",
+        ),
+        pytest.param(
+            b"HTTP/1.0 200 OK\r\n\r\nto the end of the connection",
+            b"to the end of the connection",
+            id="no length: the body runs to the close",
+        ),
+        pytest.param(b"HTTP/1.1 204 No Content\r\n\r\n", b"", id="204 has no body"),
+    ],
+)
+async def test_answers_are_read_whole_however_they_are_framed(raw: bytes, content: bytes) -> None:
+    server, port = await answer_with(raw)
+    async with server, httpx.AsyncClient(transport=LeanTransport()) as client:
+        response = await client.post(f"http://127.0.0.1:{port}/x", content=b"{}")
+    assert response.content == content
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"SMTP ready\r\n\r\n", id="not HTTP"),
+        pytest.param(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", id="cut short"),
+        pytest.param(b"HTTP/1.1 200 OK\r\ncontent-length: ten\r\n\r\n", id="bad length"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", id="bad header"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", id="bad chunk size"
+        ),
+    ],
+)
+async def test_a_malformed_answer_is_a_read_error(raw: bytes) -> None:
+    server, port = await answer_with(raw)
+    async with server, httpx.AsyncClient(transport=LeanTransport()) as client:
+        with pytest.raises(httpx.ReadError):
+            await client.post(f"http://127.0.0.1:{port}/x", content=b"{}")
+
+
+async def test_a_header_with_a_line_break_is_never_written(server: Server) -> None:
+    async with httpx.AsyncClient(
+        transport=LeanTransport(), base_url=f"http://127.0.0.1:{server.port}"
+    ) as client:
+        request = client.build_request("GET", "/a")
+        request.headers["x-note"] = "ok"
+        request.headers._list[-1] = (b"x-note", b"x-note", b"a\r\nInjected: yes")
+        with pytest.raises(ValueError, match="line break"):
+            await client.send(request)
+    assert server.connections == 0

@@ -46,8 +46,9 @@ from dmbot.x.paths import (
 from dmbot.x.ratelimit import RateLimiter
 from dmbot.x.results import SentDM, User
 from dmbot.x.subscriptions import ActivitySubscriptions
-from dmbot.x.transport import default_transport
+from dmbot.x.transport import LeanTransport, default_transport
 from dmbot.x.welcome import WelcomeMessages
+from dmbot.x.wire import Wire
 
 __all__ = ["XClient"]
 
@@ -123,11 +124,11 @@ class XClient:
             OAuth1, consumer_key, consumer_secret, nonce=nonce, clock=clock
         )
         self._user = self._credentials(token, token_secret)
-        self._http = httpx.AsyncClient(
-            base_url=self.api_url,
-            transport=transport if transport is not None else default_transport(),
-            timeout=timeout,
-        )
+        transport = transport if transport is not None else default_transport()
+        self._http = httpx.AsyncClient(base_url=self.api_url, transport=transport, timeout=timeout)
+        # With dmbot's own transport, the client's requests skip httpx's client layers.
+        lean = transport if isinstance(transport, LeanTransport) else None
+        self._wire = Wire(lean, self.api_url, timeout) if lean is not None else None
         self.activity = ActivitySubscriptions(self.run, self.account_id)
         """This account's X Activity API subscriptions (``twitter.api: activity``)."""
         self.welcome = WelcomeMessages(self.run)
@@ -192,16 +193,23 @@ class XClient:
         if use_bearer:
             token = await self._app_token.get(self._fetch_app_token)
             headers = {"Authorization": f"Bearer {token}"}
+        signer = None if use_bearer else (auth or self._user)
         try:
-            response = await self._http.request(
-                method,
-                path,
-                params=params,
-                data=data,
-                json=json,
-                headers=headers,
-                auth=None if use_bearer else (auth or self._user),
-            )
+            if self._wire is not None and isinstance(signer, OAuth1 | None):
+                authorization = headers["Authorization"] if headers else ""
+                response = await self._wire.request(
+                    method,
+                    path,
+                    params=params,
+                    data=data,
+                    json=json,
+                    auth=signer,
+                    authorization=authorization,
+                )
+            else:
+                response = await self._http.request(
+                    method, path, params=params, data=data, json=json, headers=headers, auth=signer
+                )
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, endpoint=endpoint) from exc
         self.limiter.observe(account, key, response.status_code, response.headers)
