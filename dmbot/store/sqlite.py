@@ -125,7 +125,7 @@ class SqliteStore(Store):
 
     async def ping(self) -> bool:
         try:
-            await self._call(lambda db: db.execute("SELECT 1").fetchone())
+            await self._read(lambda db: db.execute("SELECT 1").fetchone())
         except StorageError:
             return False
         return True
@@ -151,6 +151,10 @@ class SqliteStore(Store):
             f"SQLite store {self.path}: {what} failed ({exc}); check the disk space and the "
             "file permissions"
         )
+
+    async def _read(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op``, which only reads (at once on the loop; see the committer)."""
+        return await self._committer.read(op)
 
     async def _call(self, op: Callable[[sqlite3.Connection], T], *, savepoint: bool = True) -> T:
         """Run ``op`` in the next group commit (see :mod:`dmbot.store.sqlite_commit`).
@@ -181,7 +185,7 @@ class SqliteStore(Store):
             ).fetchall()
             return [InboxItem(str(r[0]), bytes(r[1]), r[2], r[3]) for r in rows]
 
-        items = await self._call(op)
+        items = await self._read(op)
         if items:
             self._cursor = max(self._cursor, int(items[-1].id))
         return items
@@ -191,18 +195,18 @@ class SqliteStore(Store):
         await self._call(lambda db: db.executemany("DELETE FROM inbox WHERE id = ?", rows))
 
     async def inbox_size(self) -> int:
-        row = await self._call(lambda db: db.execute("SELECT COUNT(*) FROM inbox").fetchone())
+        row = await self._read(lambda db: db.execute("SELECT COUNT(*) FROM inbox").fetchone())
         return int(row[0])
 
     # -- claims and conversations ------------------------------------------
     async def claimed(self, event_id: str) -> bool:
-        row = await self._call(
+        row = await self._read(
             lambda db: db.execute("SELECT 1 FROM claims WHERE id = ?", (event_id,)).fetchone()
         )
         return row is not None
 
     async def load(self, conversation: ConversationKey) -> JSONObject:
-        row = await self._call(
+        row = await self._read(
             lambda db: db.execute(
                 "SELECT doc FROM conversations WHERE account = ? AND peer = ?", conversation
             ).fetchone()
@@ -220,7 +224,7 @@ class SqliteStore(Store):
             ).fetchone()
             return dict(json.loads(row[0])) if row else {}
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def commit(self, commit: Commit) -> bool:
         now = time.time()
@@ -275,7 +279,7 @@ class SqliteStore(Store):
             ).fetchall()
             return [_outbox_item(r) for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def sent(self, item_id: int, sent_id: str) -> None:
         await self._call(
@@ -324,7 +328,7 @@ class SqliteStore(Store):
                 ).fetchall()
             return [_outbox_item(r) for r in rows]
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
         acked = [(int(i),) for i in ack]
@@ -346,10 +350,10 @@ class SqliteStore(Store):
             (outbox,) = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 0").fetchone()
             return StoreDepth(int(inbox), oldest, int(outbox))
 
-        return await self._call(op)
+        return await self._read(op)
 
     async def get_fact(self, key: str) -> str | None:
-        row = await self._call(
+        row = await self._read(
             lambda db: db.execute("SELECT value FROM facts WHERE key = ?", (key,)).fetchone()
         )
         return None if row is None else str(row[0])

@@ -76,8 +76,14 @@ class Committer:
     async def call(self, op: Callable[[sqlite3.Connection], T], savepoint: bool) -> T:
         raise NotImplementedError
 
+    async def read(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op``, which only reads; by default in the next round like a write."""
+        return await self.call(op, False)
+
     def run_round(self, db: sqlite3.Connection, batch: list[Pending]) -> list[Outcome]:
         """Run ``batch`` in one transaction; what each caller's future gets."""
+        if len(batch) == 1:
+            return [self._run_alone(db, *batch[0])]
         results: list[Outcome] = []
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -114,6 +120,30 @@ class Committer:
             error = self._error("commit", exc)
             results = [(future, None, error) for _, future, _ in batch]
         return results
+
+    def _run_alone(
+        self, db: sqlite3.Connection, op: Operation, future: asyncio.Future[Any], _: bool
+    ) -> Outcome:
+        """A round of one: no savepoint, the transaction itself undoes a failure."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                value = op(db)
+            except AlreadyClaimed:
+                db.rollback()
+                return (future, False, None)
+            except sqlite3.Error as exc:
+                db.rollback()
+                return (future, None, self._error("write", exc))
+            except Exception as exc:  # a bug or a damaged row: that caller's error alone
+                db.rollback()
+                return (future, None, exc)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.rollback()
+            return (future, None, self._error("commit", exc))
+        return (future, value, None)
 
     def _not_open(self) -> StorageError:
         return StorageError("the SQLite store is not open; call `await store.open()` first")
@@ -188,6 +218,17 @@ class LoopCommitter(Committer):
             self._scheduled = True
             loop.call_soon(self._flush)
         return await future
+
+    async def read(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read at once, outside any round: this connection is the only writer,
+        no transaction is open between two turns of the loop, and a read needs none
+        of its own (SQLite reads a consistent snapshot per statement)."""
+        if self._db is None:
+            raise self._not_open()
+        try:
+            return op(self._db)
+        except sqlite3.Error as exc:
+            raise self._error("read", exc) from exc
 
     def _flush(self) -> None:
         self._scheduled = False
