@@ -5,6 +5,11 @@ signature over the raw bytes, check it is a JSON object, append it to the
 durable inbox. X gets its 200 once the delivery is stored and never waits for
 a handler or for X's own API. Rejected requests (401, 400, 413) never reach
 the store.
+
+One kind of delivery is settled instead of stored: the echo of a DM this
+process sent (``shortcut``), whose only effect, the outbox row's delivered
+mark, is written before the 200. Half of a bot's deliveries are such
+echoes; the inbox, the worker and their rounds are spared them.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +42,15 @@ _SIGNATURE_HEADER = signature.HEADER.encode()
 
 Stored = Callable[[str, JSONObject], None]
 """Told of each stored delivery: its inbox id and its body, parsed."""
+
+Shortcut = Callable[[JSONObject], Awaitable[str | None]]
+"""Settles a delivery that need not be stored (what became of it), or returns None."""
+
+
+class Counter(Protocol):
+    """A counter of deliveries by HTTP status (prometheus-client's, or any)."""
+
+    def inc(self) -> None: ...
 
 
 class _TooLarge(Exception):
@@ -90,14 +104,17 @@ class _Deliveries:
         max_body_bytes: int,
         on_stored: Stored | None,
         pressure: Pressure | None,
+        counted: Mapping[int, Counter],
+        shortcut: Shortcut | None,
     ) -> None:
         self.secret = secret
         self.store = store
         self.max_body_bytes = max_body_bytes
         self.on_stored = on_stored
         self.pressure = pressure
-        self.counted: dict[int, Any] = {}
+        self.counted = counted
         """Counters by status (``dmbot_deliveries_total``), when metrics are on."""
+        self.shortcut = shortcut
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.pressure is None:
@@ -147,18 +164,24 @@ class _Deliveries:
             self._count(400)
             await _answer(send, 400, "body is not a JSON object")
             return
-        # A shared store spreads conversations over partitions; keep each one whole.
-        partition = conversation_hint(decoded) if self.store.shared else ""
         try:
-            inbox_id = await self.store.append(body, time.time(), partition)
+            settled = None if self.shortcut is None else await self.shortcut(decoded)
+            if settled is None:
+                # A shared store spreads conversations over partitions; keep each one whole.
+                partition = conversation_hint(decoded) if self.store.shared else ""
+                inbox_id = await self.store.append(body, time.time(), partition)
         except StorageError as exc:
             log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
             self._count(503)
             await _answer(send, 503, "the event store is unavailable")
             return
+        self._count(200)
+        if settled is not None:
+            await _answer(send, 200)
+            log.info("delivery settled without the inbox: %s", settled)
+            return
         if self.on_stored is not None:
             self.on_stored(inbox_id, decoded)
-        self._count(200)
         await _answer(send, 200)
 
 
@@ -200,7 +223,8 @@ def create_webhook_app(
     pressure: Pressure | None = None,
     report: Callable[[], dict[str, object]] | None = None,
     metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None,
-    counted: dict[int, Any] | None = None,
+    counted: Mapping[int, Counter] | None = None,
+    shortcut: Shortcut | None = None,
 ) -> Starlette:
     """The Starlette app serving ``path`` (CRC and deliveries) and ``/healthz``.
 
@@ -216,7 +240,9 @@ def create_webhook_app(
         pressure: counts deliveries in flight, so the worker gives way to them.
         report: more for ``/healthz`` to say (the activity stream's state).
         metrics: renders ``GET /metrics``: the exposition and its content type.
-        counted: a counter per HTTP status of deliveries (each has ``inc()``).
+        counted: a counter per HTTP status of deliveries.
+        shortcut: settles a delivery that need not be stored (the echo of a DM
+            this process sent) and says what became of it; None: store it.
     """
     secret = consumer_secret.encode()
 
@@ -232,8 +258,9 @@ def create_webhook_app(
         log.info("CRC answered")
         return JSONResponse({"response_token": crc.response_token(secret, token)})
 
-    deliveries = _Deliveries(secret, store, max_body_bytes, on_stored, pressure)
-    deliveries.counted = counted or {}
+    deliveries = _Deliveries(
+        secret, store, max_body_bytes, on_stored, pressure, counted or {}, shortcut
+    )
 
     async def healthz(request: Request) -> Response:
         reachable = await store.ping()

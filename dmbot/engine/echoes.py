@@ -8,17 +8,24 @@ An echo of a send whose answer was lost (the process died while X answered)
 settles it: the row is recorded sent with X's id and never sent again. A DM
 that matches none of our sends is the account's owner writing from another
 client, which the worker answers with a handoff.
+
+The echo of a send this process made (its id is among ``sent``, the ids X
+gave the sender) is settled at the webhook, before the inbox:
+:meth:`Echoes.take_known` records it delivered, and that is all the worker
+would have done with it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
+from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import DirectMessage
+from dmbot.edge.payload import as_obj
 from dmbot.store import OutboxStatus, Store
-from dmbot.types import ConversationKey
+from dmbot.types import ConversationKey, JSONObject
 from dmbot.x.texts import comparable
 
 __all__ = ["APP_ID_FACT", "Echo", "Echoes"]
@@ -48,11 +55,27 @@ class Echoes:
     Args:
         store: where the outbox (our sends) lives.
         app_id: our app's id (``twitter.app_id``); learned from an echo when empty.
+        sent: ids X gave this process's recent sends.
     """
 
-    def __init__(self, store: Store, app_id: str = "") -> None:
+    def __init__(self, store: Store, app_id: str = "", sent: Container[str] = ()) -> None:
         self.store = store
         self.app_id = app_id
+        self.sent = sent
+
+    async def take_known(self, delivery: JSONObject) -> DirectMessage | None:
+        """The DM ``delivery`` holds when it is nothing but the echo of a send this
+        process made, now recorded delivered; None for anything else (to be stored)."""
+        if not any(isinstance(i, str) and i in self.sent for i in _dm_ids(delivery)):
+            return None
+        events = parse_delivery(delivery).events
+        dm = events[0] if len(events) == 1 else None
+        if not isinstance(dm, DirectMessage) or dm.sender_id != dm.for_user_id:
+            return None
+        if dm.id not in self.sent or not await self.store.delivered(dm.id):
+            return None
+        await self._learn_app_id(dm)
+        return dm
 
     async def recall(self) -> None:
         """Read the app id an earlier run learned, unless configured."""
@@ -117,3 +140,14 @@ class Echoes:
             self.app_id = dm.source_app_id
             await self.store.set_fact(APP_ID_FACT, dm.source_app_id)
             log.info("learned our app id %s from the echo of a send", dm.source_app_id)
+
+
+def _dm_ids(delivery: JSONObject) -> list[object]:
+    """The ids of the DMs in an AAA delivery or an XAA envelope, found cheaply."""
+    found = delivery.get("direct_message_events")
+    if found is None:
+        data = delivery.get("data")
+        found = as_obj(as_obj(data).get("payload")).get("direct_message_events")
+    if not isinstance(found, list):
+        return []
+    return [event.get("id") for event in found if isinstance(event, dict)]

@@ -19,7 +19,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Callable, Set
+from collections.abc import Callable, Container, Set
 
 from dmbot.config.sections import EngineSettings
 from dmbot.edge.envelope import parse_delivery
@@ -57,6 +57,7 @@ class Worker:
         live: LiveActions | None = None,
         on_commit: Callable[[], None] | None = None,
         on_received: Callable[[str, str], None] | None = None,
+        sent_ids: Container[str] = (),
         pressure: Pressure | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
@@ -64,7 +65,7 @@ class Worker:
         self.store = store
         self.bot = bot
         self.accounts = frozenset(accounts)
-        self.echoes = Echoes(store, app_id)
+        self.echoes = Echoes(store, app_id, sent_ids)
         self.options = options or EngineSettings()
         self.live = live
         self.on_commit = on_commit
@@ -216,12 +217,8 @@ class Worker:
                     # Acknowledgements to X first; the event is safe in the inbox.
                     await self.pressure.give_way()
                 _, _, job = heapq.heappop(lane.heap)
-                try:
-                    outcome = await self._handle(key, job)
-                    job.pending.record(job.event, key, outcome)
-                except Exception:  # a defect of dmbot's: the conversations go on
-                    log.exception("delivery %s: dmbot failed on an event", job.pending.item.id)
-                    job.pending.remaining = -1  # never acknowledged by this run
+                outcome = await self._handle(key, job)
+                job.pending.record(job.event, key, outcome)
                 self._queued -= 1
                 if self._queued <= self.options.max_queued // 2:
                     self._room.set()

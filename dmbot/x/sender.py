@@ -49,6 +49,8 @@ log = logging.getLogger("dmbot.x.sender")
 
 SETTLED_MEMORY = 60.0
 """Seconds a finished row is remembered, against due() lists read while it was sent."""
+SENT_IDS = 4096
+"""How many of the ids X gave recent sends are kept, to know their echoes."""
 
 
 class Sender:
@@ -104,6 +106,8 @@ class Sender:
         self._unrecorded: dict[int, str] = {}
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
         self.lookup = SentLookup(send_api, clock=clock)
+        self.sent_ids: dict[str, None] = {}
+        """The ids X gave this sender's latest DMs (at most ``SENT_IDS``), oldest first."""
         self._blind_warned = False
 
     def notify(self) -> None:
@@ -280,6 +284,10 @@ class Sender:
         self._unrecorded[item.id] = sent_id
         await self.store.sent(item.id, sent_id)
         del self._unrecorded[item.id]
+        if sent_id:
+            self.sent_ids[sent_id] = None
+            if len(self.sent_ids) > SENT_IDS:
+                del self.sent_ids[next(iter(self.sent_ids))]
         if self.metrics is not None:
             self.metrics.send(outcome)
             self.metrics.event_to_send_seconds.observe(max(0.0, self._clock() - item.created_at))
