@@ -302,6 +302,46 @@ async def test_run_sends_what_is_committed_after_notify(
     assert [m.text for m in messages] == ["one", "two"]
 
 
+async def test_run_sends_each_next_action_it_was_told_of_without_waiting_for_the_poll(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    """After a finished send the outbox is read again only when that conversation has
+    more (the worker says how many actions it committed): none of them waits 60 s."""
+    store = MemoryStore()
+    out = sender(store, client, clock, poll_interval=60.0)
+    task = asyncio.create_task(out.run())
+    try:
+        await asyncio.sleep(0)  # the first read finds the outbox empty
+        await say(store, ALICE, "one", "two", "three")
+        out.notify((BOT, ALICE), 3)
+        await say(store, BOB, "b1")
+        out.notify((BOT, BOB), 1)
+        messages = await emu.wait_for_messages(4, timeout=5)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [m.text for m in messages if m.recipient_id == ALICE] == ["one", "two", "three"]
+
+
+async def test_run_sends_every_row_an_earlier_run_left_without_waiting_for_the_poll(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    """Nobody told this sender of rows committed before it started: it keeps reading
+    after each send until the outbox has nothing due."""
+    store = MemoryStore()
+    await say(store, ALICE, "left 1", "left 2", "left 3")
+    out = sender(store, client, clock, poll_interval=60.0)
+    task = asyncio.create_task(out.run())
+    try:
+        messages = await emu.wait_for_messages(3, timeout=5)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [m.text for m in messages] == ["left 1", "left 2", "left 3"]
+
+
 async def test_v2_sends_text_and_the_first_media_only(clock: Clock) -> None:
     bodies: list[Any] = []
 

@@ -31,7 +31,6 @@ import functools
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from dmbot.config.sections import SenderSettings
@@ -41,14 +40,13 @@ from dmbot.pressure import Pressure
 from dmbot.store.base import OutboxItem, Store
 from dmbot.types import ConversationKey, is_id
 from dmbot.x.client import XClient
+from dmbot.x.schedule import Ended, Followups
 from dmbot.x.settlement import SentLookup
 
 __all__ = ["Sender"]
 
 log = logging.getLogger("dmbot.x.sender")
 
-SETTLED_MEMORY = 60.0
-"""Seconds a finished row is remembered, against due() lists read while it was sent."""
 SENT_IDS = 4096
 """How many of the ids X gave recent sends are kept, to know their echoes."""
 
@@ -98,20 +96,20 @@ class Sender:
         self._wake = asyncio.Event()
         self._in_flight: dict[ConversationKey, asyncio.Task[None]] = {}
         self._not_before: dict[int, float] = {}
-        # Rows whose send ended (sent, failed, rescheduled), by the epoch it ended in:
-        # a due() list read while they were in flight must not start them again.
-        self._epoch = 0
-        self._settled: OrderedDict[int, tuple[int, float]] = OrderedDict()
         """Rows this sender will not start before a time: retries, and store hiccups."""
+        self._ended = Ended()
         self._unrecorded: dict[int, str] = {}
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
         self.lookup = SentLookup(send_api, clock=clock)
+        self.followups = Followups(shared=store.shared)
         self.sent_ids: dict[str, None] = {}
         """The ids X gave this sender's latest DMs (at most ``SENT_IDS``), oldest first."""
         self._blind_warned = False
 
-    def notify(self) -> None:
-        """Say that new actions were committed: look at the outbox now."""
+    def notify(self, conversation: ConversationKey | None = None, actions: int = 0) -> None:
+        """Say that new actions were committed (``actions`` of them for
+        ``conversation``, when known): look at the outbox now."""
+        self.followups.committed(conversation, actions)
         self._wake.set()
 
     async def run(self) -> None:
@@ -119,11 +117,13 @@ class Sender:
         try:
             while True:
                 self._wake.clear()
-                try:
-                    await self._start_due()
-                except Exception as exc:
-                    log.error("Cannot read the outbox (%s); trying again shortly", exc)
-                await self._wait(self._idle_timeout())
+                if self.followups.look:
+                    try:
+                        await self._start_due()
+                    except Exception as exc:
+                        log.error("Cannot read the outbox (%s); trying again shortly", exc)
+                if not await self._wait(self._idle_timeout()):
+                    self.followups.look = True  # a retry's time, or the poll interval
         finally:
             await self._cancel_in_flight()
 
@@ -175,12 +175,17 @@ class Sender:
         """Start a task for each due conversation not already sending; return how many."""
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
-            return 0
+            return 0  # the look waits for a slot
         # Ask for enough rows that busy conversations cannot hide idle ones.
         now = self._clock()
-        epoch = self._epoch
-        items = await self.store.due(now, limit=free + len(self._in_flight))
-        self._forget_settled()
+        epoch = self._ended.epoch
+        self.followups.look = False
+        try:
+            items = await self.store.due(now, limit=free + len(self._in_flight))
+        except BaseException:
+            self.followups.look = True
+            raise
+        self._ended.forget()
         # Uncertain rows (a crash leaves several) are settled together once the last
         # one's grace is over: one list of X's then vouches for all of them. Rows this
         # sender is sending now are not uncertain, only under way.
@@ -193,7 +198,7 @@ class Sender:
                 break
             if item.conversation in self._in_flight or self._not_before.get(item.id, 0) > now:
                 continue
-            if self._settled.get(item.id, (-1, 0.0))[0] > epoch:
+            if self._ended.since(item.id, epoch):
                 continue  # its send ended while due() was being read: the row is stale
             if self._uncertain(item) and ready > now:
                 self._not_before[item.id] = ready  # its echo may settle it meanwhile
@@ -203,6 +208,7 @@ class Sender:
             self._in_flight[item.conversation] = task
             task.add_done_callback(functools.partial(self._finished, item.conversation))
             started += 1
+        self.followups.read(len(items), held_back=started >= free and len(waiting) > started)
         return started
 
     def _uncertain(self, item: OutboxItem) -> bool:
@@ -211,7 +217,8 @@ class Sender:
 
     def _finished(self, key: ConversationKey, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(key, None)
-        self._wake.set()  # the conversation's next action may be due now
+        self.followups.finished(key)  # the conversation's next action may be due now
+        self._wake.set()
 
     def _next_retry(self) -> float | None:
         """The next time a held row becomes startable (None: none is held)."""
@@ -228,12 +235,15 @@ class Sender:
             return self.poll_interval
         return max(0.0, min(self.poll_interval, next_retry - self._clock()))
 
-    async def _wait(self, seconds: float) -> None:
+    async def _wait(self, seconds: float) -> bool:
+        """Wait to be woken (True), or ``seconds`` (False)."""
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
         # that lands with the wake-up, and Service.stop() would hang.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
+                return True
+        return False
 
     async def _cancel_in_flight(self) -> None:
         tasks = list(self._in_flight.values())
@@ -246,17 +256,7 @@ class Sender:
         try:
             await self._send_once(item)
         finally:
-            self._epoch += 1
-            self._settled[item.id] = (self._epoch, time.monotonic())
-            self._settled.move_to_end(item.id)  # kept in settling order
-
-    def _forget_settled(self) -> None:
-        """Drop settled rows no read in progress can still hold (reads take far less)."""
-        horizon = time.monotonic() - SETTLED_MEMORY
-        settled = self._settled
-        # Oldest first: stop at the first one still remembered (O(forgotten), not O(all)).
-        while settled and next(iter(settled.values()))[1] <= horizon:
-            settled.popitem(last=False)
+            self._ended.end(item.id)
 
     async def _send_once(self, item: OutboxItem) -> None:
         try:

@@ -1,0 +1,95 @@
+"""The sender's bookkeeping: when to read the outbox again, and which rows ended.
+
+:class:`Ended` remembers the rows whose send ended, so a ``due()`` list read
+while one was in flight does not start it again.
+
+The sender reads ``store.due()`` when the worker commits actions, and used
+to read it again after every finished send, in case that conversation had a
+next action. Most of those reads found nothing new: at 200 events/s they
+were the sender's largest cost. :class:`Followups` counts the actions the
+worker said it committed, per conversation, so a finished send asks for a
+read only when its conversation has more, or when the sender cannot know:
+rows left by an earlier run until a read finds the outbox empty, rows a
+retry held back, a store other instances write to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from dmbot.types import ConversationKey
+
+__all__ = ["ENDED_MEMORY", "Ended", "Followups"]
+
+ENDED_MEMORY = 60.0
+"""Seconds an ended row is remembered, against due() lists read while it was sent."""
+
+
+class Followups:
+    """Actions committed and not yet sent, by conversation, as far as this process knows.
+
+    Args:
+        shared: other processes write to the outbox too: always read again.
+    """
+
+    def __init__(self, *, shared: bool = False) -> None:
+        self.shared = shared
+        self._pending: dict[ConversationKey, int] = {}
+        self._unsure = True
+        """Rows may exist that no commit told of (an earlier run's, or an untold commit)."""
+        self.look = True
+        """The outbox has something new: read ``due()`` at the next turn."""
+
+    def committed(self, conversation: ConversationKey | None, actions: int) -> None:
+        """Actions were committed: for ``conversation``, or for one not said (None)."""
+        if conversation is None:
+            self._unsure = True
+        elif actions > 0:
+            self._pending[conversation] = self._pending.get(conversation, 0) + actions
+        self.look = True
+
+    def read(self, found: int, held_back: bool) -> None:
+        """A ``due()`` read found ``found`` rows; some of them could not start yet."""
+        if found == 0:
+            self._unsure = False
+            self._pending.clear()
+        if held_back:
+            self._unsure = True
+
+    def finished(self, conversation: ConversationKey) -> None:
+        """A send of ``conversation`` ended (sent, failed, or rescheduled)."""
+        left = self._pending.get(conversation, 0) - 1
+        if left > 0:
+            self._pending[conversation] = left
+        else:
+            self._pending.pop(conversation, None)
+        if left > 0 or self._unsure or self.shared:
+            self.look = True
+
+
+class Ended:
+    """Rows whose send ended (sent, failed, rescheduled), by the epoch it ended in."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        """Counts ended sends; a ``due()`` list is as new as the epoch it was read in."""
+        self._rows: OrderedDict[int, tuple[int, float]] = OrderedDict()
+
+    def end(self, item_id: int) -> None:
+        """The send of ``item_id`` ended now."""
+        self.epoch += 1
+        self._rows[item_id] = (self.epoch, time.monotonic())
+        self._rows.move_to_end(item_id)  # kept in ending order
+
+    def since(self, item_id: int, epoch: int) -> bool:
+        """Whether ``item_id`` ended after ``epoch`` (a list read then is stale for it)."""
+        return self._rows.get(item_id, (-1, 0.0))[0] > epoch
+
+    def forget(self) -> None:
+        """Drop rows no read in progress can still hold (reads take far less)."""
+        horizon = time.monotonic() - ENDED_MEMORY
+        rows = self._rows
+        # Oldest first: stop at the first one still remembered (O(forgotten), not O(all)).
+        while rows and next(iter(rows.values()))[1] <= horizon:
+            rows.popitem(last=False)
