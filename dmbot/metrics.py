@@ -82,6 +82,7 @@ class Metrics:
             ["kind", "outcome"],
             registry=r,
         )
+        self._event_children: dict[tuple[str, str], Counter] = {}
         self.handler_seconds = Histogram(
             "dmbot_handler_seconds",
             "Time the bot's handlers and flows took per event",
@@ -151,7 +152,10 @@ class Metrics:
     # -- what components count -------------------------------------------------------
     def event(self, kind: str, outcome: str) -> None:
         """Count one event the worker finished with."""
-        self.events.labels(kind=kind, outcome=outcome).inc()
+        child = self._event_children.get((kind, outcome))
+        if child is None:  # labels() takes a lock and builds a key: once per pair
+            child = self._event_children[kind, outcome] = self.events.labels(kind, outcome)
+        child.inc()
 
     def send(self, outcome: str, code: int | None = None) -> None:
         """Count one send outcome."""
