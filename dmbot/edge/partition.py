@@ -8,6 +8,8 @@ delivery before any parsing, so it reads only what it needs, cheaply.
 
 from __future__ import annotations
 
+from dmbot.edge.activity import is_activity
+from dmbot.edge.payload import as_id, as_obj
 from dmbot.types import JSONObject
 
 __all__ = ["conversation_hint"]
@@ -20,21 +22,12 @@ def conversation_hint(delivery: JSONObject) -> str:
     any parsing): the unordered pair of DM participants, whoever the copy is
     for and whichever API delivered it; else the account the delivery is for.
     """
-    data = delivery.get("data")
-    if "for_user_id" not in delivery and isinstance(data, list | dict):
+    if is_activity(delivery):
         # X Activity API: the same DM as an AAA delivery, one level down.
-        first = data[0] if isinstance(data, list) and data else data
-        if isinstance(first, dict):
-            payload = first.get("payload")
-            hint = conversation_hint(payload) if isinstance(payload, dict) else ""
-            if "|" in hint:
-                return hint
-            user = (
-                first.get("filter", {}).get("user_id", "")
-                if isinstance(first.get("filter"), dict)
-                else ""
-            )
-            return str(user)
+        data = delivery["data"]
+        first = as_obj(data[0] if isinstance(data, list) else data)
+        hint = conversation_hint(as_obj(first.get("payload")))
+        return hint if "|" in hint else as_id(as_obj(first.get("filter")).get("user_id"))
     for key in (
         "direct_message_events",
         "direct_message_indicate_typing_events",

@@ -6,9 +6,21 @@ missing or change type. Each reader returns a plain default instead of raising.
 
 from __future__ import annotations
 
+import json
+
 from dmbot.types import JSON, MAX_ID_DIGITS, JSONObject, is_id
 
 _EMPTY: JSONObject = {}  # read-only stand-in while walking; never handed out
+
+
+def json_object(body: bytes | str) -> JSONObject | None:
+    """``body`` parsed, when it is a JSON object; None for anything else, including
+    JSON nested too deep for the parser (RecursionError)."""
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def as_id(value: JSON) -> str:

@@ -39,7 +39,8 @@ import httpx
 
 from dmbot.config.sections import StreamSettings
 from dmbot.edge.partition import conversation_hint
-from dmbot.errors import StorageError, XApiError
+from dmbot.edge.payload import json_object
+from dmbot.errors import RateLimited, StorageError, XApiError
 from dmbot.metrics import Metrics
 from dmbot.store import Store
 from dmbot.types import JSONObject
@@ -223,17 +224,14 @@ class ActivityStream:
     def _refusal(self, response: httpx.Response) -> _Refused:
         error = error_from_response(response, endpoint=f"GET {STREAM_PATH}", clock=self._clock)
         if response.status_code == 429:
-            reset = getattr(error, "reset_at", None)
-            wait = max(60.0, (reset - self._clock()) if isinstance(reset, float) else 0.0)
+            reset = error.reset_at if isinstance(error, RateLimited) else 0.0
+            wait = max(60.0, reset - self._clock())
             return _Refused(error, min(wait, 15 * 60.0))
         return _Refused(error, 5.0)
 
     async def _store(self, body: bytes) -> None:
-        try:
-            decoded = json.loads(body)
-        except (ValueError, RecursionError):
-            decoded = None
-        if not isinstance(decoded, dict):
+        decoded = json_object(body)
+        if decoded is None:
             log.warning("activity stream sent a line that is not a JSON object; skipped")
             return
         if "data" not in decoded and "errors" in decoded:

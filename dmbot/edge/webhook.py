@@ -14,7 +14,6 @@ echoes; the inbox, the worker and their rounds are spared them.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +27,7 @@ from starlette.types import Lifespan, Receive, Scope, Send
 
 from dmbot.edge import crc, signature
 from dmbot.edge.partition import conversation_hint
+from dmbot.edge.payload import json_object
 from dmbot.errors import StorageError
 from dmbot.pressure import Pressure
 from dmbot.store import Store
@@ -155,11 +155,8 @@ class _Deliveries:
             self._count(401)
             await _answer(send, 401, f"missing or wrong {signature.HEADER}")
             return
-        try:
-            decoded = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-            decoded = None
-        if not isinstance(decoded, dict):
+        decoded = json_object(body)
+        if decoded is None:
             log.warning("delivery refused: body is not a JSON object (400)")
             self._count(400)
             await _answer(send, 400, "body is not a JSON object")

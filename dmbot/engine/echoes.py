@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import DirectMessage
 from dmbot.edge.payload import as_obj
-from dmbot.store import OutboxStatus, Store
+from dmbot.store import OutboxItem, OutboxStatus, Store
 from dmbot.types import ConversationKey, JSONObject
 from dmbot.x.texts import comparable
 
@@ -93,18 +93,19 @@ class Echoes:
             await self._learn_app_id(dm)
             return Echo("echo", acked=bool(ack))
         foreign = bool(self.app_id and dm.source_app_id and dm.source_app_id != self.app_id)
-        if not foreign and await self._settle(key, dm):
+        sends = [] if foreign else await self.store.outbox(key)
+        if await self._settle(sends, dm):
             await self._learn_app_id(dm)
             return Echo("echo (it settles a send whose answer was lost)")
         if self.app_id and dm.source_app_id:
             ours = dm.source_app_id == self.app_id
         else:
-            ours = await self._sent_recently(key, dm.text)
+            ours = _sent_recently(sends or await self.store.outbox(key), dm.text)
             if ours:
                 await self._learn_app_id(dm)
         return Echo("echo") if ours else None
 
-    async def _settle(self, key: ConversationKey, dm: DirectMessage) -> bool:
+    async def _settle(self, sends: list[OutboxItem], dm: DirectMessage) -> bool:
         """Record ``dm`` as the send of the pending row it echoes, if one was attempted.
 
         A process killed after X took a DM but before it recorded the answer
@@ -112,7 +113,7 @@ class Echoes:
         so the row is sent (with X's id) and never sent again.
         """
         echoed = comparable(dm.text)
-        for item in await self.store.outbox(key):
+        for item in sends:
             if (
                 item.kind == "dm"
                 and item.status == OutboxStatus.PENDING
@@ -124,16 +125,6 @@ class Echoes:
                 log.info("outbox row %d was sent as DM %s: its echo arrived", item.id, dm.id)
                 return True
         return False
-
-    async def _sent_recently(self, key: ConversationKey, text: str) -> bool:
-        """Whether a DM of the outbox (sent, or in flight) says ``text``, as X echoes it."""
-        echoed = comparable(text)
-        return any(
-            item.kind == "dm"
-            and item.status != OutboxStatus.FAILED
-            and comparable(str(item.payload.get("text", ""))) == echoed
-            for item in await self.store.outbox(key)
-        )
 
     async def _learn_app_id(self, dm: DirectMessage) -> None:
         if dm.source_app_id and not self.app_id:
@@ -151,3 +142,14 @@ def _dm_ids(delivery: JSONObject) -> list[object]:
     if not isinstance(found, list):
         return []
     return [event.get("id") for event in found if isinstance(event, dict)]
+
+
+def _sent_recently(sends: list[OutboxItem], text: str) -> bool:
+    """Whether a DM of ``sends`` (sent, or in flight) says ``text``, as X echoes it."""
+    echoed = comparable(text)
+    return any(
+        item.kind == "dm"
+        and item.status != OutboxStatus.FAILED
+        and comparable(str(item.payload.get("text", ""))) == echoed
+        for item in sends
+    )

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import json
 import logging
 import time
 from collections.abc import Callable, Container, Set
@@ -24,6 +23,7 @@ from collections.abc import Callable, Container, Set
 from dmbot.config.sections import EngineSettings
 from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import DirectMessage, Event, User
+from dmbot.edge.payload import json_object
 from dmbot.engine.bot import Bot
 from dmbot.engine.context import LiveActions
 from dmbot.engine.conversation import Conversation
@@ -162,13 +162,8 @@ class Worker:
             log.info("forgot %d event ids older than the claim ttl", removed)
 
     def _dispatch(self, item: InboxItem) -> None:
-        decoded: JSONObject | None = self._parsed.pop(item.id, None)
+        decoded = self._parsed.pop(item.id, None) or json_object(item.body)
         if decoded is None:
-            try:
-                decoded = json.loads(item.body)
-            except (ValueError, RecursionError):
-                decoded = None
-        if not isinstance(decoded, dict):
             # The webhook stores only JSON objects; this is a damaged row.
             log.error("delivery %s is not a JSON object; dropping it", item.id)
             self._ack(Pending(item, 0))
