@@ -86,6 +86,9 @@ async def test_typing_and_read_receipts_are_api_calls_in_the_traffic() -> None:
         }
         assert calls["/1.1/direct_messages/mark_read.json"]["status"] == 204
         assert [i.kind for i in box.emulator.indicators] == ["typing", "read"]
+        # "typing…" never follows the reply: the conversation's sends wait for it.
+        order = [e.path.rsplit("/", 1)[-1] for e in box.traffic.exchanges if e.direction == "to_x"]
+        assert order == ["indicate_typing.json", "mark_read.json", "new.json"]
 
 
 async def test_realism_and_settings_reach_the_emulator_and_the_service() -> None:

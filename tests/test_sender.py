@@ -342,6 +342,58 @@ async def test_run_sends_every_row_an_earlier_run_left_without_waiting_for_the_p
     assert [m.text for m in messages] == ["left 1", "left 2", "left 3"]
 
 
+async def test_a_committed_action_starts_at_once_and_never_overtakes_an_earlier_one(
+    emu: Emulator, client: XClient, clock: Clock, tmp_path: Path
+) -> None:
+    """The worker hands over the rows a commit became: the first starts without an
+    outbox read when nothing of its conversation is pending; a commit behind a send
+    in flight waits its turn."""
+    store = SqliteStore(tmp_path / "dmbot.db")
+    await store.open()
+    out = sender(store, client, clock, poll_interval=60.0)
+    task = asyncio.create_task(out.run())
+    try:
+        await asyncio.sleep(0)  # the first read finds the outbox empty
+        for texts in (("a1", "a2"), ("a3",)):
+            commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": t}) for t in texts])
+            assert await store.commit(commit)
+            assert [row.payload["text"] for row in commit.created] == list(texts)
+            out.committed(commit)
+        messages = await emu.wait_for_messages(3, timeout=5)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.close()
+    assert [m.text for m in messages] == ["a1", "a2", "a3"]
+
+
+async def test_a_reply_waits_for_the_typing_indicator_shown_before_it(
+    emu: Emulator, client: XClient, clock: Clock, tmp_path: Path
+) -> None:
+    """ "typing…" shown after the reply would linger under it for seconds."""
+    store = SqliteStore(tmp_path / "dmbot.db")
+    await store.open()
+    out = sender(store, client, clock, poll_interval=60.0)
+    task = asyncio.create_task(out.run())
+    emu.faults.add("typing", status=204, delay=0.3)  # X is slow to take the indicator
+    try:
+        await asyncio.sleep(0)
+        typing = asyncio.create_task(out.typing(BOT, ALICE))
+        await asyncio.sleep(0)  # the indicator is on its way
+        commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "done"})])
+        assert await store.commit(commit)
+        out.committed(commit)
+        await emu.wait_for_messages(1, timeout=5)
+        assert typing.done()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.close()
+    assert [i.kind for i in emu.indicators] == ["typing"]
+
+
 async def test_v2_sends_text_and_the_first_media_only(clock: Clock) -> None:
     bodies: list[Any] = []
 

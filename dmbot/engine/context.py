@@ -341,7 +341,10 @@ class Context:
             def start() -> None:
                 self._tasks.append(asyncio.ensure_future(live.typing(account, peer)))
 
-            self._loop.call_soon_threadsafe(start)
+            if _running_loop() is self._loop:
+                start()  # at once: it goes to X ahead of what this handler commits
+            else:
+                self._loop.call_soon_threadsafe(start)  # a sync handler, in a thread
         return DONE
 
     def mark_read(self) -> Done:
@@ -364,3 +367,10 @@ class Context:
         """End the flow in progress silently; no ending message is sent."""
         self.dialogue.cancel()
         return DONE
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

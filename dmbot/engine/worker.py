@@ -55,7 +55,7 @@ class Worker:
         app_id: str = "",
         options: EngineSettings | None = None,
         live: LiveActions | None = None,
-        on_commit: Callable[[ConversationKey, int], None] | None = None,
+        on_commit: Callable[[Commit], None] | None = None,
         on_received: Callable[[str, str], None] | None = None,
         sent_ids: Container[str] = (),
         pressure: Pressure | None = None,
@@ -378,7 +378,7 @@ class Worker:
         committed = await self.store.commit(commit)
         job.pending.acked = committed and bool(commit.ack)
         if committed and commit.actions and self.on_commit is not None:
-            self.on_commit(commit.conversation, len(commit.actions))
+            self.on_commit(commit)
         return committed
 
     @staticmethod

@@ -113,6 +113,9 @@ class Commit:
         actions: actions appended to the outbox, in order.
         ack: inbox deliveries to acknowledge with it (the last event of a delivery
             commits its acknowledgement too: one write instead of two).
+        created: filled in by a store that can: the outbox rows the actions
+            became, once committed, so the sender can start the first without
+            reading the outbox (empty: it reads).
     """
 
     event_id: str
@@ -121,6 +124,7 @@ class Commit:
     state: JSONObject | None = None
     actions: list[NewAction] = field(default_factory=list)
     ack: Sequence[str] = ()
+    created: list[OutboxItem] = field(default_factory=list)
 
 
 class Store(abc.ABC):

@@ -67,9 +67,10 @@ class MemoryStore(Store):
         if state is not None:
             self._docs[commit.conversation] = state
         account, peer = commit.conversation
+        commit.created = []
         for action, payload in zip(commit.actions, payloads, strict=True):
             item_id = next(self._outbox_ids)
-            self._outbox[item_id] = OutboxItem(
+            self._outbox[item_id] = item = OutboxItem(
                 id=item_id,
                 account=account,
                 peer=peer,
@@ -79,6 +80,7 @@ class MemoryStore(Store):
                 next_at=now,
                 source_event_id=commit.event_id,
             )
+            commit.created.append(item)
         for seq in acked:
             self._inbox.pop(seq, None)
         return True

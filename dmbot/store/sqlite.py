@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 """
 
 _STATUS_CODES = {"done": 0, "failed": 1, "ignored": 2}
+_INSERT_ACTION = (
+    "INSERT INTO outbox (account, peer, kind, payload, created, next_at, source)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 _OUTBOX_COLUMNS = (
     "id, account, peer, kind, payload, created, attempts, next_at, source, status, error, code,"
     " sent_id, attempted"
@@ -236,7 +240,7 @@ class SqliteStore(Store):
         ]
         acked = [(int(i),) for i in commit.ack]
 
-        def op(db: sqlite3.Connection) -> bool:
+        def op(db: sqlite3.Connection) -> list[int]:
             if commit.event_id:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO claims (id, at, status) VALUES (?, ?, ?)",
@@ -249,16 +253,28 @@ class SqliteStore(Store):
                     "INSERT OR REPLACE INTO conversations (account, peer, doc) VALUES (?, ?, ?)",
                     (account, peer, state),
                 )
-            db.executemany(
-                "INSERT INTO outbox (account, peer, kind, payload, created, next_at, source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                actions,
-            )
+            ids = [int(db.execute(_INSERT_ACTION, action).lastrowid or 0) for action in actions]
             if acked:
                 db.executemany("DELETE FROM inbox WHERE id = ?", acked)
-            return True
+            return ids
 
-        return await self._call(op)
+        ids = await self._call(op)
+        if not isinstance(ids, list):
+            return False  # already claimed: the round gave False
+        commit.created = [
+            OutboxItem(
+                id=item_id,
+                account=account,
+                peer=peer,
+                kind=action.kind,
+                payload=action.payload,
+                created_at=now,
+                next_at=now,
+                source_event_id=commit.event_id,
+            )
+            for item_id, action in zip(ids, commit.actions, strict=True)
+        ]
+        return True
 
     async def expire_claims(self, older_than: float) -> int:
         def op(db: sqlite3.Connection) -> int:

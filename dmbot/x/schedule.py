@@ -1,7 +1,10 @@
 """The sender's bookkeeping: when to read the outbox again, and which rows ended.
 
 :class:`Ended` remembers the rows whose send ended, so a ``due()`` list read
-while one was in flight does not start it again.
+while one was in flight does not start it again. :class:`RecentIds` keeps
+the ids X gave the latest sends (their echoes are settled at the webhook).
+:class:`Indicators` makes a conversation's next send wait for the typing
+indicator shown before it, so "typing…" never follows the reply.
 
 The sender reads ``store.due()`` when the worker commits actions, and used
 to read it again after every finished send, in case that conversation had a
@@ -15,12 +18,15 @@ retry held back, a store other instances write to.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 
 from dmbot.types import ConversationKey
 
-__all__ = ["ENDED_MEMORY", "Ended", "Followups"]
+__all__ = ["ENDED_MEMORY", "Ended", "Followups", "Indicators", "RecentIds"]
 
 ENDED_MEMORY = 60.0
 """Seconds an ended row is remembered, against due() lists read while it was sent."""
@@ -41,13 +47,22 @@ class Followups:
         self.look = True
         """The outbox has something new: read ``due()`` at the next turn."""
 
-    def committed(self, conversation: ConversationKey | None, actions: int) -> None:
-        """Actions were committed: for ``conversation``, or for one not said (None)."""
+    def idle(self, conversation: ConversationKey) -> bool:
+        """Whether ``conversation`` surely has no action pending (so a new one is its first)."""
+        return not (self.shared or self._unsure) and conversation not in self._pending
+
+    def committed(
+        self, conversation: ConversationKey | None, actions: int, *, look: bool = True
+    ) -> None:
+        """Actions were committed: for ``conversation``, or for one not said (None).
+
+        ``look=False``: the sender started the first of them itself.
+        """
         if conversation is None:
             self._unsure = True
         elif actions > 0:
             self._pending[conversation] = self._pending.get(conversation, 0) + actions
-        self.look = True
+        self.look = self.look or look
 
     def read(self, found: int, held_back: bool) -> None:
         """A ``due()`` read found ``found`` rows; some of them could not start yet."""
@@ -93,3 +108,49 @@ class Ended:
         # Oldest first: stop at the first one still remembered (O(forgotten), not O(all)).
         while rows and next(iter(rows.values()))[1] <= horizon:
             rows.popitem(last=False)
+
+
+class RecentIds:
+    """The last ``size`` ids added (empty ones are not), oldest forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: dict[str, None] = {}
+
+    def add(self, item: str) -> None:
+        if not item:
+            return
+        self._ids[item] = None
+        if len(self._ids) > self.size:
+            del self._ids[next(iter(self._ids))]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class Indicators:
+    """Typing indicators on their way to X, by conversation."""
+
+    def __init__(self) -> None:
+        self._showing: dict[ConversationKey, asyncio.Future[None]] = {}
+
+    @contextlib.contextmanager
+    def showing(self, conversation: ConversationKey) -> Iterator[None]:
+        """While the indicator of ``conversation`` is being sent."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._showing[conversation] = done
+        try:
+            yield
+        finally:
+            done.set_result(None)
+            if self._showing.get(conversation) is done:
+                del self._showing[conversation]
+
+    async def shown(self, conversation: ConversationKey) -> None:
+        """Return once no indicator of ``conversation`` is on its way."""
+        showing = self._showing.get(conversation)
+        if showing is not None:
+            await asyncio.shield(showing)

@@ -37,10 +37,11 @@ from dmbot.config.sections import SenderSettings
 from dmbot.errors import PermanentError, RateLimited, TransientError, XApiError
 from dmbot.metrics import Metrics
 from dmbot.pressure import Pressure
-from dmbot.store.base import OutboxItem, Store
+from dmbot.store.base import Commit, OutboxItem, Store
 from dmbot.types import ConversationKey, is_id
+from dmbot.x.actions import perform
 from dmbot.x.client import XClient
-from dmbot.x.schedule import Ended, Followups
+from dmbot.x.schedule import Ended, Followups, Indicators, RecentIds
 from dmbot.x.settlement import SentLookup
 
 __all__ = ["Sender"]
@@ -102,8 +103,9 @@ class Sender:
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
         self.lookup = SentLookup(send_api, clock=clock)
         self.followups = Followups(shared=store.shared)
-        self.sent_ids: dict[str, None] = {}
-        """The ids X gave this sender's latest DMs (at most ``SENT_IDS``), oldest first."""
+        self.sent_ids = RecentIds(SENT_IDS)
+        """The ids X gave this sender's latest DMs."""
+        self._indicators = Indicators()
         self._blind_warned = False
 
     def notify(self, conversation: ConversationKey | None = None, actions: int = 0) -> None:
@@ -111,6 +113,19 @@ class Sender:
         ``conversation``, when known): look at the outbox now."""
         self.followups.committed(conversation, actions)
         self._wake.set()
+
+    def committed(self, commit: Commit) -> None:
+        """The worker committed ``commit``. Its first action starts at once when the
+        store said what row it became and nothing of its conversation is pending
+        before it (no outbox read); otherwise the outbox is read now."""
+        key, actions = commit.conversation, len(commit.actions)
+        first = commit.created[0] if commit.created else None
+        free = len(self._in_flight) < self.concurrency
+        if first is not None and free and self.followups.idle(key):
+            self.followups.committed(key, actions, look=False)
+            self._start(first)
+            return
+        self.notify(key, actions)
 
     async def run(self) -> None:
         """Send until cancelled. Cancelling leaves unsent rows pending for the next run."""
@@ -154,13 +169,15 @@ class Sender:
             await self._wait(min(left, self._idle_timeout()))
 
     async def typing(self, account: str, peer: str) -> None:
-        """Show "typing…" to ``peer`` now; a failure is logged, never raised."""
+        """Show "typing…" to ``peer`` now; a failure is logged, never raised. The
+        conversation's next send waits for it: the indicator never follows the reply."""
         client = self.clients.get(account)
         if client is None:
             log.warning("No X client for account %s: cannot show typing to %s", account, peer)
             return
         try:
-            await client.indicate_typing(peer)
+            with self._indicators.showing((account, peer)):
+                await client.indicate_typing(peer)
         except XApiError as exc:
             log.warning("Typing indicator to %s failed: %s", peer, exc)
 
@@ -204,12 +221,15 @@ class Sender:
                 self._not_before[item.id] = ready  # its echo may settle it meanwhile
                 continue
             self._not_before.pop(item.id, None)
-            task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
-            self._in_flight[item.conversation] = task
-            task.add_done_callback(functools.partial(self._finished, item.conversation))
+            self._start(item)
             started += 1
         self.followups.read(len(items), held_back=started >= free and len(waiting) > started)
         return started
+
+    def _start(self, item: OutboxItem) -> None:
+        task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
+        self._in_flight[item.conversation] = task
+        task.add_done_callback(functools.partial(self._finished, item.conversation))
 
     def _uncertain(self, item: OutboxItem) -> bool:
         """A DM whose send started and whose outcome nobody recorded."""
@@ -262,6 +282,7 @@ class Sender:
         try:
             sent_id = self._unrecorded.get(item.id)
             if sent_id is None:
+                await self._indicators.shown(item.conversation)
                 if self.pressure is not None:
                     # Acknowledgements to X first; the reply is safe in the outbox.
                     await self.pressure.give_way()
@@ -284,10 +305,7 @@ class Sender:
         self._unrecorded[item.id] = sent_id
         await self.store.sent(item.id, sent_id)
         del self._unrecorded[item.id]
-        if sent_id:
-            self.sent_ids[sent_id] = None
-            if len(self.sent_ids) > SENT_IDS:
-                del self.sent_ids[next(iter(self.sent_ids))]
+        self.sent_ids.add(sent_id)
         if self.metrics is not None:
             self.metrics.send(outcome)
             self.metrics.event_to_send_seconds.observe(max(0.0, self._clock() - item.created_at))
@@ -321,7 +339,7 @@ class Sender:
             if item.kind == "dm" and not await self.store.attempting(item.id, now):
                 log.info("Outbox row %d passed to another instance; not sending it", item.id)
                 return
-            sent_id = await self._perform(client, item)
+            sent_id = await perform(client, item, self.send_api)
         except RateLimited as exc:
             next_at = max(exc.reset_at, now)
             if next_at >= expires:
@@ -400,19 +418,3 @@ class Sender:
         message = f"Gave up after {item.attempts + 1} attempt(s): {why}"
         self._count("failed", code)
         await self.store.failed(item.id, message, code)
-
-    async def _perform(self, client: XClient, item: OutboxItem) -> str:
-        """Make the X call of one action; return the id X gave it."""
-        if item.kind == "dm":
-            if self.send_api == "v2":
-                media = item.payload.get("attachment", {}).get("media", {})
-                sent = await client.send_dm_v2(
-                    item.peer, str(item.payload.get("text", "")), media.get("id")
-                )
-            else:
-                sent = await client.send_dm(item.peer, item.payload)
-            return sent.id
-        if item.kind == "read":
-            await client.mark_read(item.peer, str(item.payload["last_read_event_id"]))
-            return ""
-        raise PermanentError(f"Outbox row {item.id} has an unknown kind {item.kind!r}")
