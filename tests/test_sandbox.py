@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote
 
+import httpx
 import pytest
 
 from dmbot import Bot, Context
 from dmbot.dev.sandbox import BOT_ID, Sandbox
 from dmbot.emulator import Realism
 from dmbot.emulator.delivery import SIGNATURE_HEADER, sign
+from dmbot.store import OutboxStatus
 
 REPO = Path(__file__).resolve().parents[1]
 PIZZA = REPO / "bots" / "pizza.py"
@@ -153,3 +155,32 @@ def test_the_readme_tutorial_passes_as_written(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b2 passed\b", result.stdout), result.stdout
+
+
+async def test_the_echo_of_a_reply_is_settled_at_the_webhook_without_the_inbox(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """X's echo of the bot's own reply marks its outbox row delivered before the 200;
+    it never waits in the inbox, and is logged and counted as an echo."""
+    bot = Bot()
+
+    @bot.on_message()
+    async def answer(ctx: Context) -> None:
+        await ctx.reply("Noted.")
+
+    with caplog.at_level("INFO", logger="dmbot"):
+        async with Sandbox(bot, people=[ALICE]) as box:
+            await box.emulator.send("alice", box.bot_id, "hello")
+            await box.settle()
+            await box.emulator.deliveries_settled()
+            store = box.service.store
+            (row,) = await store.outbox()
+            assert row.status == OutboxStatus.DELIVERED and row.sent_id
+            assert await store.inbox_size() == 0
+            transport = httpx.ASGITransport(app=box.service.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
+                scrape = (await http.get("/metrics")).text
+    settled = [r.getMessage() for r in caplog.records if "settled without the inbox" in r.message]
+    echo = f"message {row.sent_id} echo (recorded delivered)"
+    assert settled == [f"delivery settled without the inbox: {echo}"]
+    assert 'dmbot_events_total{kind="message",outcome="echo"} 1.0' in scrape

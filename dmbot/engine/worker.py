@@ -18,6 +18,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Container, Set
 
 from dmbot.config.sections import EngineSettings
@@ -84,7 +85,7 @@ class Worker:
         self._read_empty = False
         self._last_expiry = 0.0
         self._acks: set[asyncio.Future[None]] = set()
-        self._parsed: dict[str, JSONObject] = {}
+        self._parsed: OrderedDict[str, JSONObject] = OrderedDict()
         """Bodies the webhook parsed, by inbox id, until the worker reads them."""
 
     # -- the loop ----------------------------------------------------------------------
@@ -98,7 +99,8 @@ class Worker:
             parsed = self._parsed
             parsed[inbox_id] = body
             if len(parsed) > self.options.max_queued:
-                del parsed[next(iter(parsed))]
+                # O(1): a dict's first key after many deletions is found by a scan.
+                parsed.popitem(last=False)
         self._read_empty = False
         self._caught_up.clear()
         self._wake.set()

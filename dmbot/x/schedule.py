@@ -115,14 +115,14 @@ class RecentIds:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._ids: dict[str, None] = {}
+        self._ids: OrderedDict[str, None] = OrderedDict()
 
     def add(self, item: str) -> None:
         if not item:
             return
         self._ids[item] = None
         if len(self._ids) > self.size:
-            del self._ids[next(iter(self._ids))]
+            self._ids.popitem(last=False)  # O(1), where a dict's first key takes a scan
 
     def __contains__(self, item: object) -> bool:
         return item in self._ids
