@@ -1,19 +1,20 @@
-"""The sender's bookkeeping: when to read the outbox again, and which rows ended.
+"""The sender's bookkeeping: when to read the outbox, and what it must remember.
 
-:class:`Ended` remembers the rows whose send ended, so a ``due()`` list read
-while one was in flight does not start it again. :class:`RecentIds` keeps
-the ids X gave the latest sends (their echoes are settled at the webhook).
-:class:`Indicators` makes a conversation's next send wait for the typing
-indicator shown before it, so "typing…" never follows the reply.
-
-The sender reads ``store.due()`` when the worker commits actions, and used
-to read it again after every finished send, in case that conversation had a
-next action. Most of those reads found nothing new: at 200 events/s they
-were the sender's largest cost. :class:`Followups` counts the actions the
-worker said it committed, per conversation, so a finished send asks for a
-read only when its conversation has more, or when the sender cannot know:
-rows left by an earlier run until a read finds the outbox empty, rows a
-retry held back, a store other instances write to.
+- :class:`Followups`: the sender reads ``store.due()`` when the worker
+  commits, and used to read it again after every finished send in case that
+  conversation had a next action; most of those reads found nothing, and at
+  200 events/s they were the sender's largest cost. It counts the actions
+  the worker said it committed, per conversation, so a finished send asks
+  for a read only when its conversation has more, or when the sender cannot
+  know (rows of an earlier run until a read finds nothing due, rows held
+  back, a store other instances write to); and it says when a commit's first
+  row may start without any read (nothing of its conversation pending).
+- :class:`Ended`: the rows whose send ended, so a ``due()`` list read while
+  one was in flight does not start it again.
+- :class:`RecentIds`: the ids X gave the latest sends (their echoes are
+  settled at the webhook).
+- :class:`Indicators`: a conversation's next send waits for the typing
+  indicator shown before it, so "typing…" never follows the reply.
 """
 
 from __future__ import annotations
