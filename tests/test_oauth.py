@@ -44,7 +44,10 @@ def header_params(header: str) -> dict[str, str]:
 
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
-params = st.lists(st.tuples(text.filter(bool), text), max_size=4)
+# Names X keeps for the protocol are no request's parameters (authlib refuses oauth_*
+# outside the header, and leaves "realm" out of the signature wherever it is).
+name = text.filter(lambda k: bool(k) and not k.startswith("oauth_") and k != "realm")
+params = st.lists(st.tuples(name, text), max_size=4)
 
 
 @settings(max_examples=150, deadline=None)
