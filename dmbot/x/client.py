@@ -8,6 +8,8 @@ or :class:`~dmbot.errors.PermanentError` by :mod:`dmbot.x.errors`.
 
 The HTTP transport is injectable: tests and ``dmbot dev`` pass
 ``httpx.ASGITransport(app=emulator.app)`` and talk to the X emulator in process.
+On dmbot's own transport (the default, :mod:`dmbot.x.transport`) the client
+writes its requests itself (:mod:`dmbot.x.wire`), skipping httpx's client layers.
 
 The client composes its helpers, each handed the client's call interface
 (:meth:`XClient.run`, or :meth:`XClient.request` for the PIN flow) rather
