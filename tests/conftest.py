@@ -3,12 +3,17 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from dmbot.emulator import Emulator
 from dmbot.store import Store
 from dmbot.store.memory import MemoryStore
 from dmbot.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from test_emulator_api import Receiver
 
 REDIS_URL = os.environ.get("DMBOT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
@@ -111,3 +116,24 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     """The backend the ``store`` fixture of this test runs on."""
     kind: str = request.node.callspec.params["store"]
     return kind
+
+
+# -- the emulator, for the tests of its endpoints (modules may define their own) --------
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    """A bot's webhook that records what the emulator delivers."""
+    from test_emulator_api import Receiver
+
+    return Receiver()
+
+
+@pytest.fixture
+async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
+    """The emulator of ``v2api.emulator``: the bot, a support account and alice."""
+    import v2api
+
+    emulator = v2api.emulator(receiver)
+    yield emulator
+    await emulator.aclose()

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import v2api
 from openapi import problems
 from test_emulator_api import ALICE_ID, BOT_ID, CS, HOOK_URL, Receiver, example, same_shape
 from v2api import (
@@ -35,18 +33,6 @@ from dmbot.edge import signature
 from dmbot.emulator import Emulator, Problem
 
 SUBS = "/2/activity/subscriptions"
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = v2api.emulator(receiver)
-    yield emulator
-    await emulator.aclose()
 
 
 def dm_sub(user_id: str = BOT_ID, event_type: str = "dm.received", **extra: Any) -> dict[str, Any]:

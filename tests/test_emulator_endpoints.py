@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+import v2api
+from clock import Clock
 from payloads import EXAMPLES_DIR
 from test_emulator_api import (
-    ALICE_ID,
     API,
     BOT_ID,
-    BOT_SECRET,
-    BOT_TOKEN,
     CK,
     CS,
     HOOK_URL,
@@ -33,19 +32,8 @@ from test_emulator_api import (
 
 from dmbot.emulator import Emulator
 
-SUPPORT_ID, SUPPORT_TOKEN, SUPPORT_SECRET = "1000000000002", "1000000000002-sup", "sup-secret"
 LIST = "/1.1/direct_messages/events/list.json"
 NOT_FOUND = {"errors": [{"code": 34, "message": "Sorry, that page does not exist."}]}
-
-
-class Clock:
-    """The emulator's time, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -54,19 +42,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
 async def emu(receiver: Receiver, clock: Clock) -> AsyncIterator[Emulator]:
-    emulator = Emulator(
-        CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app), clock=clock
-    )
-    emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
-    emulator.add_account(SUPPORT_ID, "support", token=SUPPORT_TOKEN, token_secret=SUPPORT_SECRET)
-    emulator.add_user(ALICE_ID, "alice", name="Alice")
-    emulator.realism.timeout = 5.0  # an in-process answer: far more than it ever takes
+    emulator = v2api.emulator(receiver, clock)
     yield emulator
     await emulator.aclose()
 
@@ -122,7 +99,7 @@ async def test_a_deleted_dm_is_gone_for_the_caller_only(emu: Emulator) -> None:
 
 async def test_no_one_deletes_a_dm_they_were_not_part_of(emu: Emulator) -> None:
     message = await emu.send("alice", BOT_ID, "for the bot")
-    async with client(emu, OAuth1(SUPPORT_TOKEN, SUPPORT_SECRET)) as support:
+    async with client(emu, OAuth1(v2api.SUPPORT_TOKEN, v2api.SUPPORT_SECRET)) as support:
         answer = await support.delete(
             "/1.1/direct_messages/events/destroy.json", params={"id": message.id}
         )

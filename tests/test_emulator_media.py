@@ -10,18 +10,18 @@ bodies unsigned, as OAuth 1.0a says) and go through httpx's ASGI transport.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import v2api
+from clock import Clock
 from images import GIF, mp4, png
-from test_emulator_api import ALICE_ID, BOT_ID, CK, CS, OAuth1, Receiver, dm
+from test_emulator_api import ALICE_ID, BOT_ID, OAuth1, Receiver, dm
 from v2api import (
     BOT_SECRET,
     BOT_TOKEN,
-    SUPPORT_ID,
     SUPPORT_SECRET,
     SUPPORT_TOKEN,
     conforms,
@@ -37,36 +37,14 @@ V2_UPLOAD = "/2/media/upload"
 INVALID_MEDIA = {"errors": [{"code": 324, "message": "The validation of media ids failed."}]}
 
 
-class Clock:
-    """The emulator's time, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
 async def emu(receiver: Receiver, clock: Clock) -> AsyncIterator[Emulator]:
-    emulator = Emulator(
-        CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app), clock=clock
-    )
-    emulator.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
-    emulator.add_account(SUPPORT_ID, "support", token=SUPPORT_TOKEN, token_secret=SUPPORT_SECRET)
-    # The bot writes to her first here: she accepts message requests.
-    emulator.add_user(ALICE_ID, "alice", name="Alice", accepts_requests=True)
-    emulator.realism.timeout = 5.0  # an in-process answer: far more than it ever takes
+    emulator = v2api.emulator(receiver, clock)
     yield emulator
     await emulator.aclose()
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
-import v2api
 from test_emulator_api import ALICE_ID, BOT_ID, CK, CS, Receiver, example, same_shape
 from v2api import (
     BOT_SECRET,
@@ -21,18 +18,6 @@ from v2api import (
 )
 
 from dmbot.emulator import Emulator
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = v2api.emulator(receiver)
-    yield emulator
-    await emulator.aclose()
 
 
 async def test_replay_delivers_the_windows_dms_in_every_shape_then_the_job_status(

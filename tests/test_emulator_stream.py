@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import v2api
+from clock import Clock
 from openapi import problems
 from streams import (
     STREAM,
@@ -37,11 +38,6 @@ from v2api import INVALID_REQUEST, SUPPORT_ID, UNSUPPORTED, problem, user, v2_ho
 from dmbot.emulator import Emulator
 
 STREAMING_CONNECTION = "https://api.x.com/2/problems/streaming-connection"
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
 
 
 @pytest.fixture
@@ -188,19 +184,9 @@ async def test_a_bad_query_is_a_400_naming_the_parameter(
 # what a connection is sent
 
 
-class Clock:
-    """The emulator's clock, moved by hand (backfill windows are minutes long)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def timed(receiver: Receiver) -> AsyncIterator[tuple[Emulator, Clock]]:
-    clock = Clock()
+    clock = Clock()  # moved by hand: backfill windows are minutes long
     emulator = Emulator(CK, CS, clock=clock)
     emulator.add_account(BOT_ID, "pizzabot", token=v2api.BOT_TOKEN, token_secret=v2api.BOT_SECRET)
     emulator.add_user(ALICE_ID, "alice")

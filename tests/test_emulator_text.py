@@ -9,11 +9,9 @@ and the v2 lookup all show the same processed text.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import v2api
 from test_emulator_api import ALICE_ID, BOT_ID, Receiver, dm
 from v2api import conforms, user, v2_hook
 
@@ -23,18 +21,6 @@ from dmbot.emulator.entities import display_url, find_urls, weighted_length
 TCO = re.compile(r"https://t\.co/[0-9A-Za-z]{10}")
 SEND = "/1.1/direct_messages/events/new.json"
 TEXT = "Menu at https://pizza.example/menu?day=mon, #pizza for $DOMO fans, ask @alice or @nobody."
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = v2api.emulator(receiver)
-    yield emulator
-    await emulator.aclose()
 
 
 def check_entities(data: dict[str, Any]) -> None:

@@ -9,12 +9,10 @@ are some. Requests are signed by authlib or carry the app's bearer token from
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import v2api
 from openapi import problems
 from test_emulator_api import ALICE_ID, API, BOT_ID, CS, HOOK_URL, Receiver, example, same_shape
 from v2api import (
@@ -32,18 +30,6 @@ from v2api import (
 from dmbot.edge import signature
 from dmbot.emulator import Emulator, Problem
 from dmbot.emulator.webhooks import V2_SUBSCRIPTIONS, V2_WEBHOOKS
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = v2api.emulator(receiver)
-    yield emulator
-    await emulator.aclose()
 
 
 def test_the_openapi_validator_finds_what_breaks_a_schema() -> None:

@@ -7,7 +7,6 @@ went through can ask X.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,18 +30,6 @@ from dmbot.emulator import Emulator
 ME = "/2/users/me"
 WITH_ALICE = f"/2/dm_conversations/with/{ALICE_ID}/dm_events"
 LOOKUP = "GetDirectMessagesEventsByParticipantIdResponse"
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = v2api.emulator(receiver)
-    yield emulator
-    await emulator.aclose()
 
 
 # /2/users/me

@@ -6,11 +6,9 @@ daily budget and free replies as v1.1 sends, and is delivered like any DM.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import v2api
 from images import png
 from openapi import problems
 from test_emulator_api import ALICE_ID, BOT_ID, Receiver, example, same_shape
@@ -27,18 +25,6 @@ from v2api import (
 )
 
 from dmbot.emulator import Emulator
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[Emulator]:
-    emulator = v2api.emulator(receiver)
-    yield emulator
-    await emulator.aclose()
 
 
 async def test_v2_send_answers_201_with_the_ids(emu: Emulator) -> None:

@@ -7,13 +7,13 @@ import dataclasses
 import inspect
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from clock import Clock
 from conftest import restart
 from faults import Forgetful, Gated
 
@@ -29,23 +29,11 @@ from dmbot.x.sender import Sender
 BOT, ALICE, BOB = "1000000000001", "2000000000001", "2000000000002"
 
 
-class Clock:
-    """Fake time shared by the emulator, the client and the sender.
-
-    It starts a little ahead of the real clock, where the store stamps new rows,
-    so rows are due at once; OAuth accepts a few seconds of skew.
-    """
-
-    def __init__(self) -> None:
-        self.now = time.time() + 5
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    """Shared by the emulator, the client and the sender; ahead of where the store
+    stamps new rows, so they are due at once."""
+    return Clock(ahead=5)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from clock import Clock
 from images import png
 from streams import served
 
@@ -210,16 +211,6 @@ async def test_enterprise_paths_find_the_only_webhook() -> None:
 BOT_ID, BOT_TOKEN, BOT_SECRET = "1000000000001", "1000000000001-abc", "ts"
 ALICE_ID = "2000000000001"
 HOOK_URL = "https://bot.example.com/webhooks/twitter"
-
-
-class Clock:
-    """One fake time for the emulator and the client (starts now: OAuth checks it)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

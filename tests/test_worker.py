@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import Clock
 from conftest import make_store
 from faults import Flaky, Reads
 from payloads import APP_ID, RECIPIENT, SENDER, delivery, dm, dm_event, example, follow
@@ -168,24 +169,10 @@ async def test_owner_writing_from_another_client_hands_off(
         assert await engine.texts(BOB) == ["hello"]
 
 
-class Clock:
-    """Fake Unix time for the worker, moved on by the test.
-
-    It starts a minute ahead of the real clock, where deliveries are stamped, so
-    no event waits out a reorder window in real time.
-    """
-
-    def __init__(self) -> None:
-        self.now = time.time() + 60
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_handoff_lasts_30_minutes_by_default(
     make_engine: Callable[..., Any], echo_bot: Bot
 ) -> None:
-    clock = Clock()
+    clock = Clock(ahead=60)  # where deliveries are stamped: no reorder window waited out
     async for engine in make_engine(echo_bot, clock=clock):  # engine.handoff left at its default
         await engine.deliver(
             dm("human", sender=BOT, recipient=ALICE, for_user=BOT, source_app_id="268278")
@@ -201,7 +188,7 @@ async def test_handoff_lasts_30_minutes_by_default(
 async def test_handoff_ends_after_the_configured_time(
     make_engine: Callable[..., Any], echo_bot: Bot
 ) -> None:
-    clock = Clock()
+    clock = Clock(ahead=60)  # where deliveries are stamped: no reorder window waited out
     async for engine in make_engine(echo_bot, clock=clock, handoff=120.0):
         await engine.deliver(
             dm("human", sender=BOT, recipient=ALICE, for_user=BOT, source_app_id="268278")

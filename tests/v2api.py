@@ -8,7 +8,8 @@ checks an answer against X's OpenAPI schema, ``problem`` an RFC 7807 error.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -30,9 +31,10 @@ NOT_FOUND = "https://api.x.com/2/problems/resource-not-found"
 UNSUPPORTED = "https://api.x.com/2/problems/unsupported-authentication"
 
 
-def emulator(receiver: Receiver) -> Emulator:
+def emulator(receiver: Receiver, clock: Callable[[], float] = time.time) -> Emulator:
     """An emulator delivering to ``receiver``, with the bot, a support account and alice."""
-    emu = Emulator(CK, CS, webhook_transport=httpx.ASGITransport(app=receiver.app))
+    transport = httpx.ASGITransport(app=receiver.app)
+    emu = Emulator(CK, CS, webhook_transport=transport, clock=clock)
     emu.add_account(BOT_ID, "pizzabot", token=BOT_TOKEN, token_secret=BOT_SECRET)
     emu.add_account(SUPPORT_ID, "support", token=SUPPORT_TOKEN, token_secret=SUPPORT_SECRET)
     # The bot writes to her first in these tests: she accepts message requests.
