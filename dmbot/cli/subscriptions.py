@@ -22,6 +22,11 @@ __all__ = [
 WEBHOOK_ID_HELP = "enterprise, v2, activity: the webhook (default: the only one)"
 
 
+def _on_stream(args: argparse.Namespace, settings: Settings) -> bool:
+    """Subscriptions for the activity stream: ``delivery: stream`` and no webhook named."""
+    return settings.delivery == "stream" and not args.webhook_id
+
+
 @x_command
 async def add_subscriptions(
     args: argparse.Namespace, settings: Settings, transport: Transport
@@ -31,7 +36,7 @@ async def add_subscriptions(
     if not accounts:
         acting_account(settings, None)  # raises: no account tokens configured
     activity = settings.twitter.api == "activity"
-    stream = settings.delivery == "stream" and not args.webhook_id
+    stream = _on_stream(args, settings)
     for account in accounts:
         async with client_from_settings(settings, account, transport=transport) as client:
             if stream:
@@ -63,7 +68,7 @@ async def list_subscriptions(
     async with acting(settings, transport) as client:
         if settings.twitter.api == "activity":
             found = await client.activity.all()
-            if settings.delivery != "stream" or args.webhook_id:
+            if not _on_stream(args, settings):
                 hook = await client.webhook_id(args.webhook_id)
                 found = [s for s in found if s.webhook_id == hook]
             if not found:
@@ -87,7 +92,7 @@ async def remove_subscription(
 ) -> int:
     """Unsubscribe one account."""
     async with acting(settings, transport) as client:
-        if settings.delivery == "stream" and not args.webhook_id:
+        if _on_stream(args, settings):
             if not await client.activity.remove(args.user_id, None):
                 print(f"dmbot: account {args.user_id} has no subscription.", file=sys.stderr)
                 return 1

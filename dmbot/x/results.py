@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from dmbot.types import JSON, JSONObject
 
-__all__ = ["SentDM", "User"]
+__all__ = ["SentDM", "User", "next_token"]
 
 
 def _object(data: JSON, key: str) -> JSONObject:
     inner = data.get(key) if isinstance(data, dict) else None
     return inner if isinstance(inner, dict) else {}
+
+
+def next_token(answer: JSON) -> str:
+    """The ``meta.next_token`` of a v2 page: where the next one starts ("" at the end)."""
+    return str(_object(answer, "meta").get("next_token") or "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from dmbot.store.base import OutboxItem
 from dmbot.types import JSON
 from dmbot.x.call import Call
 from dmbot.x.client import XClient
+from dmbot.x.results import next_token
 from dmbot.x.texts import comparable
 
 __all__ = ["SKEW", "SentLookup"]
@@ -146,8 +147,7 @@ class SentLookup:
                 if str(event.get("sender_id", "")) == client.account_id:
                     text = comparable(str(event.get("text", "")))
                     found.append(_Sent(str(event.get("id", "")), peer, text, created))
-            meta = answer.get("meta") if isinstance(answer, dict) else None
-            token = str(meta.get("next_token") or "") if isinstance(meta, dict) else ""
+            token = next_token(answer)
             if not token or (oldest is not None and oldest < since_ms):
                 break
         return found

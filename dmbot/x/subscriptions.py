@@ -23,6 +23,7 @@ from dmbot.errors import PermanentError
 from dmbot.types import JSON, JSONObject
 from dmbot.x.call import Call, Run
 from dmbot.x.paths import SubscriptionCount, Subscriptions
+from dmbot.x.results import next_token
 
 __all__ = ["BOT_EVENT_TYPES", "ActivitySubscription", "ActivitySubscriptions"]
 
@@ -128,8 +129,7 @@ class ActivitySubscriptions:
             items = _data(answer)
             if isinstance(items, list):
                 found += [ActivitySubscription.from_payload(item) for item in items]
-            meta = answer.get("meta") if isinstance(answer, dict) else None
-            token = str(meta.get("next_token") or "") if isinstance(meta, dict) else ""
+            token = next_token(answer)
             if not token:
                 return found
 
