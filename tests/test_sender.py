@@ -300,6 +300,7 @@ async def test_run_sends_each_next_action_it_was_told_of_without_waiting_for_the
     task = asyncio.create_task(out.run())
     try:
         await asyncio.sleep(0)  # the first read finds the outbox empty
+        assert out.followups.idle((BOT, ALICE))  # so nothing but the counts says "read again"
         await say(store, ALICE, "one", "two", "three")
         out.notify((BOT, ALICE), 3)
         await say(store, BOB, "b1")
@@ -342,6 +343,7 @@ async def test_a_committed_action_starts_at_once_and_never_overtakes_an_earlier_
     task = asyncio.create_task(out.run())
     try:
         await asyncio.sleep(0)  # the first read finds the outbox empty
+        assert out.followups.idle((BOT, ALICE))  # so nothing but the counts says "read again"
         for texts in (("a1", "a2"), ("a3",)):
             commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": t}) for t in texts])
             assert await store.commit(commit)
@@ -366,7 +368,8 @@ async def test_a_reply_waits_for_the_typing_indicator_shown_before_it(
     task = asyncio.create_task(out.run())
     emu.faults.add("typing", status=204, delay=0.3)  # X is slow to take the indicator
     try:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the first read finds the outbox empty
+        assert out.followups.idle((BOT, ALICE))  # so the reply starts without a read
         typing = asyncio.create_task(out.typing(BOT, ALICE))
         await asyncio.sleep(0)  # the indicator is on its way
         commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "done"})])
