@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from clock import Clock
 
 from dmbot.emulator import Emulator
 from dmbot.store import Store
@@ -119,6 +120,12 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 # -- the emulator, for the tests of its endpoints (modules may define their own) --------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Fake time at the real time, moved by hand (modules may start it elsewhere)."""
+    return Clock()
 
 
 @pytest.fixture

@@ -37,11 +37,6 @@ NOT_FOUND = {"errors": [{"code": 34, "message": "Sorry, that page does not exist
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 async def emu(receiver: Receiver, clock: Clock) -> AsyncIterator[Emulator]:
     emulator = v2api.emulator(receiver, clock)
     yield emulator

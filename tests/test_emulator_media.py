@@ -38,11 +38,6 @@ INVALID_MEDIA = {"errors": [{"code": 324, "message": "The validation of media id
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 async def emu(receiver: Receiver, clock: Clock) -> AsyncIterator[Emulator]:
     emulator = v2api.emulator(receiver, clock)
     yield emulator

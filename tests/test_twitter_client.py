@@ -214,11 +214,6 @@ HOOK_URL = "https://bot.example.com/webhooks/twitter"
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 async def emu(clock: Clock) -> AsyncIterator[Emulator]:
     bot_server = create_webhook_app(consumer_secret="cs", store=MemoryStore())
     emulator = Emulator(
