@@ -358,6 +358,73 @@ async def test_a_committed_action_starts_at_once_and_never_overtakes_an_earlier_
     assert [m.text for m in messages] == ["a1", "a2", "a3"]
 
 
+async def test_an_action_behind_one_waiting_for_a_retry_is_never_started_ahead_of_it(
+    emu: Emulator, client: XClient, clock: Clock, tmp_path: Path
+) -> None:
+    """A conversation whose row waits for a retry is busy: the next commit of it goes
+    through the outbox read, behind that row, never straight out (nor twice)."""
+    store = SqliteStore(tmp_path / "dmbot.db")
+    await store.open()
+    out = sender(store, client, clock, poll_interval=60.0)
+    emu.faults.add("dm_send", status=503, code=131, count=1)
+    task = asyncio.create_task(out.run())
+    try:
+        await asyncio.sleep(0)  # the first read finds the outbox empty
+        assert out.followups.idle((BOT, ALICE))
+        first = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "a1"})])
+        assert await store.commit(first)
+        out.committed(first)
+
+        async def retry_scheduled() -> bool:  # X said 503
+            return (await rows(store))[0].attempts == 1
+
+        await until(retry_scheduled)
+        assert not out.followups.idle((BOT, ALICE))
+        second = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "a2"})])
+        assert await store.commit(second)
+        out.committed(second)
+        clock.now += 60  # past a1's backoff
+        out.notify()
+        messages = await emu.wait_for_messages(2, timeout=5)
+        await drained(out)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.close()
+    assert [m.text for m in messages] == ["a1", "a2"]
+    assert len(emu.messages) == 2
+
+
+async def test_a_row_an_earlier_run_scheduled_for_later_keeps_its_conversation_busy(
+    emu: Emulator, client: XClient, clock: Clock, tmp_path: Path
+) -> None:
+    """Nothing due is not nothing pending: a row rescheduled before a restart still
+    goes first in its conversation."""
+    store = SqliteStore(tmp_path / "dmbot.db")
+    await store.open()
+    await say(store, ALICE, "later")
+    (row,) = await rows(store)
+    await store.retry_later(row.id, clock.now + 30, "X was down")
+    out = sender(store, client, clock, poll_interval=60.0)
+    task = asyncio.create_task(out.run())
+    try:
+        await asyncio.sleep(0)  # the first read finds nothing due, one row pending
+        assert not out.followups.idle((BOT, ALICE))
+        after = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "after"})])
+        assert await store.commit(after)
+        out.committed(after)
+        clock.now += 60
+        out.notify()
+        messages = await emu.wait_for_messages(2, timeout=5)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.close()
+    assert [m.text for m in messages] == ["later", "after"]
+
+
 async def test_a_reply_waits_for_the_typing_indicator_shown_before_it(
     emu: Emulator, client: XClient, clock: Clock, tmp_path: Path
 ) -> None:

@@ -6,9 +6,10 @@
   200 events/s they were the sender's largest cost. It counts the actions
   the worker said it committed, per conversation, so a finished send asks
   for a read only when its conversation has more, or when the sender cannot
-  know (rows of an earlier run until a read finds nothing due, rows held
+  know (rows of an earlier run until a read finds nothing pending, rows held
   back, a store other instances write to); and it says when a commit's first
-  row may start without any read (nothing of its conversation pending).
+  row may start without any read (nothing of its conversation pending, not
+  even a row waiting for a retry).
 - :class:`Ended`: the rows whose send ended, so a ``due()`` list read while
   one was in flight does not start it again.
 - :class:`RecentIds`: the ids X gave the latest sends (their echoes are
@@ -65,17 +66,23 @@ class Followups:
             self._pending[conversation] = self._pending.get(conversation, 0) + actions
         self.look = self.look or look
 
-    def read(self, found: int, held_back: bool) -> None:
-        """A ``due()`` read found ``found`` rows; some of them could not start yet."""
-        if found == 0:
+    def read(self, found: int, held_back: bool, pending: int | None = None) -> None:
+        """A ``due()`` read found ``found`` rows, some of which could not start yet;
+        ``pending``: how many rows the outbox holds in all, due or scheduled later
+        (None: not counted). Only an outbox with nothing pending is surely known."""
+        if found == 0 and pending == 0:
             self._unsure = False
             self._pending.clear()
         if held_back:
             self._unsure = True
 
-    def finished(self, conversation: ConversationKey) -> None:
-        """A send of ``conversation`` ended (sent, failed, or rescheduled)."""
-        left = self._pending.get(conversation, 0) - 1
+    def finished(self, conversation: ConversationKey, *, still_pending: bool = False) -> None:
+        """A send of ``conversation`` ended: sent or failed, or ``still_pending`` (its
+        row waits for a retry, and the conversation stays busy until it goes)."""
+        if still_pending:
+            left = max(1, self._pending.get(conversation, 0))
+        else:
+            left = self._pending.get(conversation, 0) - 1
         if left > 0:
             self._pending[conversation] = left
         else:
@@ -112,9 +119,12 @@ class Ended:
 
 
 class RecentIds:
-    """The last ``size`` ids added (empty ones are not), oldest forgotten first."""
+    """The last ``size`` ids added (empty ones are not), oldest forgotten first.
 
-    def __init__(self, size: int) -> None:
+    4,096 sent ids cover far more than the seconds in which a send's echo comes back.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._ids: OrderedDict[str, None] = OrderedDict()
 

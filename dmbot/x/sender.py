@@ -48,9 +48,6 @@ __all__ = ["Sender"]
 
 log = logging.getLogger("dmbot.x.sender")
 
-SENT_IDS = 4096
-"""How many of the ids X gave recent sends are kept, to know their echoes."""
-
 
 class Sender:
     """Sends the outbox of ``store`` through the clients of the managed accounts.
@@ -103,24 +100,22 @@ class Sender:
         """Rows X accepted whose ``sent`` the store refused: record them, never resend."""
         self.lookup = SentLookup(send_api, clock=clock)
         self.followups = Followups(shared=store.shared)
-        self.sent_ids = RecentIds(SENT_IDS)
+        self.sent_ids = RecentIds()
         """The ids X gave this sender's latest DMs."""
         self._indicators = Indicators()
         self._blind_warned = False
 
     def notify(self, conversation: ConversationKey | None = None, actions: int = 0) -> None:
-        """Say that new actions were committed (``actions`` of them for
-        ``conversation``, when known): look at the outbox now."""
+        """New actions were committed (``actions`` for ``conversation``): look now."""
         self.followups.committed(conversation, actions)
         self._wake.set()
 
     def committed(self, commit: Commit) -> None:
-        """The worker committed ``commit``. Its first action starts at once when the
-        store said what row it became and nothing of its conversation is pending
-        before it (no outbox read); otherwise the outbox is read now."""
+        """The worker committed ``commit``: its first row starts at once when nothing of
+        its conversation is pending or in flight; otherwise the outbox is read now."""
         key, actions = commit.conversation, len(commit.actions)
         first = commit.created[0] if commit.created else None
-        free = len(self._in_flight) < self.concurrency
+        free = len(self._in_flight) < self.concurrency and key not in self._in_flight
         if first is not None and free and self.followups.idle(key):
             self.followups.committed(key, actions, look=False)
             self._start(first)
@@ -199,6 +194,7 @@ class Sender:
         self.followups.look = False
         try:
             items = await self.store.due(now, limit=free + len(self._in_flight))
+            pending = None if items else (await self.store.depth()).outbox  # retries too
         except BaseException:
             self.followups.look = True
             raise
@@ -223,21 +219,23 @@ class Sender:
             self._not_before.pop(item.id, None)
             self._start(item)
             started += 1
-        self.followups.read(len(items), held_back=started >= free and len(waiting) > started)
+        held_back = started >= free and len(waiting) > started
+        self.followups.read(len(items), held_back, pending)
         return started
 
     def _start(self, item: OutboxItem) -> None:
         task = asyncio.create_task(self._send(item), name=f"dmbot-send-{item.id}")
         self._in_flight[item.conversation] = task
-        task.add_done_callback(functools.partial(self._finished, item.conversation))
+        task.add_done_callback(functools.partial(self._finished, item.conversation, item.id))
 
     def _uncertain(self, item: OutboxItem) -> bool:
         """A DM whose send started and whose outcome nobody recorded."""
         return item.kind == "dm" and item.attempted_at > 0 and item.id not in self._unrecorded
 
-    def _finished(self, key: ConversationKey, _task: asyncio.Task[None]) -> None:
+    def _finished(self, key: ConversationKey, item_id: int, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(key, None)
-        self.followups.finished(key)  # the conversation's next action may be due now
+        # Its next action may be due now, unless the row itself waits for a retry.
+        self.followups.finished(key, still_pending=item_id in self._not_before)
         self._wake.set()
 
     def _next_retry(self) -> float | None:
