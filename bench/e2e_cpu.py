@@ -9,6 +9,9 @@ deliveries at ``--rate`` for ``--seconds`` and waits for every reply::
     git worktree add /tmp/before HEAD~1
     python bench/e2e_cpu.py --against /tmp/before --rounds 3
 
+``--against`` repeats; with ``--skip-this`` only those checkouts run, which
+lets this tree be edited while the bench runs worktrees of its commits.
+
 Each line is one run: whose code, CPU ms per event (the server's CPU time
 while the X host ran, its start and its wait for the last reply included,
 over the events sent), reply p99.
@@ -56,12 +59,16 @@ def one_run(work: Path, pythonpath: str, rate: float, seconds: float) -> tuple[f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--against", default="", help="another checkout's root (A/B)")
+    parser.add_argument(
+        "--against", action="append", default=[], help="another checkout's root (repeatable)"
+    )
+    parser.add_argument("--skip-this", action="store_true", help="run only the --against checkouts")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    sides = [("this tree", "")] + ([(args.against, args.against)] if args.against else [])
+    sides = [] if args.skip_this else [("this tree", "")]
+    sides += [(tree, tree) for tree in args.against]
     for _ in range(args.rounds):
         for name, pythonpath in sides:
             with tempfile.TemporaryDirectory(prefix="dmbot-e2e-cpu-") as scratch:

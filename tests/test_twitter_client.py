@@ -510,3 +510,20 @@ async def test_v2_management_paths_and_answers() -> None:
     assert json.loads(seen[0].content) == {"url": HOOK_URL}
     assert seen[0].headers["authorization"] == "Bearer B"
     assert seen[3].headers["authorization"].startswith("OAuth ")  # the user's own check
+
+
+async def test_request_answers_an_httpx_response_with_its_request_either_way(
+    client: XClient,
+) -> None:
+    """A bot author's own call gets a whole httpx.Response, even when the client wrote
+    the request itself: raise_for_status() works and says which URL was asked."""
+    response = await client.request(
+        "GET", "/1.1/account/verify_credentials.json", params={"skip_status": "true"}
+    )
+    response.raise_for_status()
+    assert response.json()["id_str"] == BOT_ID
+    assert response.request.method == "GET"
+    assert str(response.request.url).endswith(
+        "/1.1/account/verify_credentials.json?skip_status=true"
+    )
+    assert response.headers["content-type"].startswith("application/json")

@@ -50,7 +50,7 @@ from dmbot.x.results import SentDM, User
 from dmbot.x.subscriptions import ActivitySubscriptions
 from dmbot.x.transport import LeanTransport, default_transport
 from dmbot.x.welcome import WelcomeMessages
-from dmbot.x.wire import Wire
+from dmbot.x.wire import Reply, Wire
 
 __all__ = ["XClient"]
 
@@ -186,6 +186,24 @@ class XClient:
             TransientError: 5xx, code 131, or no answer.
             PermanentError: any other 4xx.
         """
+        answer = await self._answer(
+            method, path, params=params, data=data, json=json, bearer=bearer, name=name, auth=auth
+        )
+        return answer.response() if isinstance(answer, Reply) else answer
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        json: JSONObject | None = None,
+        bearer: bool = False,
+        name: str = "",
+        auth: httpx.Auth | None = None,
+    ) -> Reply | httpx.Response:
+        """:meth:`request`, its successful answer as the wire read it (no httpx.Response)."""
         endpoint = f"{method} {path}"
         key = name or endpoint
         use_bearer = bearer and auth is None and (bool(self._app_token.known) or self._fetch_bearer)
@@ -197,6 +215,7 @@ class XClient:
             headers = {"Authorization": f"Bearer {token}"}
         signer = None if use_bearer else (auth or self._user)
         try:
+            response: Reply | httpx.Response
             if self._wire is not None and isinstance(signer, OAuth1 | None):
                 authorization = headers["Authorization"] if headers else ""
                 response = await self._wire.request(
@@ -217,7 +236,8 @@ class XClient:
         self.limiter.observe(account, key, response.status_code, response.headers)
         log.debug("%s -> %d", endpoint, response.status_code)
         if not response.is_success:
-            raise error_from_response(response, endpoint=endpoint)
+            failed = response.response() if isinstance(response, Reply) else response
+            raise error_from_response(failed, endpoint=endpoint)
         return response
 
     async def _fetch_app_token(self) -> str:
@@ -233,7 +253,7 @@ class XClient:
         Returns:
             The decoded JSON; None for an empty answer, or one that is not JSON.
         """
-        response = await self.request(
+        response = await self._answer(
             call.method,
             call.path,
             params=call.params or None,
@@ -295,15 +315,12 @@ class XClient:
     async def indicate_typing(self, recipient_id: str) -> None:
         """Show "typing…" to ``recipient_id`` for about 3 seconds."""
         path = "/1.1/direct_messages/indicate_typing.json"
-        await self.request("POST", path, data={"recipient_id": recipient_id})
+        await self._answer("POST", path, data={"recipient_id": recipient_id})
 
     async def mark_read(self, recipient_id: str, last_read_event_id: str) -> None:
         """Mark the conversation with ``recipient_id`` read up to an event."""
-        await self.request(
-            "POST",
-            "/1.1/direct_messages/mark_read.json",
-            data={"last_read_event_id": last_read_event_id, "recipient_id": recipient_id},
-        )
+        data = {"last_read_event_id": last_read_event_id, "recipient_id": recipient_id}
+        await self._answer("POST", "/1.1/direct_messages/mark_read.json", data=data)
 
     # -- webhooks and subscriptions --------------------------------------------
     async def register_webhook(self, url: str) -> Webhook:
@@ -399,6 +416,5 @@ class XClient:
         """The account the client's tokens belong to (v1.1, or ``/2/users/me`` on v2 APIs)."""
         if self.paths.generation in ("v2", "activity"):
             return User.from_v2(await self.run(Call("GET", "/2/users/me")))
-        params = {"skip_status": "true"}
-        path = "/1.1/account/verify_credentials.json"
-        return User.from_v11(await self.run(Call("GET", path, params=params)))
+        call = Call("GET", "/1.1/account/verify_credentials.json", params={"skip_status": "true"})
+        return User.from_v11(await self.run(call))
