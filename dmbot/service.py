@@ -29,7 +29,7 @@ from dmbot.engine.worker import Worker
 from dmbot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from dmbot.metrics import Metrics
 from dmbot.pressure import Pressure
-from dmbot.store import Store, open_store
+from dmbot.store import InboxItem, Store, open_store
 from dmbot.types import JSONObject
 from dmbot.x.app import client_from_settings, clients_from_settings
 from dmbot.x.client import XClient
@@ -122,9 +122,9 @@ class Service:
         self.metrics.event(dm.kind, "echo")
         return f"{dm.kind} {dm.dedupe_key} echo (recorded delivered)"
 
-    def _stored(self, inbox_id: str, body: JSONObject) -> None:
+    def _stored(self, item: InboxItem, body: JSONObject) -> None:
         if self.worker is not None:
-            self.worker.notify(inbox_id, body)
+            self.worker.notify(item, body)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:

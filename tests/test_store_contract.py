@@ -12,7 +12,7 @@ import pytest
 from conftest import REDIS_URL
 
 from dmbot.errors import StorageError
-from dmbot.store import Commit, NewAction, OutboxStatus, Store
+from dmbot.store import Commit, InboxItem, NewAction, OutboxStatus, Store
 from dmbot.store.memory import MemoryStore
 from dmbot.store.sqlite import SqliteStore
 from dmbot.types import ConversationKey
@@ -25,6 +25,27 @@ async def test_appended_deliveries_are_read_in_order_once(store: Store) -> None:
     assert [item.body for item in items] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
     assert await store.read(10) == []
     assert await store.inbox_size() == 3
+
+
+async def test_a_delivery_taken_as_read_is_never_read_again_and_a_skipped_one_is(
+    store: Store,
+) -> None:
+    """The worker handles a delivery this process just stored without reading it back,
+    only when it is the next row a read would give; otherwise the read gives it."""
+    first = await store.append(b'{"n":0}', time.time())
+    assert [item.id for item in await store.read(10)] == [first]
+    second = InboxItem(await store.append(b'{"n":1}', time.time()), b'{"n":1}', time.time())
+    if store.shared:
+        assert not store.take(second)  # another instance may own its partition
+        assert [item.id for item in await store.read(10)] == [second.id]
+        return
+    assert store.take(second)
+    assert await store.read(10) == []
+    third = await store.append(b'{"n":2}', time.time())
+    fourth = InboxItem(await store.append(b'{"n":3}', time.time()), b'{"n":3}', time.time())
+    assert not store.take(fourth)  # the third was never read: the read gives both, in order
+    assert [item.id for item in await store.read(10)] == [third, fourth.id]
+    assert await store.inbox_size() == 4  # taken is not acknowledged
 
 
 async def test_acknowledged_deliveries_are_gone(store: Store) -> None:

@@ -42,7 +42,7 @@ from dmbot.edge.partition import conversation_hint
 from dmbot.edge.payload import json_object
 from dmbot.errors import RateLimited, StorageError, XApiError
 from dmbot.metrics import Metrics
-from dmbot.store import Store
+from dmbot.store import InboxItem, Store
 from dmbot.types import JSONObject
 from dmbot.x.errors import error_from_response
 
@@ -83,7 +83,7 @@ class ActivityStream:
         api_url: X's base URL.
         token: obtains the app's bearer token.
         holder: this instance's id (the lease holder's name).
-        on_stored: called with the inbox id and the parsed envelope of each one stored.
+        on_stored: called with the inbox row and the parsed envelope of each one stored.
         options: the ``stream:`` section of config.yaml (timings); its defaults when None.
         transport: the httpx transport to X (a real socket: streaming needs one).
         clock: the time source.
@@ -98,7 +98,7 @@ class ActivityStream:
         api_url: str,
         token: Callable[[], Awaitable[str]],
         holder: str,
-        on_stored: Callable[[str, JSONObject], None] | None = None,
+        on_stored: Callable[[InboxItem, JSONObject], None] | None = None,
         options: StreamSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
@@ -252,7 +252,7 @@ class ActivityStream:
         if self.metrics is not None:
             self.metrics.stream_events.inc()
         if self.on_stored is not None:
-            self.on_stored(inbox_id, decoded)
+            self.on_stored(InboxItem(inbox_id, body, now, partition), decoded)
 
     async def _heard(self) -> None:
         """Note that the stream is alive now; tell the store every few seconds."""

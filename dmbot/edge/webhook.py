@@ -30,7 +30,7 @@ from dmbot.edge.partition import conversation_hint
 from dmbot.edge.payload import json_object
 from dmbot.errors import StorageError
 from dmbot.pressure import Pressure
-from dmbot.store import Store
+from dmbot.store import InboxItem, Store
 from dmbot.types import JSONObject
 
 log = logging.getLogger("dmbot.edge.webhook")
@@ -40,8 +40,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 _SIGNATURE_HEADER = signature.HEADER.encode()
 
 
-Stored = Callable[[str, JSONObject], None]
-"""Told of each stored delivery: its inbox id and its body, parsed."""
+Stored = Callable[[InboxItem, JSONObject], None]
+"""Told of each stored delivery: its inbox row and its body, parsed."""
 
 Shortcut = Callable[[JSONObject], Awaitable[str | None]]
 """Settles a delivery that need not be stored (what became of it), or returns None."""
@@ -166,7 +166,8 @@ class _Deliveries:
             if settled is None:
                 # A shared store spreads conversations over partitions; keep each one whole.
                 partition = conversation_hint(decoded) if self.store.shared else ""
-                inbox_id = await self.store.append(body, time.time(), partition)
+                received = time.time()
+                inbox_id = await self.store.append(body, received, partition)
         except StorageError as exc:
             log.error("delivery NOT stored, answering 503 so X retries: %s", exc)
             self._count(503)
@@ -178,7 +179,7 @@ class _Deliveries:
             log.info("delivery settled without the inbox: %s", settled)
             return
         if self.on_stored is not None:
-            self.on_stored(inbox_id, decoded)
+            self.on_stored(InboxItem(inbox_id, body, received, partition), decoded)
         await _answer(send, 200)
 
 
@@ -231,8 +232,8 @@ def create_webhook_app(
         store: where deliveries are appended.
         path: the webhook path registered with X.
         max_body_bytes: larger bodies get 413 without being read in full.
-        on_stored: called with the inbox id and the parsed body of each stored
-            delivery (wakes the worker, which need not parse it again).
+        on_stored: called with the inbox row and the parsed body of each stored
+            delivery (wakes the worker, which need not read or parse it again).
         lifespan: the lifespan of the surrounding service (workers, sender).
         pressure: counts deliveries in flight, so the worker gives way to them.
         report: more for ``/healthz`` to say (the activity stream's state).

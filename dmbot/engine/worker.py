@@ -89,15 +89,22 @@ class Worker:
         """Bodies the webhook parsed, by inbox id, until the worker reads them."""
 
     # -- the loop ----------------------------------------------------------------------
-    def notify(self, inbox_id: str = "", body: JSONObject | None = None) -> None:
-        """A delivery was stored: read the inbox now.
+    def notify(self, item: InboxItem | None = None, body: JSONObject | None = None) -> None:
+        """A delivery was stored: handle it now, or read the inbox now.
 
-        ``body``: the delivery as the webhook parsed it, kept until the worker reads
-        ``inbox_id`` (a shared store may hand it to another instance: it ages out).
+        ``item`` and ``body`` (the delivery as the webhook parsed it): when the
+        inbox is read to its end and the store counts ``item`` as the next row
+        (:meth:`~dmbot.store.Store.take`), it is dispatched at once, without
+        reading it back. Otherwise ``body`` is kept until the worker reads the row
+        (a shared store may hand it to another instance: it ages out).
         """
-        if body is not None:
+        if item is not None and body is not None:
+            if self._read_empty and self._room.is_set() and self.store.take(item):
+                self._caught_up.clear()
+                self._dispatch(item, body)
+                return
             parsed = self._parsed
-            parsed[inbox_id] = body
+            parsed[item.id] = body
             if len(parsed) > self.options.max_queued:
                 # O(1): a dict's first key after many deletions is found by a scan.
                 parsed.popitem(last=False)
@@ -163,8 +170,8 @@ class Worker:
         if removed:
             log.info("forgot %d event ids older than the claim ttl", removed)
 
-    def _dispatch(self, item: InboxItem) -> None:
-        decoded = self._parsed.pop(item.id, None) or json_object(item.body)
+    def _dispatch(self, item: InboxItem, parsed: JSONObject | None = None) -> None:
+        decoded = parsed or self._parsed.pop(item.id, None) or json_object(item.body)
         if decoded is None:
             # The webhook stores only JSON objects; this is a damaged row.
             log.error("delivery %s is not a JSON object; dropping it", item.id)

@@ -174,6 +174,15 @@ class Store(abc.ABC):
     async def read(self, limit: int = 256) -> list[InboxItem]:
         """Deliveries not yet handed to this consumer, oldest first."""
 
+    def take(self, item: InboxItem) -> bool:
+        """Count ``item``, which this process just appended, as read without reading it.
+
+        True when it is the very next delivery :meth:`read` would return (the
+        consumer then handles it at once); False to let :meth:`read` return it.
+        A shared store always says False: its reads hand out partitions.
+        """
+        return False
+
     @abc.abstractmethod
     async def ack(self, ids: Sequence[str]) -> None:
         """Forget deliveries whose events are all committed."""

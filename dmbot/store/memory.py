@@ -40,6 +40,13 @@ class MemoryStore(Store):
             self._cursor = int(items[-1].id)
         return items
 
+    def take(self, item: InboxItem) -> bool:
+        # Rows are numbered in commit order: the next one to read is the cursor's next.
+        if int(item.id) != self._cursor + 1:
+            return False
+        self._cursor += 1
+        return True
+
     async def ack(self, ids: Sequence[str]) -> None:
         for item_id in ids:
             self._inbox.pop(int(item_id), None)

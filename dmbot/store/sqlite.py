@@ -194,6 +194,13 @@ class SqliteStore(Store):
             self._cursor = max(self._cursor, int(items[-1].id))
         return items
 
+    def take(self, item: InboxItem) -> bool:
+        # Rows are numbered in commit order: the next one to read is the cursor's next.
+        if int(item.id) != self._cursor + 1:
+            return False
+        self._cursor += 1
+        return True
+
     async def ack(self, ids: Sequence[str]) -> None:
         rows = [(int(i),) for i in ids]
         await self._call(lambda db: db.executemany("DELETE FROM inbox WHERE id = ?", rows))
