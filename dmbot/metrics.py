@@ -157,6 +157,13 @@ class Metrics:
             child = self._event_children[kind, outcome] = self.events.labels(kind, outcome)
         child.inc()
 
+    def handled(self, kind: str, outcome: str) -> None:
+        """Count one event by what the worker's outcome line says of it."""
+        if outcome.startswith(("handled", "duplicate", "echo", "failed")):
+            self.event(kind, outcome.split(" ", 1)[0])
+        else:
+            self.event(kind, "ignored")  # no handler, the owner's handoff, loops, other accounts
+
     def send(self, outcome: str, code: int | None = None) -> None:
         """Count one send outcome."""
         self.sends.labels(outcome=outcome, code="" if code is None else str(code)).inc()

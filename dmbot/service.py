@@ -160,7 +160,7 @@ class Service:
             app_id=settings.twitter.app_id,
             options=settings.engine,
             live=sender,
-            on_commit=sender.committed,
+            outbox=sender,
             on_received=sender.received,
             sent_ids=sender.sent_ids,
             pressure=self.pressure,

@@ -550,6 +550,72 @@ async def test_after_a_crash_between_200_and_sent_x_is_asked_before_any_resend(
             await again.close()
 
 
+def reply_commit(peer: str, *texts: str) -> Commit:
+    actions = [NewAction("dm", {"text": text}) for text in texts]
+    return Commit(event_id=f"e-{peer}-{texts[0]}", conversation=(BOT, peer), actions=actions)
+
+
+async def test_a_reply_started_from_its_commit_has_its_start_written_by_the_commit(
+    store: Store, emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    """One write less per reply: the commit records the start of the send the sender
+    begins straight from it; the row is not uncertain, so it goes out at once."""
+    out = sender(store, client, clock)
+    await drained(out)  # the outbox is read once: nothing of an earlier run waits
+    # Not uncertain, so X's list of sent DMs is never asked (15 calls in 15 minutes).
+    emu.faults.add("dm_list", status=503, code=131, count=100)
+    commit = reply_commit(ALICE, "hi", "and more")
+    out.planned(commit)
+    await store.commit(commit)
+    first, second = await rows(store)
+    if store.shared:  # Redis hands rows out through due(): no commit starts a send
+        assert commit.attempting == 0 and first.attempted_at == 0
+    else:
+        assert first.attempted_at == commit.attempting > 0  # on disk before X is called
+        assert second.attempted_at == 0
+    out.committed(commit)
+    await drained(out)
+    assert [m.text for m in emu.messages] == ["hi", "and more"]
+    assert [r.status for r in await rows(store)] == [OutboxStatus.SENT] * 2
+
+
+async def test_a_crash_between_a_commit_and_its_send_is_settled_then_sent_once(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    store = MemoryStore()
+    first = sender(store, client, clock)
+    await drained(first)
+    commit = reply_commit(ALICE, "lost before X")
+    first.planned(commit)
+    assert commit.attempting > 0
+    await store.commit(commit)  # ...and the process dies before the send starts
+    restarted = sender(store, client, clock)
+    await drained(restarted)
+    assert emu.messages == []  # its start is on record: uncertain, it waits for its echo
+    clock.now += SenderSettings().settle_grace + 1
+    await drained(restarted)
+    assert [m.text for m in emu.messages] == ["lost before X"]  # X had no trace of it
+
+
+async def test_a_send_that_starts_long_after_its_commit_records_its_start_again(
+    emu: Emulator, client: XClient, clock: Clock
+) -> None:
+    """A crash's settlement waits for a send to land from the time it started: a row
+    that waited (for a slot, for the webhook) must not keep its commit's time."""
+    store = MemoryStore()
+    out = sender(store, client, clock)
+    await drained(out)
+    commit = reply_commit(ALICE, "late")
+    out.planned(commit)
+    await store.commit(commit)
+    clock.now += 30
+    out.committed(commit)
+    await drained(out)
+    (row,) = await rows(store)
+    assert row.status == OutboxStatus.SENT and row.attempted_at == clock.now
+    assert row.attempted_at > commit.attempting
+
+
 async def test_a_send_x_has_no_trace_of_goes_out_again(
     emu: Emulator, client: XClient, clock: Clock
 ) -> None:

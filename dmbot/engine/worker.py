@@ -20,6 +20,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Container, Set
+from typing import Protocol
 
 from dmbot.config.sections import EngineSettings
 from dmbot.edge.envelope import parse_delivery
@@ -41,6 +42,14 @@ from dmbot.types import ConversationKey, JSONObject
 log = logging.getLogger("dmbot.engine.worker")
 
 
+class Outbox(Protocol):
+    """Who sends what the worker commits (the sender): told of each commit with actions
+    before it is written (it may add to it) and once it is written."""
+
+    def planned(self, commit: Commit) -> None: ...
+    def committed(self, commit: Commit) -> None: ...
+
+
 class Worker:
     """Reads the inbox and runs the bot, one conversation at a time.
 
@@ -56,7 +65,7 @@ class Worker:
         app_id: str = "",
         options: EngineSettings | None = None,
         live: LiveActions | None = None,
-        on_commit: Callable[[Commit], None] | None = None,
+        outbox: Outbox | None = None,
         on_received: Callable[[str, str], None] | None = None,
         sent_ids: Container[str] = (),
         pressure: Pressure | None = None,
@@ -69,7 +78,7 @@ class Worker:
         self.echoes = Echoes(store, app_id, sent_ids)
         self.options = options or EngineSettings()
         self.live = live
-        self.on_commit = on_commit
+        self.outbox = outbox
         self.on_received = on_received
         self.pressure = pressure
         self.metrics = metrics
@@ -90,14 +99,10 @@ class Worker:
 
     # -- the loop ----------------------------------------------------------------------
     def notify(self, item: InboxItem | None = None, body: JSONObject | None = None) -> None:
-        """A delivery was stored: handle it now, or read the inbox now.
-
-        ``item`` and ``body`` (the delivery as the webhook parsed it): when the
-        inbox is read to its end and the store counts ``item`` as the next row
-        (:meth:`~dmbot.store.Store.take`), it is dispatched at once, without
-        reading it back. Otherwise ``body`` is kept until the worker reads the row
-        (a shared store may hand it to another instance: it ages out).
-        """
+        """A delivery was stored (``item``, ``body`` as the webhook parsed it): handle it
+        at once when the inbox is read to its end and the store counts it as the next
+        row (:meth:`~dmbot.store.Store.take`); otherwise keep ``body`` until the row is
+        read (a shared store may hand it to another instance: it ages out)."""
         if item is not None and body is not None:
             if self._read_empty and self._room.is_set() and self.store.take(item):
                 self._caught_up.clear()
@@ -111,9 +116,6 @@ class Worker:
         self._read_empty = False
         self._caught_up.clear()
         self._wake.set()
-
-    def _room_left(self) -> int:
-        return max(1, self.options.max_queued - self._queued)
 
     async def caught_up(self) -> None:
         """Wait until the inbox is read to its end and every event is handled."""
@@ -132,7 +134,8 @@ class Worker:
                 await self._room.wait()
                 self._wake.clear()
                 try:
-                    items = await self.store.read(min(256, self._room_left()))
+                    room = max(1, self.options.max_queued - self._queued)
+                    items = await self.store.read(min(256, room))
                 except StorageError as exc:
                     wait = self.options.poll_interval
                     log.error("cannot read the inbox, retrying in %g s: %s", wait, exc)
@@ -286,13 +289,8 @@ class Worker:
             self.metrics.handler_seconds.observe(time.perf_counter() - started)
 
     def _count(self, kind: str, outcome: str) -> None:
-        if self.metrics is None:
-            return
-        if outcome.startswith(("handled", "duplicate", "echo", "failed")):
-            category = outcome.split(" ", 1)[0]
-        else:
-            category = "ignored"  # no handler, the owner's handoff, loops, other accounts
-        self.metrics.event(kind, category)
+        if self.metrics is not None:
+            self.metrics.handled(kind, outcome)
 
     async def _handle_event(self, key: ConversationKey, job: Job) -> str:
         event = job.event
@@ -384,10 +382,12 @@ class Worker:
 
     async def _commit(self, commit: Commit, job: Job) -> bool:
         commit.ack = self._last_of_delivery(job)
+        if commit.actions and self.outbox is not None:
+            self.outbox.planned(commit)
         committed = await self.store.commit(commit)
         job.pending.acked = committed and bool(commit.ack)
-        if committed and commit.actions and self.on_commit is not None:
-            self.on_commit(commit)
+        if committed and commit.actions and self.outbox is not None:
+            self.outbox.committed(commit)
         return committed
 
     @staticmethod

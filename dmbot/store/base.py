@@ -116,6 +116,10 @@ class Commit:
         created: filled in by a store that can: the outbox rows the actions
             became, once committed, so the sender can start the first without
             reading the outbox (empty: it reads).
+        attempting: when not 0, the first action's send is recorded as started
+            at this time (as :meth:`Store.attempting` would), in this same
+            transaction: the sender sets it when it will start that row straight
+            from the commit. Honoured by the stores that fill ``created``.
     """
 
     event_id: str
@@ -125,6 +129,7 @@ class Commit:
     actions: list[NewAction] = field(default_factory=list)
     ack: Sequence[str] = ()
     created: list[OutboxItem] = field(default_factory=list)
+    attempting: float = 0.0
 
 
 class Store(abc.ABC):

@@ -75,6 +75,7 @@ class MemoryStore(Store):
             self._docs[commit.conversation] = state
         account, peer = commit.conversation
         commit.created = []
+        started = commit.attempting
         for action, payload in zip(commit.actions, payloads, strict=True):
             item_id = next(self._outbox_ids)
             self._outbox[item_id] = item = OutboxItem(
@@ -86,7 +87,9 @@ class MemoryStore(Store):
                 created_at=now,
                 next_at=now,
                 source_event_id=commit.event_id,
+                attempted_at=started,
             )
+            started = 0.0  # only the first action's send starts now
             commit.created.append(item)
         for seq in acked:
             self._inbox.pop(seq, None)

@@ -76,8 +76,8 @@ CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 
 _STATUS_CODES = {"done": 0, "failed": 1, "ignored": 2}
 _INSERT_ACTION = (
-    "INSERT INTO outbox (account, peer, kind, payload, created, next_at, source)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO outbox (account, peer, kind, payload, created, next_at, source, attempted)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _OUTBOX_COLUMNS = (
     "id, account, peer, kind, payload, created, attempts, next_at, source, status, error, code,"
@@ -241,9 +241,10 @@ class SqliteStore(Store):
         now = time.time()
         state = None if commit.state is None else json.dumps(commit.state, separators=(",", ":"))
         account, peer = commit.conversation
+        started = [commit.attempting] + [0.0] * (len(commit.actions) - 1)
         actions = [
-            (account, peer, a.kind, json.dumps(a.payload), now, now, commit.event_id)
-            for a in commit.actions
+            (account, peer, a.kind, json.dumps(a.payload), now, now, commit.event_id, at)
+            for a, at in zip(commit.actions, started, strict=False)
         ]
         acked = [(int(i),) for i in commit.ack]
 
@@ -278,8 +279,9 @@ class SqliteStore(Store):
                 created_at=now,
                 next_at=now,
                 source_event_id=commit.event_id,
+                attempted_at=at,
             )
-            for item_id, action in zip(ids, commit.actions, strict=True)
+            for item_id, action, at in zip(ids, commit.actions, started, strict=False)
         ]
         return True
 

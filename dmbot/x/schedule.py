@@ -26,9 +26,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 
+from dmbot.store.base import OutboxItem
 from dmbot.types import ConversationKey
 
-__all__ = ["ENDED_MEMORY", "Ended", "Followups", "Indicators", "RecentIds"]
+__all__ = [
+    "ENDED_MEMORY",
+    "Ended",
+    "Followups",
+    "Indicators",
+    "NotBefore",
+    "RecentIds",
+    "Started",
+]
 
 ENDED_MEMORY = 60.0
 """Seconds an ended row is remembered, against due() lists read while it was sent."""
@@ -165,3 +174,46 @@ class Indicators:
         showing = self._showing.get(conversation)
         if showing is not None:
             await asyncio.shield(showing)
+
+
+class Started:
+    """Rows whose send was recorded as started by their own commit (``Commit.attempting``),
+    before this sender called X for them: not uncertain, only not sent yet.
+
+    A send that really starts more than ``fresh`` seconds after its commit (it waited
+    for a slot or gave way to the webhook) records its start again, so that after a
+    crash the settlement waits for a send that may still be landing.
+    """
+
+    def __init__(self, fresh: float = 1.0) -> None:
+        self.fresh = fresh
+        self._at: dict[int, float] = {}
+
+    def add(self, item: OutboxItem) -> None:
+        if item.attempted_at > 0:
+            self._at[item.id] = item.attempted_at
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._at
+
+    def take(self, item_id: int, now: float) -> bool:
+        """Whether the commit's mark stands for the send of ``item_id`` starting ``now``."""
+        at = self._at.pop(item_id, None)
+        return at is not None and now - at <= self.fresh
+
+
+class NotBefore(dict[int, float]):
+    """Rows the sender will not start before a time (by row id): retries, store hiccups."""
+
+    def next(self, now: float) -> float | None:
+        """The next time a held row becomes startable (None: none is held)."""
+        # A time already passed is now the store's to report as due; waking for it
+        # again would spin while every slot is busy.
+        for item_id in [i for i, at in self.items() if at <= now]:
+            del self[item_id]
+        return min(self.values(), default=None)
+
+    def wait(self, now: float, longest: float) -> float:
+        """How long the sender may sleep: until the next retry, ``longest`` at most."""
+        next_retry = self.next(now)
+        return longest if next_retry is None else max(0.0, min(longest, next_retry - now))

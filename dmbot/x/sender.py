@@ -13,10 +13,11 @@ with the state change that caused them; the sender picks them up:
   :class:`~dmbot.errors.PermanentError`: ``failed`` at once with X's code.
 
 Delivery is **exactly once** across crashes wherever X can say what it
-has: each DM's send is recorded as started (``store.attempting``) before X
-is called. A row left pending with its start recorded (the process was
-killed while X answered, or no answer came) is uncertain: it is settled
-before any resend, by its echo (the worker records it sent) or, after
+has: each DM's send is recorded as started before X is called (by
+``store.attempting``, or by its own commit when it starts straight from
+it). A row left pending with its start recorded (the process was killed
+while X answered, or no answer came) is uncertain: it is settled before
+any resend, by its echo (the worker records it sent) or, after
 ``sender.settle_grace``, by asking X (:mod:`dmbot.x.settlement`). Only a DM X
 shows no trace of is sent again. At-least-once remains where X cannot be
 asked: unreachable for the send's answer and for every lookup until the
@@ -41,7 +42,7 @@ from dmbot.store.base import Commit, OutboxItem, Store
 from dmbot.types import ConversationKey, is_id
 from dmbot.x.actions import perform
 from dmbot.x.client import XClient
-from dmbot.x.schedule import Ended, Followups, Indicators, RecentIds
+from dmbot.x.schedule import Ended, Followups, Indicators, NotBefore, RecentIds, Started
 from dmbot.x.settlement import SentLookup
 
 __all__ = ["Sender"]
@@ -93,7 +94,7 @@ class Sender:
         self._rng = rng
         self._wake = asyncio.Event()
         self._in_flight: dict[ConversationKey, asyncio.Task[None]] = {}
-        self._not_before: dict[int, float] = {}
+        self._not_before = NotBefore()
         """Rows this sender will not start before a time: retries, and store hiccups."""
         self._ended = Ended()
         self._unrecorded: dict[int, str] = {}
@@ -103,6 +104,7 @@ class Sender:
         self.sent_ids = RecentIds()
         """The ids X gave this sender's latest DMs."""
         self._indicators = Indicators()
+        self._started = Started()
         self._blind_warned = False
 
     def notify(self, conversation: ConversationKey | None = None, actions: int = 0) -> None:
@@ -110,13 +112,25 @@ class Sender:
         self.followups.committed(conversation, actions)
         self._wake.set()
 
+    def _free(self, key: ConversationKey) -> bool:
+        """Whether a row of ``key`` committed now could start at once."""
+        free = len(self._in_flight) < self.concurrency and key not in self._in_flight
+        return free and self.followups.idle(key)
+
+    def planned(self, commit: Commit) -> None:
+        """The worker is about to write ``commit``: when its first row is a DM that will
+        start straight from it, the commit records the send's start (one write less)."""
+        if commit.actions[0].kind == "dm" and not self.store.shared:
+            commit.attempting = self._clock() if self._free(commit.conversation) else 0.0
+
     def committed(self, commit: Commit) -> None:
         """The worker committed ``commit``: its first row starts at once when nothing of
         its conversation is pending or in flight; otherwise the outbox is read now."""
         key, actions = commit.conversation, len(commit.actions)
         first = commit.created[0] if commit.created else None
-        free = len(self._in_flight) < self.concurrency and key not in self._in_flight
-        if first is not None and free and self.followups.idle(key):
+        if first is not None:
+            self._started.add(first)  # its start is recorded: not uncertain
+        if first is not None and self._free(key):
             self.followups.committed(key, actions, look=False)
             self._start(first)
             return
@@ -132,7 +146,7 @@ class Sender:
                         await self._start_due()
                     except Exception as exc:
                         log.error("Cannot read the outbox (%s); trying again shortly", exc)
-                if not await self._wait(self._idle_timeout()):
+                if not await self._wait(self._not_before.wait(self._clock(), self.poll_interval)):
                     self.followups.look = True  # a retry's time, or the poll interval
         finally:
             await self._cancel_in_flight()
@@ -153,7 +167,7 @@ class Sender:
             started = await self._start_due()
             left = end - loop.time()
             if not started and not self._in_flight:
-                next_retry = self._next_retry()
+                next_retry = self._not_before.next(self._clock())
                 if next_retry is None or next_retry - self._clock() > left:
                     return
             if left <= 0:
@@ -161,7 +175,7 @@ class Sender:
                     f"The outbox was not drained within {timeout:g} s: "
                     f"{len(self._in_flight)} conversation(s) still sending"
                 )
-            await self._wait(min(left, self._idle_timeout()))
+            await self._wait(min(left, self._not_before.wait(self._clock(), self.poll_interval)))
 
     async def typing(self, account: str, peer: str) -> None:
         """Show "typing…" to ``peer`` now; a failure is logged, never raised. The
@@ -230,28 +244,14 @@ class Sender:
 
     def _uncertain(self, item: OutboxItem) -> bool:
         """A DM whose send started and whose outcome nobody recorded."""
-        return item.kind == "dm" and item.attempted_at > 0 and item.id not in self._unrecorded
+        known = item.id in self._unrecorded or item.id in self._started
+        return item.kind == "dm" and item.attempted_at > 0 and not known
 
     def _finished(self, key: ConversationKey, item_id: int, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(key, None)
         # Its next action may be due now, unless the row itself waits for a retry.
         self.followups.finished(key, still_pending=item_id in self._not_before)
         self._wake.set()
-
-    def _next_retry(self) -> float | None:
-        """The next time a held row becomes startable (None: none is held)."""
-        now = self._clock()
-        # A time already passed is now the store's to report as due; waking for it
-        # again would spin while every slot is busy.
-        for item_id in [i for i, at in self._not_before.items() if at <= now]:
-            del self._not_before[item_id]
-        return min(self._not_before.values(), default=None)
-
-    def _idle_timeout(self) -> float:
-        next_retry = self._next_retry()
-        if next_retry is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, next_retry - self._clock()))
 
     async def _wait(self, seconds: float) -> bool:
         """Wait to be woken (True), or ``seconds`` (False)."""
@@ -284,7 +284,7 @@ class Sender:
                 if self.pressure is not None:
                     # Acknowledgements to X first; the reply is safe in the outbox.
                     await self.pressure.give_way()
-                if item.kind == "dm" and item.attempted_at > 0 and not await self._settle(item):
+                if self._uncertain(item) and not await self._settle(item):
                     return
                 await self._attempt(item)
             else:
@@ -314,6 +314,7 @@ class Sender:
 
     async def _attempt(self, item: OutboxItem) -> None:
         now = self._clock()
+        started = self._started.take(item.id, now)  # by its commit, just now
         deadline = self.options.deadline
         expires = item.created_at + deadline
         if now >= expires:
@@ -334,7 +335,7 @@ class Sender:
             return
         try:
             # Recorded before X is called: a crash from here on leaves a trace.
-            if item.kind == "dm" and not await self.store.attempting(item.id, now):
+            if item.kind == "dm" and not started and not await self.store.attempting(item.id, now):
                 log.info("Outbox row %d passed to another instance; not sending it", item.id)
                 return
             sent_id = await perform(client, item, self.send_api)
