@@ -140,6 +140,19 @@ async def test_delivered_marks_the_echoed_send(store: Store) -> None:
     assert after.status == OutboxStatus.DELIVERED and after.sent_id == "12345"
 
 
+async def test_an_echo_mark_nobody_waits_for_is_written_with_the_next_write(
+    store: Store,
+) -> None:
+    conv = ("1", "a")
+    await store.commit(Commit("e1", conv, actions=[NewAction("dm", {"text": "hi"})]))
+    [row] = await store.due(time.time() + 1)
+    await store.sent(row.id, "900")
+    await store.delivered_soon("900")
+    await store.append(b"{}", time.time())  # any write: the mark rides in its transaction
+    [row] = await store.outbox(conv)
+    assert (row.status, row.sent_id) == (OutboxStatus.DELIVERED, "900")
+
+
 async def test_claims_expire(store: Store) -> None:
     await store.commit(Commit("old", ("1", "a")))
     removed = await store.expire_claims(time.time() + 10)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from dmbot.errors import StorageError
-from dmbot.store import Commit, NewAction
+from dmbot.store import Commit, NewAction, OutboxStatus
 from dmbot.store.sqlite import SqliteStore
+from dmbot.store.sqlite_commit import LATER_WITHIN
 
 
 @pytest.mark.parametrize("synchronous", ["normal", "full"])
@@ -117,3 +118,30 @@ async def test_the_log_starts_over_while_deliveries_keep_coming(tmp_path: Path) 
     finally:
         await store.close()
     assert largest < 24 * 1024 * 1024, f"the WAL grew to {largest} bytes"
+
+
+async def test_an_echo_mark_is_written_without_another_write_and_at_close(
+    tmp_path: Path,
+) -> None:
+    """A mark queued for the next round does not wait for one forever, nor die with a
+    clean stop."""
+    store = SqliteStore(tmp_path / "dmbot.db")
+    await store.open()
+    conv = ("1", "a")
+    await store.commit(Commit("e1", conv, actions=[NewAction("dm", {"text": "hi"})]))
+    await store.commit(Commit("e2", conv, actions=[NewAction("dm", {"text": "again"})]))
+    first, second = await store.outbox(conv)
+    await store.sent(first.id, "900")
+    await store.sent(second.id, "901")
+    await store.delivered_soon("900")
+    # Its own round is a timer of the loop: one sleep past it on the same loop sees it.
+    await asyncio.sleep(LATER_WITHIN * 1.5)
+    assert (await store.outbox(conv))[0].status == OutboxStatus.DELIVERED
+    await store.delivered_soon("901")
+    await store.close()
+    reopened = SqliteStore(tmp_path / "dmbot.db")
+    await reopened.open()
+    try:
+        assert [r.status for r in await reopened.outbox(conv)] == [OutboxStatus.DELIVERED] * 2
+    finally:
+        await reopened.close()

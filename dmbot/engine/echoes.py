@@ -11,8 +11,9 @@ client, which the worker answers with a handoff.
 
 The echo of a send this process made (its id is among ``sent``, the ids X
 gave the sender) is settled at the webhook, before the inbox:
-:meth:`Echoes.take_known` records it delivered, and that is all the worker
-would have done with it.
+:meth:`Echoes.take_known` records it delivered (with the store's next write:
+its row is already on record as sent), and that is all the worker would have
+done with it.
 """
 
 from __future__ import annotations
@@ -72,8 +73,11 @@ class Echoes:
         dm = events[0] if len(events) == 1 else None
         if not isinstance(dm, DirectMessage) or dm.sender_id != dm.for_user_id:
             return None
-        if dm.id not in self.sent or not await self.store.delivered(dm.id):
+        if dm.id not in self.sent:
             return None
+        # Its row is on record as sent (the id joins ``sent`` once it is): the mark
+        # only adds that X echoed it, so it rides with the next write.
+        await self.store.delivered_soon(dm.id)
         await self._learn_app_id(dm)
         return dm
 

@@ -278,6 +278,13 @@ class Store(abc.ABC):
         echo's own delivery: one write instead of two).
         """
 
+    async def delivered_soon(self, sent_id: str) -> None:
+        """:meth:`delivered` for an echo of a send this process recorded sent as
+        ``sent_id``, written with a later transaction that nobody waits for (SQLite:
+        the next group commit takes it along). A crash may lose the mark; the row
+        then stays sent, which is all exactly-once needs. By default, at once."""
+        await self.delivered(sent_id)
+
     async def depth(self) -> StoreDepth:
         """What waits in the store, for ``/metrics`` (a backend may count faster)."""
         pending = [i for i in await self.outbox() if i.status == OutboxStatus.PENDING]

@@ -79,6 +79,7 @@ _INSERT_ACTION = (
     "INSERT INTO outbox (account, peer, kind, payload, created, next_at, source, attempted)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_DELIVERED = "UPDATE outbox SET status = ? WHERE sent_id = ? AND sent_id != ''"
 _OUTBOX_COLUMNS = (
     "id, account, peer, kind, payload, created, attempts, next_at, source, status, error, code,"
     " sent_id, attempted"
@@ -359,15 +360,16 @@ class SqliteStore(Store):
         acked = [(int(i),) for i in ack]
 
         def op(db: sqlite3.Connection) -> bool:
-            cur = db.execute(
-                "UPDATE outbox SET status = ? WHERE sent_id = ? AND sent_id != ''",
-                (int(OutboxStatus.DELIVERED), sent_id),
-            )
+            cur = db.execute(_DELIVERED, (int(OutboxStatus.DELIVERED), sent_id))
             if cur.rowcount > 0 and acked:
                 db.executemany("DELETE FROM inbox WHERE id = ?", acked)
             return cur.rowcount > 0
 
         return await self._call(op)
+
+    async def delivered_soon(self, sent_id: str) -> None:
+        mark = (int(OutboxStatus.DELIVERED), sent_id)
+        self._committer.later(lambda db: db.execute(_DELIVERED, mark))
 
     async def depth(self) -> StoreDepth:
         def op(db: sqlite3.Connection) -> StoreDepth:

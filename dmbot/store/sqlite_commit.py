@@ -47,6 +47,8 @@ Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 # The round's size cap: a round is one transaction, and the loop runs it in one go.
 MAX_ROUND = 1000
+# The longest a write nobody waits for (Committer.later) waits for a round to join.
+LATER_WITHIN = 0.2
 # How often the checkpointer copies the WAL back into the database file.
 CHECKPOINT_INTERVAL = 0.5
 # Past this many WAL pages (4 KiB each), the loop finishes a checkpoint itself so the
@@ -79,6 +81,11 @@ class Committer:
     async def read(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``op``, which only reads; by default in the next round like a write."""
         return await self.call(op, False)
+
+    def later(self, op: Operation) -> None:
+        """Queue ``op``, a write no caller waits for, to join a round soon (another
+        caller's when one comes): one transaction less. A failure is logged."""
+        raise NotImplementedError
 
     def run_round(self, db: sqlite3.Connection, batch: list[Pending]) -> list[Outcome]:
         """Run ``batch`` in one transaction; what each caller's future gets."""
@@ -171,6 +178,8 @@ class LoopCommitter(Committer):
         self._db: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
         self._scheduled = False
+        self._later: list[Pending] = []
+        self._later_timer: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._restart_log = False
@@ -199,7 +208,7 @@ class LoopCommitter(Committer):
         db, self._db = self._db, None
         if db is None:
             return
-        if self._pending:
+        if self._pending or self._later:
             self._flush_into(db)
         self._stop.set()
         if self._checkpointer is not None:
@@ -230,6 +239,14 @@ class LoopCommitter(Committer):
         except sqlite3.Error as exc:
             raise self._error("read", exc) from exc
 
+    def later(self, op: Operation) -> None:
+        if self._db is None:
+            raise self._not_open()
+        loop = asyncio.get_running_loop()
+        self._later.append((op, _unwaited(loop), False))
+        if self._later_timer is None:
+            self._later_timer = loop.call_later(LATER_WITHIN, self._flush)
+
     def _flush(self) -> None:
         self._scheduled = False
         if self._db is None:
@@ -242,6 +259,12 @@ class LoopCommitter(Committer):
         self._flush_into(self._db)
 
     def _flush_into(self, db: sqlite3.Connection) -> None:
+        if self._later:
+            self._pending += self._later  # they ride in this round
+            self._later = []
+        if self._later_timer is not None:
+            self._later_timer.cancel()
+            self._later_timer = None
         while self._pending:
             batch = self._pending[:MAX_ROUND]
             del self._pending[:MAX_ROUND]
@@ -321,6 +344,11 @@ class ThreadCommitter(Committer):
         self._queue.put((op, future, savepoint))
         return await future
 
+    def later(self, op: Operation) -> None:
+        if self._thread is None:
+            raise self._not_open()
+        self._queue.put((op, _unwaited(asyncio.get_running_loop()), False))
+
     def _run(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
         try:
             db = self._connect()
@@ -360,3 +388,15 @@ def settle(results: list[Outcome]) -> None:
             future.set_exception(error)
         else:
             future.set_result(value)
+
+
+def _unwaited(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future for a write nobody awaits: its failure is logged, not left unread."""
+    future: asyncio.Future[Any] = loop.create_future()
+    future.add_done_callback(_log_failure)
+    return future
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.warning("a deferred bookkeeping write failed (nothing depends on it): %s", exc)
