@@ -22,6 +22,10 @@ Two places to run the rounds, chosen by the durability asked for:
   not copied yet), and a burst cannot fill the disk.
 - :class:`ThreadCommitter` (``synchronous=FULL``) runs the rounds on a writer
   thread, because each commit then waits for an fsync.
+
+A write nobody waits for (an echo's delivered mark: :meth:`Committer.later`)
+starts no round of its own unless none comes within ``LATER_WITHIN``: it
+rides in the next one, and a clean close writes it.
 """
 
 from __future__ import annotations
