@@ -17,6 +17,12 @@ import asyncio
 import contextlib
 import time
 
+TIMER_GRAIN = 0.001
+"""Added to a sleep until a deadline. uvloop's timers (libuv's) count whole
+milliseconds, rounding a delay down: a task that sleeps exactly until a deadline
+wakes before it, and then spins through zero-delay timers until it passes (40
+wake-ups per event at 200 events/s, measured with cProfile)."""
+
 
 class Pressure:
     """How busy the webhook is right now.
@@ -64,6 +70,5 @@ class Pressure:
                         if self._in_flight:
                             await self._idle.wait()
                         else:
-                            await asyncio.sleep(
-                                self.quiet - (time.monotonic() - self._last_arrival)
-                            )
+                            quiet_since = time.monotonic() - self._last_arrival
+                            await asyncio.sleep(self.quiet - quiet_since + TIMER_GRAIN)

@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 
+from dmbot.pressure import TIMER_GRAIN
 from dmbot.store.base import OutboxItem
 from dmbot.types import ConversationKey
 
@@ -216,4 +217,6 @@ class NotBefore(dict[int, float]):
     def wait(self, now: float, longest: float) -> float:
         """How long the sender may sleep: until the next retry, ``longest`` at most."""
         next_retry = self.next(now)
-        return longest if next_retry is None else max(0.0, min(longest, next_retry - now))
+        if next_retry is None:
+            return longest
+        return max(0.0, min(longest, next_retry - now + TIMER_GRAIN))
