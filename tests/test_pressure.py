@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dmbot.pressure import Pressure
+from dmbot.pressure import TIMER_GRAIN, Pressure
 
 
 def test_idle_webhook_costs_nothing() -> None:
@@ -83,11 +83,12 @@ def test_waiting_for_quiet_sleeps_on_a_timer_instead_of_spinning_the_loop() -> N
 
     async def wake_ups() -> int:
         pressure = Pressure(interval=1.0, quiet=0.0045)
+        arrived = time.monotonic()
         pressure.enter()
         pressure.leave()  # a delivery answered just now: quiet in 4.5 ms
         counted = Counted(pressure.give_way())
         await counted
-        assert not pressure.busy
+        assert time.monotonic() - arrived >= 0.0045 - TIMER_GRAIN  # it did wait
         return counted.yields
 
     assert uvloop.run(wake_ups()) <= 3
