@@ -1,9 +1,10 @@
 """OAuth 1.0a for the X API: signing requests, and the tokens of the PIN flow.
 
 :class:`OAuth1` signs the way X expects (query and form parameters signed,
-a JSON body sent as is) with authlib's RFC 5849 base string URI and
-HMAC-SHA1, and percent-encodes the parameters itself, the fixed ones once
-per client: authlib's client renders the header, parses it back, encodes
+a JSON body sent as is) with authlib's RFC 5849 base string URI, and
+percent-encodes the parameters and keys the HMAC-SHA1 itself, what is fixed
+once per client (the key, the protocol parameters, each address's base
+string URI): authlib's client renders the header, parses it back, encodes
 every parameter three times and draws a nonce one random character at a
 time, a third of the CPU of a send (bench/README.md). Nonces and the clock
 are injectable for tests; tests/test_oauth.py checks every signature
@@ -12,7 +13,9 @@ against authlib's own client.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hmac
 import secrets
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -20,14 +23,18 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, quote
 
 import httpx
-from authlib.oauth1.rfc5849.signature import hmac_sha1_signature, normalize_base_string_uri
+from authlib.oauth1.rfc5849.signature import normalize_base_string_uri
 
 __all__ = ["AccessToken", "OAuth1", "RequestToken"]
 
 FORM = "application/x-www-form-urlencoded"
 
-_base_uri = functools.lru_cache(maxsize=256)(normalize_base_string_uri)
-"""The base string URI of an address (lower-case host, default port dropped, no query)."""
+
+@functools.lru_cache(maxsize=256)
+def _base_uri(url: str) -> str:
+    """The base string URI of an address (lower-case host, default port dropped, no
+    query), percent-encoded for the signature base string."""
+    return _escape(normalize_base_string_uri(url))
 
 
 def _nonce() -> str:
@@ -36,6 +43,8 @@ def _nonce() -> str:
 
 def _escape(text: str) -> str:
     """RFC 5849's percent-encoding: everything but ALPHA, DIGIT, '-', '.', '_', '~'."""
+    if text.isascii() and text.isalnum():
+        return text  # nonces, timestamps, ids: nothing to encode
     return quote(text, safe="~")
 
 
@@ -88,7 +97,8 @@ class OAuth1(httpx.Auth):
         nonce: Callable[[], str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._secrets = (consumer_secret, token_secret)
+        self._key = f"{_escape(consumer_secret)}&{_escape(token_secret)}".encode()
+        """The HMAC-SHA1 key (RFC 5849 §3.4.2): both secrets encoded, joined by '&'."""
         fixed = [("oauth_consumer_key", consumer_key), ("oauth_signature_method", "HMAC-SHA1")]
         fixed.append(("oauth_version", "1.0"))
         if token:
@@ -117,8 +127,9 @@ class OAuth1(httpx.Auth):
         ]
         pairs = sorted([*oauth, *((_escape(k), _escape(v)) for k, v in params)])
         normalized = "&".join(f"{k}={v}" for k, v in pairs)
-        base = f"{method.upper()}&{_escape(_base_uri(url))}&{_escape(normalized)}"
-        oauth.append(("oauth_signature", _escape(hmac_sha1_signature(base, *self._secrets))))
+        base = f"{method.upper()}&{_base_uri(url)}&{_escape(normalized)}"
+        mac = hmac.digest(self._key, base.encode(), "sha1")
+        oauth.append(("oauth_signature", _escape(base64.b64encode(mac).decode("ascii"))))
         return "OAuth " + ", ".join(f'{k}="{v}"' for k, v in oauth)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
