@@ -126,10 +126,14 @@ class OAuth1(httpx.Auth):
             ("oauth_timestamp", str(int(self._clock()))),
         ]
         pairs = sorted([*oauth, *((_escape(k), _escape(v)) for k, v in params)])
-        normalized = "&".join(f"{k}={v}" for k, v in pairs)
-        base = f"{method.upper()}&{_base_uri(url)}&{_escape(normalized)}"
-        mac = hmac.digest(self._key, base.encode(), "sha1")
-        oauth.append(("oauth_signature", _escape(base64.b64encode(mac).decode("ascii"))))
+        # The base string encodes the pairs once more: in an encoded name or value only
+        # '%' needs it; the '=' and '&' that join them are written encoded.
+        again = [(k.replace("%", "%25"), v.replace("%", "%25")) for k, v in pairs]
+        normalized = "%26".join(f"{k}%3D{v}" for k, v in again)
+        base = f"{method.upper()}&{_base_uri(url)}&{normalized}"
+        mac = base64.b64encode(hmac.digest(self._key, base.encode(), "sha1")).decode("ascii")
+        signature = mac.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")  # base64
+        oauth.append(("oauth_signature", signature))
         return "OAuth " + ", ".join(f'{k}="{v}"' for k, v in oauth)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
