@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,9 @@ class Commit:
     attempting: float = 0.0
 
 
+_UNLOCKED: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
 class Store(abc.ABC):
     """Durable storage behind the webhook, the worker and the sender."""
 
@@ -148,15 +151,15 @@ class Store(abc.ABC):
         """True while the store can take writes."""
         return True
 
-    @contextlib.asynccontextmanager
-    async def locked(self, conversation: ConversationKey) -> AsyncIterator[None]:
+    def locked(self, conversation: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the conversation while one event of it is handled.
 
-        One process needs nothing here (its lanes serialize conversations);
-        a shared store takes a lock with an expiry, renewed while held, so a
-        killed instance never blocks a conversation for longer than that.
+        One process needs nothing here (its lanes serialize conversations): a
+        context that does nothing, made once. A shared store takes a lock with
+        an expiry, renewed while held, so a killed instance never blocks a
+        conversation for longer than that.
         """
-        yield
+        return _UNLOCKED
 
     async def lease(self, name: str, holder: str, ttl: float) -> bool:
         """Take or renew the lease ``name`` for ``holder``, for ``ttl`` seconds.
