@@ -178,9 +178,9 @@ class _Deliveries:
             await _answer(send, 200)
             log.info("delivery settled without the inbox: %s", settled)
             return
+        await _answer(send, 200)  # first: the worker may take the delivery straight away
         if self.on_stored is not None:
             self.on_stored(InboxItem(inbox_id, body, received, partition), decoded)
-        await _answer(send, 200)
 
 
 class WebhookApp(Starlette):
