@@ -597,18 +597,20 @@ async def test_a_crash_between_a_commit_and_its_send_is_settled_then_sent_once(
     assert [m.text for m in emu.messages] == ["lost before X"]  # X had no trace of it
 
 
-async def test_a_send_that_starts_long_after_its_commit_records_its_start_again(
-    emu: Emulator, client: XClient, clock: Clock
+@pytest.mark.parametrize(("grace", "late"), [(5.0, 30.0), (0.5, 0.1)])
+async def test_a_send_that_starts_late_after_its_commit_records_its_start_again(
+    emu: Emulator, client: XClient, clock: Clock, grace: float, late: float
 ) -> None:
-    """A crash's settlement waits for a send to land from the time it started: a row
-    that waited (for a slot, for the webhook) must not keep its commit's time."""
+    """A crash's settlement asks X ``settle_grace`` after a send's recorded start: a row
+    that waited (for a slot, for the webhook) for a fair part of the grace must not
+    keep its commit's time, or X could be asked before the send landed."""
     store = MemoryStore()
-    out = sender(store, client, clock)
+    out = sender(store, client, clock, settle_grace=grace)
     await drained(out)
     commit = reply_commit(ALICE, "late")
     out.planned(commit)
     await store.commit(commit)
-    clock.now += 30
+    clock.now += late
     out.committed(commit)
     await drained(out)
     (row,) = await rows(store)

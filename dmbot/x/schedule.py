@@ -181,12 +181,15 @@ class Started:
     """Rows whose send was recorded as started by their own commit (``Commit.attempting``),
     before this sender called X for them: not uncertain, only not sent yet.
 
-    A send that really starts more than ``fresh`` seconds after its commit (it waited
-    for a slot or gave way to the webhook) records its start again, so that after a
-    crash the settlement waits for a send that may still be landing.
+    After a crash, the settlement asks X about a row ``settle_grace`` after its
+    recorded start, time for a send under way to land. A send that really starts
+    more than ``fresh`` seconds after its commit (it waited for a slot, or gave way
+    to the webhook) records its start again, or a crash could have X asked before
+    that send landed, and the reply sent twice. So ``fresh`` stays a small part of
+    the grace.
     """
 
-    def __init__(self, fresh: float = 1.0) -> None:
+    def __init__(self, fresh: float) -> None:
         self.fresh = fresh
         self._at: dict[int, float] = {}
 

@@ -104,7 +104,8 @@ class Sender:
         self.sent_ids = RecentIds()
         """The ids X gave this sender's latest DMs."""
         self._indicators = Indicators()
-        self._started = Started()
+        # A commit's mark stands for a send that starts within a tenth of the grace.
+        self._started = Started(fresh=min(0.05, self.options.settle_grace / 10))
         self._blind_warned = False
 
     def notify(self, conversation: ConversationKey | None = None, actions: int = 0) -> None:
