@@ -197,6 +197,11 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing_on_redis_with_two_in
     prefix = f"dmbot-test-crash-{uuid.uuid4().hex[:8]}"
     extra = {
         **SETTINGS,
+        # Two instances leave twice the uncertain sends: with 0.5 s, lookups raced the
+        # echoes X was still retrying and used up X's 15 events/list calls per 15
+        # minutes (8 to 17 calls a run); past them, a row waits 15 minutes for its
+        # answer. 2 s lets the echoes settle most rows, as X's would.
+        "sender": {**SETTINGS["sender"], "settle_grace": "2s"},
         "redis": {"prefix": prefix, "lock_ttl": "1s", "reclaim_idle": "1s"},
     }
     with emulator(tmp_path) as x:
