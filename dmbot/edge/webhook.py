@@ -7,9 +7,11 @@ a handler or for X's own API. Rejected requests (401, 400, 413) never reach
 the store.
 
 One kind of delivery is settled instead of stored: the echo of a DM this
-process sent (``shortcut``), whose only effect, the outbox row's delivered
-mark, is written before the 200. Half of a bot's deliveries are such
-echoes; the inbox, the worker and their rounds are spared them.
+process sent (``shortcut``), whose only effect is the outbox row's delivered
+mark (queued for the store's next write: the row is already on record as
+sent). Half of a bot's deliveries are such echoes; the inbox, the worker and
+their rounds are spared them. A stored delivery is handed to the worker
+(``on_stored``) after the 200, with its body already parsed.
 """
 
 from __future__ import annotations

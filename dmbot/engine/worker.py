@@ -1,9 +1,10 @@
 """The worker: from stored delivery to handler, once and in order.
 
-For each delivery read from the inbox, every event is classified
-(:mod:`dmbot.engine.origin`), then queued on its conversation's lane. A lane
-handles its events one at a time, lowest DM id first, while other lanes run
-concurrently (up to ``concurrency`` handlers at once). Handling an event
+For each delivery read from the inbox (or handed over by the webhook that
+stored it), every event is classified (:mod:`dmbot.engine.origin`), then
+queued on its conversation's lane. A lane handles its events one at a time,
+lowest DM id first, while other lanes run concurrently (up to
+``concurrency`` handlers at once). Handling an event
 means: skip it if its id is claimed already; load the conversation; route;
 commit the claim, the new state and the replies in one transaction. The
 delivery is acknowledged once all its events are committed, so a crash at
