@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -85,6 +86,18 @@ async def drained(out: Sender, within: float = 10.0) -> None:
             except TimeoutError:  # a send still waits for X's answer
                 continue
             return
+
+
+@contextlib.asynccontextmanager
+async def running(out: Sender) -> AsyncIterator[None]:
+    """``out.run()`` as a task for the block; cancelled after it, and it must end so."""
+    task = asyncio.create_task(out.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 async def say(store: Any, peer: str, *texts: str, event: str = "") -> None:
@@ -278,15 +291,10 @@ async def test_run_sends_what_is_committed_after_notify(
 ) -> None:
     store = MemoryStore()
     out = sender(store, client, clock, poll_interval=60.0)
-    task = asyncio.create_task(out.run())
-    try:
+    async with running(out):
         await say(store, ALICE, "one", "two")
         out.notify()
         messages = await emu.wait_for_messages(2, timeout=5)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
     assert [m.text for m in messages] == ["one", "two"]
 
 
@@ -297,8 +305,7 @@ async def test_run_sends_each_next_action_it_was_told_of_without_waiting_for_the
     more (the worker says how many actions it committed): none of them waits 60 s."""
     store = MemoryStore()
     out = sender(store, client, clock, poll_interval=60.0)
-    task = asyncio.create_task(out.run())
-    try:
+    async with running(out):
         await asyncio.sleep(0)  # the first read finds the outbox empty
         assert out.followups.idle((BOT, ALICE))  # so nothing but the counts says "read again"
         await say(store, ALICE, "one", "two", "three")
@@ -306,10 +313,6 @@ async def test_run_sends_each_next_action_it_was_told_of_without_waiting_for_the
         await say(store, BOB, "b1")
         out.notify((BOT, BOB), 1)
         messages = await emu.wait_for_messages(4, timeout=5)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
     assert [m.text for m in messages if m.recipient_id == ALICE] == ["one", "two", "three"]
 
 
@@ -321,13 +324,8 @@ async def test_run_sends_every_row_an_earlier_run_left_without_waiting_for_the_p
     store = MemoryStore()
     await say(store, ALICE, "left 1", "left 2", "left 3")
     out = sender(store, client, clock, poll_interval=60.0)
-    task = asyncio.create_task(out.run())
-    try:
+    async with running(out):
         messages = await emu.wait_for_messages(3, timeout=5)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
     assert [m.text for m in messages] == ["left 1", "left 2", "left 3"]
 
 
@@ -340,20 +338,19 @@ async def test_a_committed_action_starts_at_once_and_never_overtakes_an_earlier_
     store = SqliteStore(tmp_path / "dmbot.db")
     await store.open()
     out = sender(store, client, clock, poll_interval=60.0)
-    task = asyncio.create_task(out.run())
     try:
-        await asyncio.sleep(0)  # the first read finds the outbox empty
-        assert out.followups.idle((BOT, ALICE))  # so nothing but the counts says "read again"
-        for texts in (("a1", "a2"), ("a3",)):
-            commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": t}) for t in texts])
-            assert await store.commit(commit)
-            assert [row.payload["text"] for row in commit.created] == list(texts)
-            out.committed(commit)
-        messages = await emu.wait_for_messages(3, timeout=5)
+        async with running(out):
+            await asyncio.sleep(0)  # the first read finds the outbox empty
+            assert out.followups.idle((BOT, ALICE))  # so nothing but the counts says "read again"
+            for texts in (("a1", "a2"), ("a3",)):
+                commit = Commit(
+                    "", (BOT, ALICE), actions=[NewAction("dm", {"text": t}) for t in texts]
+                )
+                assert await store.commit(commit)
+                assert [row.payload["text"] for row in commit.created] == list(texts)
+                out.committed(commit)
+            messages = await emu.wait_for_messages(3, timeout=5)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
         await store.close()
     assert [m.text for m in messages] == ["a1", "a2", "a3"]
 
@@ -367,30 +364,27 @@ async def test_an_action_behind_one_waiting_for_a_retry_is_never_started_ahead_o
     await store.open()
     out = sender(store, client, clock, poll_interval=60.0)
     emu.faults.add("dm_send", status=503, code=131, count=1)
-    task = asyncio.create_task(out.run())
     try:
-        await asyncio.sleep(0)  # the first read finds the outbox empty
-        assert out.followups.idle((BOT, ALICE))
-        first = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "a1"})])
-        assert await store.commit(first)
-        out.committed(first)
+        async with running(out):
+            await asyncio.sleep(0)  # the first read finds the outbox empty
+            assert out.followups.idle((BOT, ALICE))
+            first = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "a1"})])
+            assert await store.commit(first)
+            out.committed(first)
 
-        async def retry_scheduled() -> bool:  # X said 503
-            return (await rows(store))[0].attempts == 1
+            async def retry_scheduled() -> bool:  # X said 503
+                return (await rows(store))[0].attempts == 1
 
-        await until(retry_scheduled)
-        assert not out.followups.idle((BOT, ALICE))
-        second = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "a2"})])
-        assert await store.commit(second)
-        out.committed(second)
-        clock.now += 60  # past a1's backoff
-        out.notify()
-        messages = await emu.wait_for_messages(2, timeout=5)
-        await drained(out)
+            await until(retry_scheduled)
+            assert not out.followups.idle((BOT, ALICE))
+            second = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "a2"})])
+            assert await store.commit(second)
+            out.committed(second)
+            clock.now += 60  # past a1's backoff
+            out.notify()
+            messages = await emu.wait_for_messages(2, timeout=5)
+            await drained(out)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
         await store.close()
     assert [m.text for m in messages] == ["a1", "a2"]
     assert len(emu.messages) == 2
@@ -407,20 +401,17 @@ async def test_a_row_an_earlier_run_scheduled_for_later_keeps_its_conversation_b
     (row,) = await rows(store)
     await store.retry_later(row.id, clock.now + 30, "X was down")
     out = sender(store, client, clock, poll_interval=60.0)
-    task = asyncio.create_task(out.run())
     try:
-        await asyncio.sleep(0)  # the first read finds nothing due, one row pending
-        assert not out.followups.idle((BOT, ALICE))
-        after = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "after"})])
-        assert await store.commit(after)
-        out.committed(after)
-        clock.now += 60
-        out.notify()
-        messages = await emu.wait_for_messages(2, timeout=5)
+        async with running(out):
+            await asyncio.sleep(0)  # the first read finds nothing due, one row pending
+            assert not out.followups.idle((BOT, ALICE))
+            after = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "after"})])
+            assert await store.commit(after)
+            out.committed(after)
+            clock.now += 60
+            out.notify()
+            messages = await emu.wait_for_messages(2, timeout=5)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
         await store.close()
     assert [m.text for m in messages] == ["later", "after"]
 
@@ -432,22 +423,19 @@ async def test_a_reply_waits_for_the_typing_indicator_shown_before_it(
     store = SqliteStore(tmp_path / "dmbot.db")
     await store.open()
     out = sender(store, client, clock, poll_interval=60.0)
-    task = asyncio.create_task(out.run())
     emu.faults.add("typing", status=204, delay=0.3)  # X is slow to take the indicator
     try:
-        await asyncio.sleep(0)  # the first read finds the outbox empty
-        assert out.followups.idle((BOT, ALICE))  # so the reply starts without a read
-        typing = asyncio.create_task(out.typing(BOT, ALICE))
-        await asyncio.sleep(0)  # the indicator is on its way
-        commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "done"})])
-        assert await store.commit(commit)
-        out.committed(commit)
-        await emu.wait_for_messages(1, timeout=5)
-        assert typing.done()
+        async with running(out):
+            await asyncio.sleep(0)  # the first read finds the outbox empty
+            assert out.followups.idle((BOT, ALICE))  # so the reply starts without a read
+            typing = asyncio.create_task(out.typing(BOT, ALICE))
+            await asyncio.sleep(0)  # the indicator is on its way
+            commit = Commit("", (BOT, ALICE), actions=[NewAction("dm", {"text": "done"})])
+            assert await store.commit(commit)
+            out.committed(commit)
+            await emu.wait_for_messages(1, timeout=5)
+            assert typing.done()
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
         await store.close()
     assert [i.kind for i in emu.indicators] == ["typing"]
 
@@ -690,17 +678,13 @@ async def test_a_send_under_way_does_not_hold_back_the_settling_of_a_crashed_one
     emu.faults.add("dm_send", status=200, delay=5.0)  # X holds the next send a while
     await say(store, BOB, "under way")
     out = sender(store, client, clock)
-    task = asyncio.create_task(out.run())
-    try:
+    async with running(out):
         await until(lambda: not emu.faults.pending)  # Bob's reply is at X, held there
         clock.now += 0.5
         out.notify()
         # Alice's is settled (X has no trace) and sent while Bob's is still under way.
         (first,) = await emu.wait_for_messages(1, timeout=4.0)
         assert first.text == "left by a crash"
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_sqlite_outbox_survives_a_restart(
@@ -734,14 +718,13 @@ async def test_a_due_list_read_while_the_send_finished_does_not_send_it_again(
     emu.faults.add("dm_send", status=200, delay=0.3)
     await say(gated, ALICE, "only once")
     out = sender(gated, client, clock)
-    task = asyncio.create_task(out.run())
     gate = asyncio.Event()
 
     async def recorded() -> bool:
         (row,) = await rows(gated)
         return row.status != OutboxStatus.PENDING
 
-    try:
+    async with running(out):
         await until(lambda: not emu.faults.pending)  # the send has reached X
         gated.gate = gate
         out.notify()
@@ -750,9 +733,6 @@ async def test_a_due_list_read_while_the_send_finished_does_not_send_it_again(
         await until(recorded)
         gate.set()  # the stale read comes back after the send has finished
         await drained(out)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     assert [m.text for m in emu.messages] == ["only once"]
 
 
