@@ -120,7 +120,7 @@ class Service:
         if dm is None:
             return None
         self.metrics.event(dm.kind, "echo")
-        return f"{dm.kind} {dm.dedupe_key} echo (recorded delivered)"
+        return f"{dm.kind} {dm.dedupe_key} echo (marked delivered)"
 
     def _stored(self, item: InboxItem, body: JSONObject) -> None:
         if self.worker is not None:

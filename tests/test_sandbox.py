@@ -160,8 +160,9 @@ def test_the_readme_tutorial_passes_as_written(tmp_path: Path) -> None:
 async def test_the_echo_of_a_reply_is_settled_at_the_webhook_without_the_inbox(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """X's echo of the bot's own reply marks its outbox row delivered before the 200;
-    it never waits in the inbox, and is logged and counted as an echo."""
+    """X's echo of the bot's own reply marks its outbox row delivered (the sandbox's
+    memory store at once; SQLite with its next write); it never waits in the inbox,
+    and is logged and counted as an echo."""
     bot = Bot()
 
     @bot.on_message()
@@ -181,6 +182,6 @@ async def test_the_echo_of_a_reply_is_settled_at_the_webhook_without_the_inbox(
             async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
                 scrape = (await http.get("/metrics")).text
     settled = [r.getMessage() for r in caplog.records if "settled without the inbox" in r.message]
-    echo = f"message {row.sent_id} echo (recorded delivered)"
+    echo = f"message {row.sent_id} echo (marked delivered)"
     assert settled == [f"delivery settled without the inbox: {echo}"]
     assert 'dmbot_events_total{kind="message",outcome="echo"} 1.0' in scrape

@@ -176,12 +176,10 @@ class _Deliveries:
             await _answer(send, 503, "the event store is unavailable")
             return
         self._count(200)
-        if settled is not None:
-            await _answer(send, 200)
-            log.info("delivery settled without the inbox: %s", settled)
-            return
         await _answer(send, 200)  # first: the worker may take the delivery straight away
-        if self.on_stored is not None:
+        if settled is not None:
+            log.info("delivery settled without the inbox: %s", settled)
+        elif self.on_stored is not None:
             self.on_stored(InboxItem(inbox_id, body, received, partition), decoded)
 
 
