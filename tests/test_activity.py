@@ -230,6 +230,28 @@ async def test_the_bots_own_reply_as_dm_sent_is_an_echo_not_the_owner(box: Sandb
     assert replies(box) == ["first", "second"]  # and did not silence the conversation
 
 
+@pytest.mark.parametrize("shape", ["one envelope", "a list of one"])
+async def test_the_dm_sent_echo_of_the_bots_reply_is_settled_at_the_webhook(
+    box: Sandbox, shape: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like AAA's echo, XAA's dm.sent of a reply this process sent never enters the inbox,
+    whichever shape ``data`` has."""
+    assert await post(box, xaa_dm(dm_event("first", sender=ALICE[0], recipient=BOT_ID))) == 200
+    await box.settle()
+    await box.emulator.deliveries_settled()
+    [reply] = [m for m in box.emulator.messages if m.sender_id == BOT_ID]
+    echo = xaa_dm(dm_event("first", sender=BOT_ID, recipient=ALICE[0], id=reply.id), "dm.sent")
+    if shape == "a list of one":
+        echo["data"] = [echo["data"]]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="dmbot"):
+        assert await post(box, echo) == 200
+    settled = [r.getMessage() for r in caplog.records if "settled without the inbox" in r.message]
+    assert settled == [
+        f"delivery settled without the inbox: message {reply.id} echo (marked delivered)"
+    ]
+
+
 async def test_a_reply_whose_link_x_wrapped_is_still_our_echo() -> None:
     bot = Bot("linker")
 

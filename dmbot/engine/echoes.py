@@ -11,7 +11,7 @@ client, which the worker answers with a handoff.
 
 The echo of a send this process made (its id is among ``sent``, the ids X
 gave the sender) is settled at the webhook, before the inbox:
-:meth:`Echoes.take_known` records it delivered (with the store's next write:
+:meth:`Echoes.take_known` marks it delivered (with the store's next write:
 its row is already on record as sent), and that is all the worker would have
 done with it.
 """
@@ -66,7 +66,7 @@ class Echoes:
 
     async def take_known(self, delivery: JSONObject) -> DirectMessage | None:
         """The DM ``delivery`` holds when it is nothing but the echo of a send this
-        process made, now recorded delivered; None for anything else (to be stored)."""
+        process made, now marked delivered; None for anything else (to be stored)."""
         if not any(isinstance(i, str) and i in self.sent for i in _dm_ids(delivery)):
             return None
         events = parse_delivery(delivery).events
@@ -138,14 +138,20 @@ class Echoes:
 
 
 def _dm_ids(delivery: JSONObject) -> list[object]:
-    """The ids of the DMs in an AAA delivery or an XAA envelope, found cheaply."""
-    found = delivery.get("direct_message_events")
-    if found is None:
+    """The ids of the DMs in an AAA delivery or in XAA envelopes (``data`` an envelope
+    or a list of them), found cheaply, without parsing the delivery."""
+    if "direct_message_events" in delivery:
+        payloads = [delivery]
+    else:
         data = delivery.get("data")
-        found = as_obj(as_obj(data).get("payload")).get("direct_message_events")
-    if not isinstance(found, list):
-        return []
-    return [event.get("id") for event in found if isinstance(event, dict)]
+        envelopes = data if isinstance(data, list) else [data]
+        payloads = [as_obj(as_obj(envelope).get("payload")) for envelope in envelopes]
+    ids: list[object] = []
+    for payload in payloads:
+        found = payload.get("direct_message_events")
+        if isinstance(found, list):
+            ids += [event.get("id") for event in found if isinstance(event, dict)]
+    return ids
 
 
 def _sent_recently(sends: list[OutboxItem], text: str) -> bool:
