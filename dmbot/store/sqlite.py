@@ -242,10 +242,12 @@ class SqliteStore(Store):
         now = time.time()
         state = None if commit.state is None else json.dumps(commit.state, separators=(",", ":"))
         account, peer = commit.conversation
-        started = [commit.attempting] + [0.0] * (len(commit.actions) - 1)
+        started = [0.0] * len(commit.actions)
+        if started:
+            started[0] = commit.attempting  # the send that starts straight from the commit
         actions = [
             (account, peer, a.kind, json.dumps(a.payload), now, now, commit.event_id, at)
-            for a, at in zip(commit.actions, started, strict=False)
+            for a, at in zip(commit.actions, started, strict=True)
         ]
         acked = [(int(i),) for i in commit.ack]
 
@@ -282,7 +284,7 @@ class SqliteStore(Store):
                 source_event_id=commit.event_id,
                 attempted_at=at,
             )
-            for item_id, action, at in zip(ids, commit.actions, started, strict=False)
+            for item_id, action, at in zip(ids, commit.actions, started, strict=True)
         ]
         return True
 
