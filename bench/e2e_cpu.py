@@ -32,11 +32,16 @@ import servers  # noqa: E402
 from procs import LOAD_CPU, Processes, cpu_seconds, free_port  # noqa: E402
 
 
-def one_run(work: Path, pythonpath: str, rate: float, seconds: float) -> tuple[float, float]:
-    """(CPU ms per event, reply p99 ms) of one run of the load."""
+def one_run(
+    work: Path, pythonpath: str, rate: float, seconds: float, floor: bool = False
+) -> tuple[float, float]:
+    """(CPU ms per event, reply p99 ms) of one run of the load (of the floor app)."""
     procs = Processes(work)
     x_port = free_port()
-    server = servers.start_dmbot(procs, work / "serve", x_port=x_port, pythonpath=pythonpath)
+    if floor:
+        server = servers.start_floor(procs, x_port=x_port, pythonpath=pythonpath)
+    else:
+        server = servers.start_dmbot(procs, work / "serve", x_port=x_port, pythonpath=pythonpath)
     try:
         out = work / "x.json"
         argv = [servers.PYTHON, str(BENCH / "xhost.py"), "--port", str(x_port)]
@@ -66,13 +71,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--floor", action="store_true", help="also run the floor (bench/floor_app.py) each round"
+    )
     args = parser.parse_args()
-    sides = [] if args.skip_this else [("this tree", "")]
-    sides += [(tree, tree) for tree in args.against]
+    sides = [] if args.skip_this else [("this tree", "", False)]
+    sides += [(tree, tree, False) for tree in args.against]
+    if args.floor:
+        sides.append(("floor (no store, no engine)", "", True))
     for _ in range(args.rounds):
-        for name, pythonpath in sides:
+        for name, pythonpath, floor in sides:
             with tempfile.TemporaryDirectory(prefix="dmbot-e2e-cpu-") as scratch:
-                cpu, p99 = one_run(Path(scratch), pythonpath, args.rate, args.seconds)
+                cpu, p99 = one_run(Path(scratch), pythonpath, args.rate, args.seconds, floor)
             print(f"{name}: {cpu:.2f} ms of CPU per event, reply p99 {p99:.1f} ms", flush=True)
     return 0
 

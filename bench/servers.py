@@ -69,6 +69,22 @@ def start_baseline(procs: Processes) -> Server:
     return Server("baseline", started, port)
 
 
+def start_floor(procs: Processes, *, x_port: int, pythonpath: str = "") -> Server:
+    """The floor of an echo bot (``floor_app.py``) on dmbot's server stack, pinned."""
+    port = free_port()
+    argv = [PYTHON, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH)]
+    argv += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    argv += ["--log-level", "warning", "--host", "127.0.0.1", "--port", str(port)]
+    env = {
+        "BENCH_CONSUMER_SECRET": CONSUMER_SECRET,
+        "BENCH_X_URL": f"http://127.0.0.1:{x_port}",
+        "PYTHONPATH": os.pathsep.join(p for p in (pythonpath, str(ROOT)) if p),
+    }
+    started = procs.start("floor", argv, cpu=SERVER_CPU, env=env)
+    wait_port(port, 20, started.proc)
+    return Server("floor", started, port)
+
+
 def start_flask(procs: Processes) -> Server:
     """The X-sample style Flask app under ``gunicorn`` as the samples start it (1 sync worker)."""
     port = free_port()

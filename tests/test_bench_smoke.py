@@ -56,3 +56,20 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     assert correctness["claims"][0]["bytes_per_row"] > 0
     assert correctness["docs_pizza"]["samples"] > 0
     assert "### 2. End to end" in tables and "### 3. Cost of correctness" in tables
+
+
+def test_e2e_cpu_runs_dmbot_and_the_floor_side_by_side() -> None:
+    # bench/e2e_cpu.py is how a change's CPU per event is measured; the floor is the
+    # same load against bench/floor_app.py (the I/O alone), which must answer too.
+    argv = [sys.executable, str(ROOT / "bench" / "e2e_cpu.py"), "--floor", "--rounds", "1"]
+    done = subprocess.run(
+        [*argv, "--seconds", "1", "--rate", "50"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["this tree", "floor (no store, no engine)"]
+    assert all("ms of CPU per event" in line for line in lines)
