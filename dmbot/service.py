@@ -116,11 +116,11 @@ class Service:
         """Settle the echo of a DM this process sent, instead of storing it."""
         if self.worker is None:
             return None
-        dm = await self.worker.echoes.take_known(body)
-        if dm is None:
+        dm_id = await self.worker.echoes.take_known(body)
+        if dm_id is None:
             return None
-        self.metrics.event(dm.kind, "echo")
-        return f"{dm.kind} {dm.dedupe_key} echo (marked delivered)"
+        self.metrics.event("message", "echo")
+        return f"message {dm_id} echo (marked delivered)"
 
     def _stored(self, item: InboxItem, body: JSONObject) -> None:
         if self.worker is not None:

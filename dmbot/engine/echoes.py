@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from dmbot.edge.envelope import parse_delivery
 from dmbot.edge.events import DirectMessage
-from dmbot.edge.payload import as_obj
+from dmbot.edge.payload import as_id, as_obj
 from dmbot.store import OutboxItem, OutboxStatus, Store
 from dmbot.types import ConversationKey, JSONObject
 from dmbot.x.texts import comparable
@@ -64,22 +64,27 @@ class Echoes:
         self.app_id = app_id
         self.sent = sent
 
-    async def take_known(self, delivery: JSONObject) -> DirectMessage | None:
-        """The DM ``delivery`` holds when it is nothing but the echo of a send this
-        process made, now marked delivered; None for anything else (to be stored)."""
+    async def take_known(self, delivery: JSONObject) -> str | None:
+        """The id of the DM ``delivery`` holds when it is nothing but the echo of a
+        send this process made, now marked delivered; None for anything else (to be
+        stored)."""
         if not any(isinstance(i, str) and i in self.sent for i in _dm_ids(delivery)):
             return None
-        events = parse_delivery(delivery).events
-        dm = events[0] if len(events) == 1 else None
-        if not isinstance(dm, DirectMessage) or dm.sender_id != dm.for_user_id:
-            return None
-        if dm.id not in self.sent:
+        lone = _lone_dm(delivery)
+        if lone is None:  # not the usual shape: let the parser judge it
+            events = parse_delivery(delivery).events
+            dm = events[0] if len(events) == 1 else None
+            if not isinstance(dm, DirectMessage):
+                return None
+            lone = (dm.id, dm.sender_id, dm.for_user_id, dm.source_app_id or "")
+        dm_id, sender_id, for_user_id, app_id = lone
+        if sender_id != for_user_id or dm_id not in self.sent:
             return None
         # Its row is on record as sent (the id joins ``sent`` once it is): the mark
         # only adds that X echoed it, so it rides with the next write.
-        await self.store.delivered_soon(dm.id)
-        await self._learn_app_id(dm)
-        return dm
+        await self.store.delivered_soon(dm_id)
+        await self._learn_app_id(app_id)
+        return dm_id
 
     async def recall(self) -> None:
         """Read the app id an earlier run learned, unless configured."""
@@ -94,19 +99,19 @@ class Echoes:
         ``ack``: the delivery to acknowledge with the delivered mark, when found by id.
         """
         if await self.store.delivered(dm.id, ack=ack):
-            await self._learn_app_id(dm)
+            await self._learn_app_id(dm.source_app_id)
             return Echo("echo", acked=bool(ack))
         foreign = bool(self.app_id and dm.source_app_id and dm.source_app_id != self.app_id)
         sends = [] if foreign else await self.store.outbox(key)
         if await self._settle(sends, dm):
-            await self._learn_app_id(dm)
+            await self._learn_app_id(dm.source_app_id)
             return Echo("echo (it settles a send whose answer was lost)")
         if self.app_id and dm.source_app_id:
             ours = dm.source_app_id == self.app_id
         else:
             ours = _sent_recently(sends or await self.store.outbox(key), dm.text)
             if ours:
-                await self._learn_app_id(dm)
+                await self._learn_app_id(dm.source_app_id)
         return Echo("echo") if ours else None
 
     async def _settle(self, sends: list[OutboxItem], dm: DirectMessage) -> bool:
@@ -130,11 +135,11 @@ class Echoes:
                 return True
         return False
 
-    async def _learn_app_id(self, dm: DirectMessage) -> None:
-        if dm.source_app_id and not self.app_id:
-            self.app_id = dm.source_app_id
-            await self.store.set_fact(APP_ID_FACT, dm.source_app_id)
-            log.info("learned our app id %s from the echo of a send", dm.source_app_id)
+    async def _learn_app_id(self, app_id: str | None) -> None:
+        if app_id and not self.app_id:
+            self.app_id = app_id
+            await self.store.set_fact(APP_ID_FACT, app_id)
+            log.info("learned our app id %s from the echo of a send", app_id)
 
 
 def _dm_ids(delivery: JSONObject) -> list[object]:
@@ -152,6 +157,29 @@ def _dm_ids(delivery: JSONObject) -> list[object]:
         if isinstance(found, list):
             ids += [event.get("id") for event in found if isinstance(event, dict)]
     return ids
+
+
+_LONE_DM_KEYS = frozenset({"for_user_id", "direct_message_events", "users", "apps"})
+
+
+def _lone_dm(delivery: JSONObject) -> tuple[str, str, str, str] | None:
+    """(id, sender, for_user_id, source app) of an AAA delivery that holds exactly
+    one DM and nothing else, read as :func:`~dmbot.edge.envelope.parse_delivery`
+    reads it but without building the delivery; None for any other shape."""
+    if not delivery.keys() <= _LONE_DM_KEYS:
+        return None
+    events = delivery.get("direct_message_events")
+    if not isinstance(events, list) or len(events) != 1:
+        return None
+    item = events[0]
+    if not isinstance(item, dict) or item.get("type") != "message_create":
+        return None
+    create = as_obj(item.get("message_create"))
+    dm_id, sender_id = as_id(item.get("id")), as_id(create.get("sender_id"))
+    if not dm_id or not sender_id:
+        return None
+    for_user_id = as_id(delivery.get("for_user_id"))
+    return dm_id, sender_id, for_user_id, as_id(create.get("source_app_id"))
 
 
 def _sent_recently(sends: list[OutboxItem], text: str) -> bool:
