@@ -58,6 +58,9 @@ def one_run(
         row = json.loads(out.read_text())
     finally:
         procs.stop(server.started)
+    if row["replies"] != row["sent"]:
+        # A run whose replies went missing (refused, lost) would price less work.
+        raise RuntimeError(f"{row['replies']} replies for {row['sent']} DMs sent; see {work}")
     sent = row["sent"] or 1
     return used / sent * 1000, float(row.get("e2e_p99_ms", 0.0))
 
