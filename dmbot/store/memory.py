@@ -23,6 +23,8 @@ class MemoryStore(Store):
         self._docs: dict[ConversationKey, JSONObject] = {}
         self._outbox: dict[int, OutboxItem] = {}
         self._outbox_ids = itertools.count(1)
+        self._by_sent_id: dict[str, int] = {}
+        """Outbox rows by the id X gave their DM: an echo finds its row in O(1)."""
         self._facts: dict[str, str] = {}
 
     async def open(self) -> None:
@@ -105,7 +107,7 @@ class MemoryStore(Store):
             if item.status != OutboxStatus.PENDING and item.created_at < older_than
         ]
         for item_id in done:
-            del self._outbox[item_id]
+            self._by_sent_id.pop(self._outbox.pop(item_id).sent_id, None)
         return len(old)
 
     async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
@@ -118,6 +120,8 @@ class MemoryStore(Store):
 
     async def sent(self, item_id: int, sent_id: str) -> None:
         self._update(item_id, status=OutboxStatus.SENT, sent_id=sent_id, error="")
+        if sent_id and item_id in self._outbox:
+            self._by_sent_id[sent_id] = item_id
 
     async def attempting(self, item_id: int, at: float) -> bool:
         self._update(item_id, attempted_at=at)
@@ -160,12 +164,12 @@ class MemoryStore(Store):
         ]
 
     async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
-        for item in self._outbox.values():
-            if sent_id and item.sent_id == sent_id:
-                self._update(item.id, status=OutboxStatus.DELIVERED)
-                await self.ack(ack)
-                return True
-        return False
+        item_id = self._by_sent_id.get(sent_id) if sent_id else None
+        if item_id is None or item_id not in self._outbox:
+            return False
+        self._update(item_id, status=OutboxStatus.DELIVERED)
+        await self.ack(ack)
+        return True
 
     async def depth(self) -> StoreDepth:
         oldest = min((i.received_at for i in self._inbox.values()), default=None)
