@@ -164,10 +164,10 @@ class MemoryStore(Store):
         ]
 
     async def delivered(self, sent_id: str, *, ack: Sequence[str] = ()) -> bool:
-        item_id = self._by_sent_id.get(sent_id) if sent_id else None
-        if item_id is None or item_id not in self._outbox:
+        item = self._outbox.get(self._by_sent_id.get(sent_id, 0)) if sent_id else None
+        if item is None or item.sent_id != sent_id:
             return False
-        self._update(item_id, status=OutboxStatus.DELIVERED)
+        self._update(item.id, status=OutboxStatus.DELIVERED)
         await self.ack(ack)
         return True
 
