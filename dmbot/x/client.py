@@ -186,27 +186,25 @@ class XClient:
             TransientError: 5xx, code 131, or no answer.
             PermanentError: any other 4xx.
         """
-        answer = await self._answer(
-            method, path, params=params, data=data, json=json, bearer=bearer, name=name, auth=auth
-        )
+        call = Call(method, path, name, dict(params or {}), json, bearer)
+        answer = await self._answer(call, data=data, auth=auth)
         return answer.response() if isinstance(answer, Reply) else answer
 
     async def _answer(
         self,
-        method: str,
-        path: str,
+        call: Call,
         *,
-        params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
-        json: JSONObject | None = None,
-        bearer: bool = False,
-        name: str = "",
         auth: httpx.Auth | None = None,
     ) -> Reply | httpx.Response:
-        """:meth:`request`, its successful answer as the wire read it (no httpx.Response)."""
+        """:meth:`request` of ``call``, its successful answer as the wire read it (no
+        httpx.Response built for it)."""
+        method, path, params, json = call.method, call.path, call.params or None, call.json
         endpoint = f"{method} {path}"
-        key = name or endpoint
-        use_bearer = bearer and auth is None and (bool(self._app_token.known) or self._fetch_bearer)
+        key = call.name or endpoint
+        use_bearer = (
+            call.bearer and auth is None and (bool(self._app_token.known) or self._fetch_bearer)
+        )
         account = "" if use_bearer else self.account_id
         await self.limiter.acquire(account, key, max_wait=self.max_wait)
         headers = None
@@ -253,14 +251,7 @@ class XClient:
         Returns:
             The decoded JSON; None for an empty answer, or one that is not JSON.
         """
-        response = await self._answer(
-            call.method,
-            call.path,
-            params=call.params or None,
-            json=call.json,
-            bearer=call.bearer,
-            name=call.name,
-        )
+        response = await self._answer(call)
         if not response.content:
             return None
         try:
@@ -315,12 +306,12 @@ class XClient:
     async def indicate_typing(self, recipient_id: str) -> None:
         """Show "typing…" to ``recipient_id`` for about 3 seconds."""
         path = "/1.1/direct_messages/indicate_typing.json"
-        await self._answer("POST", path, data={"recipient_id": recipient_id})
+        await self._answer(Call("POST", path), data={"recipient_id": recipient_id})
 
     async def mark_read(self, recipient_id: str, last_read_event_id: str) -> None:
         """Mark the conversation with ``recipient_id`` read up to an event."""
         data = {"last_read_event_id": last_read_event_id, "recipient_id": recipient_id}
-        await self._answer("POST", "/1.1/direct_messages/mark_read.json", data=data)
+        await self._answer(Call("POST", "/1.1/direct_messages/mark_read.json"), data=data)
 
     # -- webhooks and subscriptions --------------------------------------------
     async def register_webhook(self, url: str) -> Webhook:
