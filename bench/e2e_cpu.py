@@ -55,12 +55,17 @@ def one_run(
         finally:
             procs.stop(x)
         used = cpu_seconds(server.started.pid) - before
+        if not out.exists():
+            raise RuntimeError(f"the X host wrote no result; its last lines:\n{x.tail()}")
         row = json.loads(out.read_text())
+        if row["replies"] != row["sent"]:
+            # A run whose replies went missing (refused, lost) would price less work.
+            raise RuntimeError(
+                f"{row['replies']} replies for {row['sent']} DMs sent, so the CPU figure "
+                f"would be wrong; {server.name}'s last lines:\n{server.started.tail()}"
+            )
     finally:
         procs.stop(server.started)
-    if row["replies"] != row["sent"]:
-        # A run whose replies went missing (refused, lost) would price less work.
-        raise RuntimeError(f"{row['replies']} replies for {row['sent']} DMs sent; see {work}")
     sent = row["sent"] or 1
     return used / sent * 1000, float(row.get("e2e_p99_ms", 0.0))
 
